@@ -1,0 +1,242 @@
+"""Turn raw customer features and a conversation turn into model inputs.
+
+This is the only place where inputs are computed: the training-set builder and the
+server both call :func:`encode_inputs`, row by row, so there is no second copy that
+could drift (training/serving skew). It is plain Python on purpose: one request is a
+single row and a dict of ~50 floats is cheaper than any dataframe.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from modelio.vocab import ACTIONS, CHANNELS, DEVICES, ISSUE_CATEGORIES, PLAN_TIERS
+
+
+class UnknownTimeZoneError(ValueError):
+    """The turn names a time zone that the IANA database does not know."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnContext:
+    """One conversation turn as the bot backend sees it (validated, plain Python)."""
+
+    channel: str
+    device: str
+    issue_category: str
+    sentiment: float
+    event_time: datetime
+    timezone: str = "UTC"
+    locale: str = ""
+    turn_index: int = 1
+
+
+PROFILE_INPUTS: tuple[str, ...] = (
+    "plan_tier_rank",
+    "monthly_spend",
+    "tenure_months",
+    "log_lifetime_value",
+    "num_products",
+)
+ENGAGEMENT_INPUTS: tuple[str, ...] = (
+    "log_sessions_28d",
+    "log_page_views_28d",
+    "log_minutes_28d",
+    "product_usage_28d",
+    "active_days_28d",
+)
+HISTORY_INPUTS: tuple[str, ...] = (
+    "tickets_30d",
+    "tickets_90d",
+    "escalations_90d",
+    "billing_tickets_90d",
+    "technical_tickets_90d",
+    "avg_resolution_hours_90d",
+    "avg_sentiment_90d",
+    "last_csat",
+    "days_since_last_ticket",
+)
+FLAG_INPUTS: tuple[str, ...] = ("has_profile", "has_history", "has_engagement")
+CONTEXT_INPUTS: tuple[str, ...] = (
+    "sentiment",
+    "turn_index",
+    "local_hour",
+    "hour_sin",
+    "hour_cos",
+    "weekday",
+    "is_weekend",
+    "is_business_hours",
+    *(f"channel_{c}" for c in CHANNELS),
+    *(f"device_{d}" for d in DEVICES),
+    *(f"category_{c}" for c in ISSUE_CATEGORIES),
+)
+ACTION_INPUTS: tuple[str, ...] = tuple(f"action_{a}" for a in ACTIONS)
+
+SEGMENT_INPUTS: tuple[str, ...] = PROFILE_INPUTS + ENGAGEMENT_INPUTS
+CUSTOMER_INPUTS: tuple[str, ...] = PROFILE_INPUTS + ENGAGEMENT_INPUTS + HISTORY_INPUTS + FLAG_INPUTS
+ESCALATION_INPUTS: tuple[str, ...] = CUSTOMER_INPUTS + CONTEXT_INPUTS
+NBA_INPUTS: tuple[str, ...] = ESCALATION_INPUTS + ACTION_INPUTS
+
+#: Values used when a raw feature is missing (unknown customer, expired value, no
+#: consent). Training replaces these with medians of the training set and records
+#: them in the manifest; the server uses the manifest's copy.
+BASE_DEFAULTS: dict[str, float] = {
+    "plan_tier_rank": 0.0,
+    "monthly_spend": 0.0,
+    "tenure_months": 0.0,
+    "log_lifetime_value": 0.0,
+    "num_products": 1.0,
+    "log_sessions_28d": 0.0,
+    "log_page_views_28d": 0.0,
+    "log_minutes_28d": 0.0,
+    "product_usage_28d": 0.0,
+    "active_days_28d": 0.0,
+    "tickets_30d": 0.0,
+    "tickets_90d": 0.0,
+    "escalations_90d": 0.0,
+    "billing_tickets_90d": 0.0,
+    "technical_tickets_90d": 0.0,
+    "avg_resolution_hours_90d": 0.0,
+    "avg_sentiment_90d": 0.0,
+    "last_csat": 3.0,
+    "days_since_last_ticket": 365.0,
+}
+
+_TIER_RANK = {tier: float(i) for i, tier in enumerate(PLAN_TIERS)}
+_MAX_DAYS_SINCE = 365.0
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """Return the IANA zone ``name``; raise :class:`UnknownTimeZoneError` if unknown."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UnknownTimeZoneError(name) from exc
+
+
+def _num(raw: Mapping[str, Any], key: str) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    out = float(value)
+    return None if math.isnan(out) else out
+
+
+def _log1p(value: float | None) -> float | None:
+    return None if value is None else math.log1p(max(value, 0.0))
+
+
+def _profile(raw: Mapping[str, Any]) -> dict[str, float | None]:
+    tier = raw.get("plan_tier")
+    return {
+        "plan_tier_rank": _TIER_RANK.get(tier) if isinstance(tier, str) else None,
+        "monthly_spend": _num(raw, "monthly_spend"),
+        "tenure_months": _num(raw, "tenure_months"),
+        "log_lifetime_value": _log1p(_num(raw, "lifetime_value")),
+        "num_products": _num(raw, "num_products"),
+    }
+
+
+def _engagement(raw: Mapping[str, Any]) -> dict[str, float | None]:
+    return {
+        "log_sessions_28d": _log1p(_num(raw, "sessions_28d")),
+        "log_page_views_28d": _log1p(_num(raw, "page_views_28d")),
+        "log_minutes_28d": _log1p(_num(raw, "minutes_28d")),
+        "product_usage_28d": _num(raw, "product_usage_28d"),
+        "active_days_28d": _num(raw, "active_days_28d"),
+    }
+
+
+def _history(raw: Mapping[str, Any], event_time: datetime) -> dict[str, float | None]:
+    out = {name: _num(raw, name) for name in HISTORY_INPUTS[:-1]}
+    last_ts = _num(raw, "last_ticket_ts")
+    days = None
+    if last_ts is not None:
+        days = min(max((event_time.timestamp() - last_ts) / 86400.0, 0.0), _MAX_DAYS_SINCE)
+    out["days_since_last_ticket"] = days
+    return out
+
+
+def context_inputs(ctx: TurnContext) -> dict[str, float]:
+    """Encode the turn: local time from ``event_time`` + ``timezone``, one-hot categories."""
+    local = ctx.event_time.astimezone(zone(ctx.timezone))
+    hour = local.hour + local.minute / 60.0
+    weekday = local.weekday()
+    angle = 2.0 * math.pi * hour / 24.0
+    out = {
+        "sentiment": float(ctx.sentiment),
+        "turn_index": float(min(ctx.turn_index, 50)),
+        "local_hour": hour,
+        "hour_sin": math.sin(angle),
+        "hour_cos": math.cos(angle),
+        "weekday": float(weekday),
+        "is_weekend": 1.0 if weekday >= 5 else 0.0,
+        "is_business_hours": 1.0 if weekday < 5 and 9 <= local.hour < 18 else 0.0,
+    }
+    for prefix, vocab, value in (
+        ("channel", CHANNELS, ctx.channel),
+        ("device", DEVICES, ctx.device),
+        ("category", ISSUE_CATEGORIES, ctx.issue_category),
+    ):
+        for item in vocab:
+            out[f"{prefix}_{item}"] = 1.0 if item == value else 0.0
+    return out
+
+
+def has_consent(raw: Mapping[str, Any]) -> bool:
+    """Personalization needs an explicit opt-in; a missing value means no."""
+    return raw.get("personalization_consent") is True or raw.get("personalization_consent") == 1
+
+
+def customer_inputs(
+    raw: Mapping[str, Any],
+    event_time: datetime,
+    defaults: Mapping[str, float] = BASE_DEFAULTS,
+) -> dict[str, float]:
+    """Encode the customer's raw online features as of ``event_time``.
+
+    Without personalization consent the profile and engagement inputs are replaced by
+    defaults (flags 0), exactly as for an unknown customer; support history is
+    operational data and is kept.
+    """
+    consent = has_consent(raw)
+    parts = (
+        ("has_profile", _profile(raw) if consent else dict.fromkeys(PROFILE_INPUTS)),
+        ("has_engagement", _engagement(raw) if consent else dict.fromkeys(ENGAGEMENT_INPUTS)),
+        ("has_history", _history(raw, event_time)),
+    )
+    out: dict[str, float] = {}
+    for flag, values in parts:
+        present = any(v is not None for v in values.values())
+        out[flag] = 1.0 if present else 0.0
+        for name, value in values.items():
+            out[name] = defaults[name] if value is None else value
+    return out
+
+
+def encode_inputs(
+    raw: Mapping[str, Any],
+    ctx: TurnContext,
+    defaults: Mapping[str, float] = BASE_DEFAULTS,
+) -> dict[str, float]:
+    """All inputs of the escalation model (customer + turn), keyed by input name."""
+    out = customer_inputs(raw, ctx.event_time, defaults)
+    out.update(context_inputs(ctx))
+    return out
+
+
+def action_inputs(action: str) -> dict[str, float]:
+    """One-hot of ``action`` for the reward model."""
+    return {f"action_{a}": 1.0 if a == action else 0.0 for a in ACTIONS}
+
+
+def vector(inputs: Mapping[str, float], names: tuple[str, ...] | list[str]) -> list[float]:
+    """Order ``inputs`` as the model expects (names come from the manifest)."""
+    return [inputs[name] for name in names]

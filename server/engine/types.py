@@ -1,0 +1,67 @@
+"""Plain-Python request and decision types of the decision engine (no grpc, no pb2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from modelio.context import TurnContext
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRequest:
+    """A validated Decide call."""
+
+    customer_id: str
+    context: TurnContext
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationRisk:
+    probability: float
+    band: str  # "low" | "medium" | "high"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredAction:
+    action: str
+    predicted_success: float
+
+
+@dataclass(frozen=True, slots=True)
+class NextBestAction:
+    action: str
+    predicted_success: float
+    propensity: float
+    reason_codes: tuple[str, ...]
+    alternatives: tuple[ScoredAction, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StyleHints:
+    formality: str  # "formal" | "casual" | "" when unknown
+    language: str  # ISO 639-1 or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Everything the bot needs for this turn."""
+
+    decision_id: str
+    request_id: str
+    segment: Segment
+    escalation_risk: EscalationRisk
+    next_best_action: NextBestAction
+    style: StyleHints
+    personalized: bool
+    degraded_reasons: tuple[str, ...] = ()
+    not_personalized_reason: str = ""
+    feature_age_seconds: float = -1.0  # -1: no features were found
+    model_version: str = ""
+    extras: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,42 @@
+"""``python -m training COMMAND``: the ML engineer's entry point.
+
+Each command lives in its own module exposing ``configure(parser)`` and ``run(args) -> int``;
+modules are imported only when their command runs, so ``simulate`` never pays for LightGBM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "simulate": ("training.simulate_cli", "generate support data with known ground truth"),
+    "validate": ("training.validate_cli", "check source parquet files against their schemas"),
+    "materialize": ("training.materialize", "feast apply + incremental materialization"),
+    "dataset": ("training.dataset", "build point-in-time training sets through Feast"),
+    "train": ("training.train", "train, check and export a new model version"),
+    "evaluate": ("training.evaluate", "evaluate the current model version"),
+    "forget": ("training.forget", "erase customers from every store and log"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    argv = sys.argv[1:] if argv is None else argv
+    wanted = argv[0] if argv and argv[0] in COMMANDS else None
+    for name, (module, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text)
+        if name == wanted:
+            importlib.import_module(module).configure(cmd)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
