@@ -67,3 +67,6 @@ FEATURE_VIEWS: dict[str, tuple[str, ...]] = {
     "support_history_fv": SUPPORT_FEATURES,
     "engagement_fv": ENGAGEMENT_FEATURES,
 }
+
+#: The FeatureService the current model family is trained on and served with.
+FEATURE_SERVICE = "personalization_v1"

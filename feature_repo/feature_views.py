@@ -1,0 +1,72 @@
+"""Feature views. Names and fields must match modelio.vocab.FEATURE_VIEWS (tests check it).
+
+TTLs say how long a value may be served: a profile changes rarely, engagement snapshots
+are weekly, so a four-week-old engagement figure is stale and served as missing.
+"""
+
+from datetime import timedelta
+
+from feast import FeatureView, Field
+from feast.types import Bool, Float64, Int64, String
+
+from data_sources import (
+    customer_profile_push_source,
+    engagement_source,
+    support_history_push_source,
+)
+from entities import customer
+
+customer_profile_fv = FeatureView(
+    name="customer_profile_fv",
+    entities=[customer],
+    ttl=timedelta(days=400),
+    schema=[
+        Field(name="plan_tier", dtype=String, description="free | basic | plus | premium"),
+        Field(name="monthly_spend", dtype=Float64, description="Current monthly spend"),
+        Field(name="tenure_months", dtype=Int64, description="Months since sign-up"),
+        Field(name="lifetime_value", dtype=Float64, description="Revenue to date"),
+        Field(name="num_products", dtype=Int64, description="Active products"),
+        Field(name="personalization_consent", dtype=Bool, description="Opt-in to personalization"),
+        Field(name="preferred_formality", dtype=String, description="formal | casual"),
+        Field(name="preferred_language", dtype=String, description="ISO 639-1 code"),
+    ],
+    online=True,
+    source=customer_profile_push_source,
+    tags={"owner": "crm", "pii": "true"},
+)
+
+support_history_fv = FeatureView(
+    name="support_history_fv",
+    entities=[customer],
+    ttl=timedelta(days=180),
+    schema=[
+        Field(name="tickets_30d", dtype=Int64, description="Tickets opened in the last 30 days"),
+        Field(name="tickets_90d", dtype=Int64, description="Tickets opened in the last 90 days"),
+        Field(name="escalations_90d", dtype=Int64, description="Escalations closed in 90 days"),
+        Field(name="billing_tickets_90d", dtype=Int64, description="Billing tickets, 90 days"),
+        Field(name="technical_tickets_90d", dtype=Int64, description="Technical tickets, 90 days"),
+        Field(name="avg_resolution_hours_90d", dtype=Float64, description="Mean hours to close"),
+        Field(name="avg_sentiment_90d", dtype=Float64, description="Mean opening sentiment"),
+        Field(name="last_csat", dtype=Float64, description="Last CSAT given (1-5)"),
+        Field(name="last_ticket_ts", dtype=Int64, description="Unix time of the last ticket"),
+    ],
+    online=True,
+    source=support_history_push_source,
+    tags={"owner": "support"},
+)
+
+engagement_fv = FeatureView(
+    name="engagement_fv",
+    entities=[customer],
+    ttl=timedelta(days=14),
+    schema=[
+        Field(name="sessions_28d", dtype=Float64, description="Sessions in 28 days"),
+        Field(name="page_views_28d", dtype=Float64, description="Page views in 28 days"),
+        Field(name="minutes_28d", dtype=Float64, description="Minutes active in 28 days"),
+        Field(name="product_usage_28d", dtype=Float64, description="Product usage score"),
+        Field(name="active_days_28d", dtype=Int64, description="Days with activity"),
+    ],
+    online=True,
+    source=engagement_source,
+    tags={"owner": "product-analytics"},
+)
