@@ -1,0 +1,77 @@
+"""Materialization serves exactly the latest source values, and never stale ones."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from modelio.store import open_store
+from modelio.vocab import FEATURE_SERVICE, FEATURE_VIEWS
+from tests.helpers.feature_data import latest
+
+TTL_DAYS = {"customer_profile_fv": 400, "support_history_fv": 180, "engagement_fv": 14}
+SOURCE = {
+    "customer_profile_fv": "customer_profile",
+    "support_history_fv": "support_history",
+    "engagement_fv": "engagement",
+}
+
+
+def _same(expected: object, served: object) -> bool:
+    if expected is None or (isinstance(expected, float) and math.isnan(expected)):
+        return served is None
+    if isinstance(expected, float):
+        return served is not None and math.isclose(expected, served, rel_tol=1e-12)
+    return bool(expected == served)
+
+
+def _check_online(repo, frames, kind: str, redis: str | None = None) -> None:
+    store = open_store(repo, kind, redis)
+    ids = sorted(frames["customer_profile"]["customer_id"].unique())[::3] + ["C9999999"]
+    served = store.get_online_features(
+        features=store.get_feature_service(FEATURE_SERVICE),
+        entity_rows=[{"customer_id": cid} for cid in ids],
+    ).to_dict()
+    checked = stale = 0
+    for view, names in FEATURE_VIEWS.items():
+        frame = frames[SOURCE[view]]
+        want = latest(frame, TTL_DAYS[view])
+        for row, cid in enumerate(ids):
+            for name in names:
+                expected = want.at[cid, name] if cid in want.index else None
+                if hasattr(expected, "item"):
+                    expected = expected.item()
+                assert _same(expected, served[name][row]), (view, cid, name, expected)
+                checked += 1
+            stale += cid in set(frame["customer_id"]) and cid not in want.index
+    assert checked > 1000
+    assert stale > 0, "the fixture must hold customers whose only values exceed the TTL"
+
+
+def test_sqlite_serves_latest_values(sqlite_repo) -> None:
+    _check_online(*sqlite_repo, "sqlite")
+
+
+@pytest.mark.redis
+def test_redis_serves_latest_values(redis_repo, redis_server) -> None:
+    _check_online(*redis_repo, "redis", redis_server.address)
+
+
+def test_registry_matches_shared_vocabulary(sqlite_repo) -> None:
+    store = open_store(sqlite_repo[0])
+    views = {fv.name: tuple(f.name for f in fv.features) for fv in store.list_feature_views()}
+    assert views == FEATURE_VIEWS
+    service = store.get_feature_service(FEATURE_SERVICE)
+    assert {p.name for p in service.feature_view_projections} == set(FEATURE_VIEWS)
+
+
+def test_unknown_customer_is_all_missing(sqlite_repo) -> None:
+    store = open_store(sqlite_repo[0])
+    served = store.get_online_features(
+        features=store.get_feature_service(FEATURE_SERVICE),
+        entity_rows=[{"customer_id": "nobody"}],
+    ).to_dict()
+    assert all(served[n] == [None] for names in FEATURE_VIEWS.values() for n in names)
+    assert isinstance(pd.Timestamp.now(), pd.Timestamp)
