@@ -1,0 +1,232 @@
+"""Assemble the gRPC server: servicer, interceptors, health, reflection.
+
+``create_server`` builds (does not start) a server around an engine; ``serve`` runs
+it until SIGTERM/SIGINT, then ``shutdown`` drains it. The server is a thin
+:class:`grpc.Server` wrapper that also owns the engine and the health status, so
+``server.stop()`` flips health to NOT_SERVING before draining.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from personalization.v1 import personalization_pb2_grpc as pb_grpc
+from server.engine.protocol import Engine
+from server.logging_setup import configure_logging
+from server.settings import Settings
+from server.transport.interceptors import ConcurrencyLimiter, ErrorInterceptor, LoggingInterceptor
+from server.transport.servicer import SERVICE_NAME, PersonalizationServicer
+
+log = logging.getLogger(__name__)
+
+HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+#: Health is reported for the whole server ("") and for the personalization service.
+HEALTH_SERVICES: tuple[str, ...] = ("", SERVICE_NAME)
+#: Extra RPC slots above max_concurrent_rpcs for health checks, reflection and the
+#: limiter's own rejections (which need a handler thread). Past that, gRPC core
+#: refuses calls with RESOURCE_EXHAUSTED without queueing them at all.
+RPC_HEADROOM = 32
+
+
+class ReadinessWatcher:
+    """Mirror ``engine.ready()`` into the health service from a background thread."""
+
+    def __init__(self, engine: Engine, health_servicer: health.HealthServicer, interval_s: float):
+        self._engine = engine
+        self._health = health_servicer
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="readiness", daemon=True)
+        self._serving: bool | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self._interval_s + 1.0)
+
+    def check(self) -> bool:
+        """Poll the engine once and publish the result if it changed."""
+        try:
+            serving = bool(self._engine.ready())
+        except Exception:  # a broken readiness probe must not kill the watcher
+            log.exception("engine.ready() failed; reporting NOT_SERVING")
+            serving = False
+        if serving != self._serving:
+            status = (
+                health_pb2.HealthCheckResponse.SERVING
+                if serving
+                else (health_pb2.HealthCheckResponse.NOT_SERVING)
+            )
+            for service in HEALTH_SERVICES:
+                self._health.set(service, status)
+            log.info("health changed", extra={"serving": serving})
+            self._serving = serving
+        return serving
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.check()
+            self._stop.wait(self._interval_s)
+
+
+class PersonalizationServer(grpc.Server):
+    """A started-or-not grpc.Server plus the engine and health state it serves."""
+
+    def __init__(
+        self,
+        inner: grpc.Server,
+        engine: Engine,
+        health_servicer: health.HealthServicer,
+        watcher: ReadinessWatcher,
+    ) -> None:
+        self._inner = inner
+        self.engine = engine
+        self.health = health_servicer
+        self.watcher = watcher
+
+    def add_generic_rpc_handlers(self, generic_rpc_handlers):  # type: ignore[no-untyped-def]
+        self._inner.add_generic_rpc_handlers(generic_rpc_handlers)
+
+    def add_registered_method_handlers(self, service_name, method_handlers):  # type: ignore[no-untyped-def]
+        self._inner.add_registered_method_handlers(service_name, method_handlers)
+
+    def add_insecure_port(self, address: str) -> int:
+        return self._inner.add_insecure_port(address)
+
+    def add_secure_port(self, address: str, server_credentials: grpc.ServerCredentials) -> int:
+        return self._inner.add_secure_port(address, server_credentials)
+
+    def start(self) -> None:
+        self._inner.start()
+        self.watcher.start()
+
+    def stop(self, grace: float | None) -> threading.Event:
+        """Report NOT_SERVING, refuse new RPCs, let in-flight ones finish within ``grace``."""
+        self.health.enter_graceful_shutdown()
+        self.watcher.stop()
+        return self._inner.stop(grace)
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return self._inner.wait_for_termination(timeout)
+
+
+def _options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        # gRPC enables SO_REUSEPORT by default, which lets a second server silently
+        # share a busy port; only the multi-process mode wants that.
+        ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
+    ]
+
+
+def _add_services(server: grpc.Server, engine: Engine, settings: Settings) -> health.HealthServicer:
+    pb_grpc.add_PersonalizationServiceServicer_to_server(
+        PersonalizationServicer(engine, settings), server
+    )
+    health_servicer = health.HealthServicer(
+        experimental_non_blocking=True,
+        experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=1),
+    )
+    for service in HEALTH_SERVICES:
+        health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    return health_servicer
+
+
+def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grpc.Server, int]:
+    """Build a server bound to ``settings.host:port`` and return it with the bound port.
+
+    Without ``engine`` the real one is built by ``server.engine.factory.build_engine``.
+    The server is not started. Health reports NOT_SERVING until the engine is ready.
+    """
+    owns_engine = engine is None
+    if engine is None:
+        from server.engine.factory import build_engine  # heavy: feast, onnxruntime
+
+        engine = build_engine(settings)
+    try:
+        inner = grpc.server(
+            futures.ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix="rpc"),
+            interceptors=[
+                LoggingInterceptor(),
+                ConcurrencyLimiter(settings.max_concurrent_rpcs, [SERVICE_NAME]),
+                ErrorInterceptor(),
+            ],
+            options=_options(settings),
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs + RPC_HEADROOM,
+        )
+        health_servicer = _add_services(inner, engine, settings)
+        port = inner.add_insecure_port(settings.address)
+    except Exception:
+        if owns_engine:
+            engine.close()
+        raise
+    watcher = ReadinessWatcher(engine, health_servicer, settings.readiness_poll_s)
+    return PersonalizationServer(inner, engine, health_servicer, watcher), port
+
+
+def shutdown(server: grpc.Server, grace: float | None) -> None:
+    """Stop accepting RPCs, wait up to ``grace`` s for in-flight ones, close the engine."""
+    server.stop(grace).wait()
+    if isinstance(server, PersonalizationServer):
+        server.engine.close()
+
+
+def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+    """Make SIGTERM and SIGINT set ``stop``; return a function restoring the old handlers.
+
+    The handler only sets the event (no logging or locks in signal context);
+    draining happens in the thread waiting on ``stop``. Call from the main thread.
+    """
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def serve(settings: Settings) -> None:
+    """Run one server process until SIGTERM/SIGINT, then drain within grace_period_s.
+
+    If the server cannot start (e.g. ``ModelLoadError``), logs why and raises
+    ``SystemExit(1)``, so the process exits non-zero without a second traceback.
+    """
+    configure_logging(settings.log_level, settings.log_json)
+    stop = threading.Event()
+    restore = install_signal_handlers(stop)  # before the slow engine build: no lost signal
+    try:
+        try:
+            server, port = create_server(settings)
+            server.start()
+        except Exception:
+            log.exception("server failed to start")
+            raise SystemExit(1) from None
+        log.info("server started", extra={"host": settings.host, "port": port})
+        stop.wait()
+        log.info("server stopping", extra={"grace_period_s": settings.grace_period_s})
+        shutdown(server, settings.grace_period_s)
+        log.info("server stopped")
+    finally:
+        restore()

@@ -1,0 +1,43 @@
+"""What the transport layer needs from a decision engine.
+
+``server.engine.factory.build_engine(settings)`` returns the real implementation;
+tests pass a fake. Implementations must be thread-safe: the gRPC server calls
+``decide`` and ``decide_batch`` from many handler threads at once.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from server.engine.types import Decision, DecisionRequest
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A decision engine serving validated requests.
+
+    Errors are reported by raising ``server.engine.errors`` exceptions (e.g.
+    ``NotReadyError``, ``FeatureStoreError``); the transport maps them to status codes.
+    Anything else is treated as a bug and answered INTERNAL.
+    """
+
+    @property
+    def model_version(self) -> str:
+        """Version of the loaded model bundle (reported in every decision)."""
+        ...
+
+    def ready(self) -> bool:
+        """True once models are loaded and the online store answers; cheap, polled."""
+        ...
+
+    def decide(self, req: DecisionRequest) -> Decision:
+        """Decide for one turn."""
+        ...
+
+    def decide_batch(self, reqs: list[DecisionRequest]) -> list[Decision]:
+        """Decide for many turns; one decision per request, in the same order."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and threads; called once after the server stopped."""
+        ...

@@ -1,0 +1,236 @@
+"""Proto messages <-> engine types, with all request validation.
+
+Enum tables are derived from ``modelio.vocab`` and the proto descriptors (value
+``CHANNEL_WEB_CHAT`` <-> vocab entry ``"web_chat"``) and checked against each other
+at import time, so a vocabulary that drifts from the proto fails at startup rather
+than mid-request.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from google.protobuf.descriptor import EnumDescriptor
+
+from modelio.context import TurnContext, UnknownTimeZoneError, zone
+from modelio.vocab import ACTIONS, CHANNELS, DEVICES, FORMALITIES, ISSUE_CATEGORIES
+from personalization.v1 import personalization_pb2 as pb
+from server.engine.errors import BatchTooLargeError, InvalidRequestError
+from server.engine.types import Decision, DecisionRequest, ScoredAction
+
+MAX_TURN_INDEX = 10_000
+MAX_REQUEST_ID_LENGTH = 128
+_MAX_TIME_ZONE_LENGTH = 64
+_LOCALE = re.compile(r"^[A-Za-z0-9]{1,8}([-_][A-Za-z0-9]{1,8}){0,7}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _prefix(enum: EnumDescriptor) -> str:
+    """``DeviceType`` -> ``DEVICE_TYPE_`` (buf's ENUM_VALUE_PREFIX convention)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
+
+
+def _table(enum: EnumDescriptor, vocab: Sequence[str]) -> dict[int, str]:
+    """Enum number -> vocab name; fails if the proto and the vocab disagree."""
+    prefix = _prefix(enum)
+    table = {enum.values_by_name[prefix + name.upper()].number: name for name in vocab}
+    expected = {v.number for v in enum.values if v.number != 0}
+    if set(table) != expected or sorted(table) != list(table):
+        raise RuntimeError(f"proto enum {enum.full_name} does not mirror its vocabulary")
+    return table
+
+
+def _names(enum: EnumDescriptor, vocab: Sequence[str]) -> dict[str, str]:
+    """Vocab name -> enum value name. Protobuf constructors accept value names, which
+    also keeps the generated .pyi stubs (that type enum fields as enum classes) happy."""
+    return {name: enum.values_by_number[n].name for n, name in _table(enum, vocab).items()}
+
+
+def _band_names(enum: EnumDescriptor) -> dict[str, str]:
+    prefix = _prefix(enum)
+    return {v.name[len(prefix) :].lower(): v.name for v in enum.values if v.number != 0}
+
+
+_CHANNELS = _table(pb.Channel.DESCRIPTOR, CHANNELS)
+_DEVICES = _table(pb.DeviceType.DESCRIPTOR, DEVICES)
+_CATEGORIES = _table(pb.IssueCategory.DESCRIPTOR, ISSUE_CATEGORIES)
+_ACTION_NAMES = _names(pb.Action.DESCRIPTOR, ACTIONS)
+_FORMALITY_NAMES = _names(pb.Formality.DESCRIPTOR, FORMALITIES)
+_BAND_NAMES = _band_names(pb.EscalationBand.DESCRIPTOR)
+
+
+# --- proto -> domain ----------------------------------------------------------------
+
+
+def _enum(field: str, value: int, table: dict[int, str], enum: EnumDescriptor) -> str:
+    if value == 0:
+        raise InvalidRequestError(field, f"is required ({enum.values[0].name} is not allowed)")
+    if value not in table:
+        raise InvalidRequestError(field, f"unknown {enum.name} value {value}")
+    return table[value]
+
+
+def _text(field: str, value: str, max_length: int, *, required: bool) -> str:
+    if required and not value:
+        raise InvalidRequestError(field, "must not be empty")
+    if len(value) > max_length:
+        raise InvalidRequestError(
+            field, f"must be at most {max_length} characters, got {len(value)}"
+        )
+    if _CONTROL.search(value):
+        raise InvalidRequestError(field, "must not contain control characters")
+    return value
+
+
+def _sentiment(value: float) -> float:
+    if not math.isfinite(value):
+        raise InvalidRequestError("context.sentiment", f"must be a finite number, got {value}")
+    if not -1.0 <= value <= 1.0:
+        raise InvalidRequestError("context.sentiment", f"must be within [-1, 1], got {value}")
+    return value
+
+
+def _event_time(ctx: pb.TurnContext, now: datetime | None) -> datetime:
+    if not ctx.HasField("event_time"):
+        return now or datetime.now(UTC)
+    try:
+        return ctx.event_time.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidRequestError("context.event_time", "is not a valid timestamp") from None
+
+
+def _time_zone(value: str) -> str:
+    name = value or "UTC"
+    if len(name) > _MAX_TIME_ZONE_LENGTH:
+        raise InvalidRequestError(
+            "context.time_zone", f"must be at most {_MAX_TIME_ZONE_LENGTH} characters"
+        )
+    try:
+        zone(name)
+    except UnknownTimeZoneError:
+        raise InvalidRequestError("context.time_zone", f"unknown IANA time zone {name!r}") from None
+    return name
+
+
+def _locale(value: str) -> str:
+    if value and not _LOCALE.match(value):
+        raise InvalidRequestError("context.locale", "must be a BCP 47 tag like 'en-US'")
+    return value
+
+
+def _turn_index(value: int) -> int:
+    if value > MAX_TURN_INDEX:
+        raise InvalidRequestError(
+            "context.turn_index", f"must be at most {MAX_TURN_INDEX}, got {value}"
+        )
+    return max(value, 1)
+
+
+def turn_context_from_proto(ctx: pb.TurnContext, now: datetime | None = None) -> TurnContext:
+    """Validate and convert a turn; ``now`` replaces a missing event_time."""
+    return TurnContext(
+        channel=_enum("context.channel", ctx.channel, _CHANNELS, pb.Channel.DESCRIPTOR),
+        device=_enum("context.device_type", ctx.device_type, _DEVICES, pb.DeviceType.DESCRIPTOR),
+        issue_category=_enum(
+            "context.issue_category", ctx.issue_category, _CATEGORIES, pb.IssueCategory.DESCRIPTOR
+        ),
+        sentiment=_sentiment(ctx.sentiment),
+        event_time=_event_time(ctx, now),
+        timezone=_time_zone(ctx.time_zone),
+        locale=_locale(ctx.locale),
+        turn_index=_turn_index(ctx.turn_index),
+    )
+
+
+def decision_request_from_proto(
+    msg: pb.DecideRequest, *, max_customer_id_length: int, now: datetime | None = None
+) -> DecisionRequest:
+    """Validate a DecideRequest; raises ``InvalidRequestError`` naming the bad field."""
+    customer_id = _text("customer_id", msg.customer_id, max_customer_id_length, required=True)
+    request_id = _text("request_id", msg.request_id, MAX_REQUEST_ID_LENGTH, required=False)
+    if not msg.HasField("context"):
+        raise InvalidRequestError("context", "is required")
+    return DecisionRequest(
+        customer_id=customer_id,
+        context=turn_context_from_proto(msg.context, now),
+        request_id=request_id,
+    )
+
+
+def batch_from_proto(
+    msg: pb.DecideBatchRequest, *, max_batch_size: int, max_customer_id_length: int
+) -> list[DecisionRequest]:
+    """Validate a whole batch; errors name the item, e.g. ``requests[3].customer_id``."""
+    size = len(msg.requests)
+    if size > max_batch_size:
+        raise BatchTooLargeError(
+            "requests", f"at most {max_batch_size} requests per batch, got {size}"
+        )
+    now = datetime.now(UTC)  # one clock reading: unset event_times agree within a batch
+    out = []
+    for i, item in enumerate(msg.requests):
+        try:
+            out.append(
+                decision_request_from_proto(
+                    item, max_customer_id_length=max_customer_id_length, now=now
+                )
+            )
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(f"requests[{i}].{exc.field}", exc.reason) from None
+    return out
+
+
+# --- domain -> proto ----------------------------------------------------------------
+
+
+def _enum_name(table: dict[str, str], value: str, what: str) -> str:
+    try:
+        return table[value]
+    except KeyError:
+        # The engine produced a value outside the vocabulary: a server bug (INTERNAL).
+        raise ValueError(f"engine returned unknown {what} {value!r}") from None
+
+
+def _scored(item: ScoredAction) -> pb.ScoredAction:
+    return pb.ScoredAction(
+        action=_enum_name(_ACTION_NAMES, item.action, "action"),
+        predicted_success=item.predicted_success,
+    )
+
+
+def decision_to_proto(d: Decision) -> pb.DecideResponse:
+    """Convert an engine decision; raises ValueError on values outside the vocab."""
+    nba = d.next_best_action
+    response = pb.DecideResponse(
+        decision_id=d.decision_id,
+        request_id=d.request_id,
+        segment=pb.Segment(id=d.segment.id, name=d.segment.name),
+        escalation_risk=pb.EscalationRisk(
+            probability=d.escalation_risk.probability,
+            band=_enum_name(_BAND_NAMES, d.escalation_risk.band, "band"),
+        ),
+        next_best_action=pb.NextBestAction(
+            action=_enum_name(_ACTION_NAMES, nba.action, "action"),
+            predicted_success=nba.predicted_success,
+            propensity=nba.propensity,
+            reason_codes=list(nba.reason_codes),
+            alternatives=[_scored(a) for a in nba.alternatives],
+        ),
+        style=pb.StyleHints(
+            formality=_enum_name(_FORMALITY_NAMES, d.style.formality, "formality")
+            if d.style.formality
+            else "FORMALITY_UNSPECIFIED",
+            language=d.style.language,
+        ),
+        personalized=d.personalized,
+        not_personalized_reason=d.not_personalized_reason,
+        degraded=bool(d.degraded_reasons),
+        degraded_reasons=list(d.degraded_reasons),
+        model_version=d.model_version,
+    )
+    if d.feature_age_seconds >= 0:
+        response.feature_age.FromNanoseconds(round(d.feature_age_seconds * 1e9))
+    return response
