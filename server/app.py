@@ -20,8 +20,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
+from server.audit.interceptor import build_audit
+from server.audit.writer import AuditWriter
 from server.engine.protocol import Engine
 from server.logging_setup import configure_logging
+from server.security.setup import build_auth, build_credentials
 from server.settings import Settings
 from server.transport.interceptors import ConcurrencyLimiter, ErrorInterceptor, LoggingInterceptor
 from server.transport.servicer import SERVICE_NAME, PersonalizationServicer
@@ -82,7 +85,7 @@ class ReadinessWatcher:
 
 
 class PersonalizationServer(grpc.Server):
-    """A started-or-not grpc.Server plus the engine and health state it serves."""
+    """A started-or-not grpc.Server plus the engine, health state and audit log it serves."""
 
     def __init__(
         self,
@@ -90,11 +93,13 @@ class PersonalizationServer(grpc.Server):
         engine: Engine,
         health_servicer: health.HealthServicer,
         watcher: ReadinessWatcher,
+        audit: AuditWriter | None = None,
     ) -> None:
         self._inner = inner
         self.engine = engine
         self.health = health_servicer
         self.watcher = watcher
+        self.audit = audit
 
     def add_generic_rpc_handlers(self, generic_rpc_handlers):  # type: ignore[no-untyped-def]
         self._inner.add_generic_rpc_handlers(generic_rpc_handlers)
@@ -126,6 +131,10 @@ def _options(settings: Settings) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
+        # Soft and hard limit alike: core otherwise refuses only a random share of the
+        # calls between the two, which makes the limit hard to reason about.
+        ("grpc.max_metadata_size", settings.max_metadata_bytes),
+        ("grpc.absolute_max_metadata_size", settings.max_metadata_bytes),
         # gRPC enables SO_REUSEPORT by default, which lets a second server silently
         # share a busy port; only the multi-process mode wants that.
         ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
@@ -154,38 +163,58 @@ def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grp
 
     Without ``engine`` the real one is built by ``server.engine.factory.build_engine``.
     The server is not started. Health reports NOT_SERVING until the engine is ready.
+    Key file, TLS files and the audit log are opened here, so a bad path fails now.
     """
+    auth, credentials = build_auth(settings), build_credentials(settings)
+    audit = build_audit(settings)  # last: the only one holding an open file
+    # Outermost first: the access log sees every final status; the limiter counts
+    # rejected calls too (they also occupy a handler thread); auth runs before
+    # anything that does work; audit sees the principal and the final status.
+    chain = [
+        LoggingInterceptor(),
+        ConcurrencyLimiter(settings.max_concurrent_rpcs, [SERVICE_NAME]),
+        auth,
+        audit,
+        ErrorInterceptor(),
+    ]
+    interceptors = [i for i in chain if i is not None]
     owns_engine = engine is None
-    if engine is None:
-        from server.engine.factory import build_engine  # heavy: feast, onnxruntime
-
-        engine = build_engine(settings)
     try:
+        if engine is None:
+            from server.engine.factory import build_engine  # heavy: feast, onnxruntime
+
+            engine = build_engine(settings)
         inner = grpc.server(
             futures.ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix="rpc"),
-            interceptors=[
-                LoggingInterceptor(),
-                ConcurrencyLimiter(settings.max_concurrent_rpcs, [SERVICE_NAME]),
-                ErrorInterceptor(),
-            ],
+            interceptors=interceptors,
             options=_options(settings),
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs + RPC_HEADROOM,
         )
         health_servicer = _add_services(inner, engine, settings)
-        port = inner.add_insecure_port(settings.address)
+        port = (
+            inner.add_secure_port(settings.address, credentials)
+            if credentials is not None
+            else inner.add_insecure_port(settings.address)
+        )
     except Exception:
-        if owns_engine:
+        if owns_engine and engine is not None:
             engine.close()
+        if audit is not None:
+            audit.writer.close()
         raise
     watcher = ReadinessWatcher(engine, health_servicer, settings.readiness_poll_s)
-    return PersonalizationServer(inner, engine, health_servicer, watcher), port
+    writer = audit.writer if audit is not None else None
+    return PersonalizationServer(inner, engine, health_servicer, watcher, writer), port
 
 
 def shutdown(server: grpc.Server, grace: float | None) -> None:
-    """Stop accepting RPCs, wait up to ``grace`` s for in-flight ones, close the engine."""
+    """Stop accepting RPCs, wait up to ``grace`` s for in-flight ones, then close the
+    engine and the audit log."""
     server.stop(grace).wait()
     if isinstance(server, PersonalizationServer):
         server.engine.close()
+        if server.audit is not None:
+            server.audit.close()
 
 
 def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:

@@ -4,6 +4,9 @@ Example::
 
     python -m server.client --customer-id C000123 --channel web_chat --device desktop \\
         --category billing --sentiment -0.3 --time-zone Europe/Paris --json
+
+Against a TLS server add ``--ca ca.pem`` (and ``--cert``/``--key`` for mutual TLS);
+the API key comes from ``$PERSONALIZATION_CLIENT_API_KEY`` or ``--api-key-file``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from google.protobuf import json_format
 from modelio.vocab import CHANNELS, DEVICES, ISSUE_CATEGORIES
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
+from server.security import client_tls
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--request-id", default="", help="default: a random id")
     p.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
     p.add_argument("--json", action="store_true", help="print the response as JSON")
+    client_tls.add_arguments(p)
     return p
 
 
@@ -82,10 +87,12 @@ def format_response(r: pb.DecideResponse) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     request = build_request(args)
-    with grpc.insecure_channel(args.target) as channel:
+    with client_tls.channel(args, args.target) as channel:
         stub = pb_grpc.PersonalizationServiceStub(channel)
         try:
-            response = stub.Decide(request, timeout=args.timeout)
+            response = stub.Decide(
+                request, timeout=args.timeout, metadata=client_tls.metadata(args)
+            )
         except grpc.RpcError as exc:
             print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)  # type: ignore[attr-defined]
             return 1

@@ -1,7 +1,9 @@
 """``python -m server.healthcheck``: exit 0 only if the local server reports SERVING.
 
 Used by the container HEALTHCHECK. The port comes from ``PERSONALIZATION_PORT``
-(default 50051) unless ``--target`` is given.
+(default 50051) unless ``--target`` is given. For a TLS server pass ``--ca`` (and
+``--cert``/``--key`` under mutual TLS); with ``auth_health`` on, the API key comes
+from ``$PERSONALIZATION_CLIENT_API_KEY`` or ``--api-key-file``.
 """
 
 from __future__ import annotations
@@ -13,13 +15,28 @@ import sys
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from server.security import client_tls
 
-def check(target: str, service: str = "", timeout_s: float = 2.0) -> bool:
-    """True if ``target`` answers the gRPC health check for ``service`` with SERVING."""
-    with grpc.insecure_channel(target) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
+
+def check(
+    target: str,
+    service: str = "",
+    timeout_s: float = 2.0,
+    channel: grpc.Channel | None = None,
+    metadata: list[tuple[str, str]] | None = None,
+) -> bool:
+    """True if ``target`` answers the gRPC health check for ``service`` with SERVING.
+
+    ``channel`` (closed afterwards) replaces the default plaintext one, e.g. for TLS.
+    """
+    with channel or grpc.insecure_channel(target) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
+            reply = stub.Check(
+                health_pb2.HealthCheckRequest(service=service),
+                timeout=timeout_s,
+                metadata=metadata or None,
+            )
         except grpc.RpcError as exc:
             print(f"unhealthy: {exc.code().name}", file=sys.stderr)  # type: ignore[attr-defined]
             return False
@@ -36,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", default=f"127.0.0.1:{port}", help="host:port to probe")
     parser.add_argument("--service", default="", help="service name; '' = whole server")
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds")
+    client_tls.add_arguments(parser)
     args = parser.parse_args(argv)
-    return 0 if check(args.target, args.service, args.timeout) else 1
+    channel = client_tls.channel(args, args.target)
+    metadata = client_tls.metadata(args)
+    return 0 if check(args.target, args.service, args.timeout, channel, metadata) else 1
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ Example: ``PERSONALIZATION_PORT=6000 PERSONALIZATION_ONLINE_STORE=redis python -
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -20,7 +20,10 @@ OnlineStore = Literal["sqlite", "redis", "redis_cluster"]
 class Settings(BaseSettings):
     """All server settings; each one is the env var ``PERSONALIZATION_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="PERSONALIZATION_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a validation error must not print audit_hmac_key.
+    model_config = SettingsConfigDict(
+        env_prefix="PERSONALIZATION_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     # --- network -------------------------------------------------------------------
     host: str = Field(
@@ -62,6 +65,13 @@ class Settings(BaseSettings):
         description="On SIGTERM/SIGINT, seconds in-flight RPCs get to finish before they "
         "are cancelled. Keep it below the orchestrator's kill timeout.",
     )
+    max_metadata_bytes: int = Field(
+        default=8 * 1024,
+        ge=1024,
+        description="Largest total request metadata (headers), in bytes. Larger calls are "
+        "refused by gRPC core before any handler runs (the client sees "
+        "RESOURCE_EXHAUSTED).",
+    )
     readiness_poll_s: float = Field(
         default=1.0,
         gt=0,
@@ -100,6 +110,52 @@ class Settings(BaseSettings):
         "before it answers degraded with default features.",
     )
 
+    # --- authentication and TLS --------------------------------------------------------
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="JSON or YAML file of hashed API keys (see 'python -m server.keys'). "
+        "Unset disables authentication: every caller may call every RPC. Only do that "
+        "behind something else that authenticates; the server warns at startup.",
+    )
+    auth_health: bool = Field(
+        default=False,
+        description="Require a valid API key (any role) for the health service. Off: "
+        "probes need no key.",
+    )
+    auth_reflection: bool = Field(
+        default=False,
+        description="Require a valid API key (any role) for server reflection. Off: "
+        "anyone may list the services.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain of the server. With tls_key_file it turns on "
+        "TLS; unset serves plaintext (API keys then cross the network in clear).",
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file.")
+    tls_client_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA bundle for mutual TLS: when set, clients must present a "
+        "certificate signed by it or the handshake fails. Needs tls_cert_file.",
+    )
+
+    # --- audit log -----------------------------------------------------------------
+    audit_log_path: Path | None = Field(
+        default=None,
+        description="Append-only JSON-lines audit log, one line per customer decided "
+        "for; each line is fsync'd before the response is sent. Unset disables it.",
+    )
+    audit_hash_customer_ids: bool = Field(
+        default=False,
+        description="Store HMAC-SHA256(audit_hmac_key, customer_id) instead of the id.",
+    )
+    audit_hmac_key: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Secret key for audit_hash_customer_ids (at least 16 characters). "
+        "Keep it: erasing a customer from a hashed log needs it.",
+    )
+
     # --- logging ---------------------------------------------------------------------
     log_level: LogLevel = Field(default="INFO", description="Root log level.")
     log_json: bool = Field(
@@ -111,6 +167,29 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator(
+        "api_keys_file",
+        "tls_cert_file",
+        "tls_key_file",
+        "tls_client_ca_file",
+        "audit_log_path",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # PERSONALIZATION_X= (empty) must mean "unset", not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file must be set together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file (mutual TLS) needs tls_cert_file/tls_key_file")
+        if self.audit_hash_customer_ids and self.audit_hmac_key is None:
+            raise ValueError("audit_hash_customer_ids needs audit_hmac_key")
+        return self
 
     @field_validator("redis")
     @classmethod

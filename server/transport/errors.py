@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import grpc
 
+from server.audit.errors import AuditWriteError
 from server.engine.errors import (
     BatchTooLargeError,
     FeatureStoreError,
@@ -23,6 +24,7 @@ from server.engine.errors import (
     OverloadedError,
     PersonalizationError,
 )
+from server.security.errors import PermissionDeniedError, UnauthenticatedError
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,11 @@ STATUS_BY_ERROR: Mapping[type[Exception], grpc.StatusCode] = {
     # A missing or corrupt model bundle does not heal by retrying; an operator must
     # deploy a good one. FAILED_PRECONDITION tells clients not to retry blindly.
     ModelLoadError: grpc.StatusCode.FAILED_PRECONDITION,
+    # No, malformed or unknown API key vs. a valid key without the RPC's role.
+    UnauthenticatedError: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
+    # The audit line could not be made durable, so no decision may be returned.
+    AuditWriteError: grpc.StatusCode.UNAVAILABLE,
     # Any other deliberate engine error we forgot to list is still a server fault.
     PersonalizationError: grpc.StatusCode.INTERNAL,
 }
@@ -48,6 +55,7 @@ _GENERIC_DETAILS = {
     NotReadyError: "server not ready; retry later",
     FeatureStoreError: "feature store unavailable; retry later",
     ModelLoadError: "model bundle unavailable",
+    AuditWriteError: "audit log unavailable; retry later",
 }
 
 

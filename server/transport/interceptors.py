@@ -1,7 +1,8 @@
 """Server interceptors: access logs, the concurrency cap and error mapping.
 
 Install them in this order (outermost first) so the access log sees the final status
-of every RPC, including the ones the limiter rejects::
+of every RPC, including the ones the limiter rejects; ``server.app`` puts the auth
+and audit interceptors between the limiter and the error mapping::
 
     [LoggingInterceptor(), ConcurrencyLimiter(n, services), ErrorInterceptor()]
 
@@ -15,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -27,6 +29,20 @@ _MAX_LOGGED_ID = 128
 
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 Continuation = Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None]
+
+# Extra fields for the access-log line of the RPC this handler thread is serving.
+_ACCESS_FIELDS: ContextVar[dict[str, Any] | None] = ContextVar("access_fields", default=None)
+
+
+def annotate_access_log(**fields: Any) -> None:
+    """Add ``fields`` to the current RPC's access-log line (no-op outside an RPC).
+
+    For inner interceptors and handlers, e.g. the auth interceptor adds the caller's
+    key id. Pass ids and codes only: never keys, metadata or payloads.
+    """
+    current = _ACCESS_FIELDS.get()
+    if current is not None:
+        current.update(fields)
 
 
 def _wrap_unary(
@@ -68,7 +84,8 @@ class LoggingInterceptor(grpc.ServerInterceptor):
     """One structured log line per RPC: rpc, status, duration_ms, request_id.
 
     Never logs payloads or metadata (which may hold API keys): only the caller's
-    request_id, the batch size and the status details the server wrote itself.
+    request_id, the batch size, the status details the server wrote itself and the
+    fields inner layers add with :func:`annotate_access_log` (e.g. ``principal``).
     """
 
     _QUIET_PREFIXES = ("/grpc.health.v1.",)  # probes: every few seconds, DEBUG only
@@ -83,12 +100,15 @@ class LoggingInterceptor(grpc.ServerInterceptor):
             def logged(request: Any, context: grpc.ServicerContext) -> Any:
                 start = time.perf_counter()
                 failed = True
+                extra: dict[str, Any] = {}
+                token = _ACCESS_FIELDS.set(extra)
                 try:
                     response = behavior(request, context)
                     failed = False
                     return response
                 finally:
-                    _log_rpc(rpc, request, context, start, failed, quiet)
+                    _ACCESS_FIELDS.reset(token)
+                    _log_rpc(rpc, request, context, start, failed, quiet, extra)
 
             return logged
 
@@ -96,7 +116,13 @@ class LoggingInterceptor(grpc.ServerInterceptor):
 
 
 def _log_rpc(
-    rpc: str, request: Any, context: grpc.ServicerContext, start: float, failed: bool, quiet: bool
+    rpc: str,
+    request: Any,
+    context: grpc.ServicerContext,
+    start: float,
+    failed: bool,
+    quiet: bool,
+    extra: dict[str, Any],
 ) -> None:
     code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
     fields: dict[str, Any] = {
@@ -109,6 +135,7 @@ def _log_rpc(
     requests = getattr(request, "requests", None)
     if requests is not None:
         fields["batch_size"] = len(requests)
+    fields.update(extra)
     if code is not grpc.StatusCode.OK:
         fields["details"] = context.details() or ""
     if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
