@@ -8,11 +8,13 @@ evaluated is the policy that is served. Configuration comes from a policy file
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from modelio.context import has_consent
 from modelio.vocab import ACTIONS
 
 HANDOFF = "human_handoff"
@@ -56,6 +58,22 @@ class Choice:
     propensity: float
     reason_codes: tuple[str, ...]
     probabilities: tuple[float, ...]  # over ACTIONS, sums to 1
+
+
+def eligibility_of(raw: Mapping[str, Any]) -> Eligibility:
+    """The rule inputs from a customer's raw online features (empty for unknown customers).
+
+    Without personalization consent no profile feature is used, the plan tier included,
+    so tier-based actions (the priority queue) are not offered. Training's off-policy
+    evaluation and the server both call this, so they apply the same rules.
+    """
+    consent = has_consent(raw)
+    tier = raw.get("plan_tier") if consent else None
+    return Eligibility(
+        consent=consent,
+        plan_tier=tier if isinstance(tier, str) else None,
+        known_customer=any(v is not None for v in raw.values()),
+    )
 
 
 def eligible_mask(who: Eligibility, config: PolicyConfig) -> tuple[bool, ...]:

@@ -25,7 +25,7 @@ from typing import Any
 
 from modelio.context import has_consent
 from modelio.manifest import Manifest
-from modelio.policy import Eligibility, choose, eligible_mask, exploration_draw, risk_band
+from modelio.policy import choose, eligibility_of, eligible_mask, exploration_draw, risk_band
 from modelio.vocab import ACTIONS, FORMALITIES, LANGUAGES
 from server.engine.types import (
     Decision,
@@ -61,7 +61,11 @@ class Prepared:
 
 def prepare(req: DecisionRequest, found: CustomerFeatures | None, now: float) -> Prepared:
     """``found`` is None when the store could not be read (see :func:`prepare_degraded`)."""
+    # Set on rows server.features.guard made up after a failed read (cached or empty).
+    reasons: tuple[str, ...] = getattr(found, "degraded_reasons", ())
     if found is None or not found.found:
+        if reasons:
+            return prepare_degraded(req, reasons[0])
         return Prepared(req, _EMPTY, False, False, -1.0, "unknown_customer", ())
     consent = has_consent(found.values)
     return Prepared(
@@ -71,7 +75,7 @@ def prepare(req: DecisionRequest, found: CustomerFeatures | None, now: float) ->
         consent,
         found.age_seconds(now),
         "" if consent else "no_consent",
-        (),
+        reasons,
     )
 
 
@@ -114,12 +118,7 @@ class Assembler:
 
     def next_best_action(self, p: Prepared, risk: float, scores: Sequence[float]) -> NextBestAction:
         ctx = p.req.context
-        who = Eligibility(
-            consent=p.consent,
-            plan_tier=p.raw.get("plan_tier") if p.consent else None,
-            known_customer=p.known,
-        )
-        mask = eligible_mask(who, self._config)
+        mask = eligible_mask(eligibility_of(p.raw), self._config)
         draw = exploration_draw(
             p.req.customer_id, ctx.event_time.isoformat(), str(ctx.turn_index), p.req.request_id
         )
