@@ -33,7 +33,7 @@ def yaml_dir(repo: Path, kind: str) -> Path:
     return repo if kind == "sqlite" else repo / "stores" / kind
 
 
-def repo_config(repo: Path, kind: str = "sqlite", redis: str | None = None):  # noqa: ANN201
+def repo_config(repo: Path, kind: str = "sqlite", redis: str | None = None):
     """Feast RepoConfig for ``kind``; ``redis`` overrides ``$PERSONALIZATION_REDIS``."""
     from feast.repo_config import RepoConfig
 
@@ -46,7 +46,7 @@ def repo_config(repo: Path, kind: str = "sqlite", redis: str | None = None):  # 
     return config
 
 
-def open_store(repo: Path, kind: str = "sqlite", redis: str | None = None):  # noqa: ANN201
+def open_store(repo: Path, kind: str = "sqlite", redis: str | None = None):
     """A ``feast.FeatureStore`` on ``repo`` with the selected online store."""
     from feast import FeatureStore
 
