@@ -1,7 +1,9 @@
 """Assemble the gRPC server: servicer, interceptors, health, reflection.
 
 ``create_server`` builds (does not start) a server around an engine; ``serve`` runs
-it until SIGTERM/SIGINT, then ``shutdown`` drains it. The server is a thin
+it until SIGTERM/SIGINT, then ``shutdown`` drains it. An engine that can swap models
+(``server.engine.reload.Reloadable``) also gets the AdminService (ReloadModels), and
+``serve`` reloads ``models/current`` on SIGHUP. The server is a thin
 :class:`grpc.Server` wrapper that also owns the engine and the health status, so
 ``server.stop()`` flips health to NOT_SERVING before draining.
 """
@@ -20,12 +22,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
+from server import metrics
 from server.audit.interceptor import build_audit
 from server.audit.writer import AuditWriter
 from server.engine.protocol import Engine
+from server.engine.reload import ModelReloader, Reloadable, ReloadOnEvent
 from server.logging_setup import configure_logging
 from server.security.setup import build_auth, build_credentials
 from server.settings import Settings
+from server.transport.admin import ADMIN_SERVICE_NAME, add_admin_service
 from server.transport.interceptors import ConcurrencyLimiter, ErrorInterceptor, LoggingInterceptor
 from server.transport.servicer import SERVICE_NAME, PersonalizationServicer
 
@@ -94,12 +99,14 @@ class PersonalizationServer(grpc.Server):
         health_servicer: health.HealthServicer,
         watcher: ReadinessWatcher,
         audit: AuditWriter | None = None,
+        reloader: ModelReloader | None = None,
     ) -> None:
         self._inner = inner
         self.engine = engine
         self.health = health_servicer
         self.watcher = watcher
         self.audit = audit
+        self.reloader = reloader  # None when the engine cannot swap models
 
     def add_generic_rpc_handlers(self, generic_rpc_handlers):  # type: ignore[no-untyped-def]
         self._inner.add_generic_rpc_handlers(generic_rpc_handlers)
@@ -141,10 +148,16 @@ def _options(settings: Settings) -> list[tuple[str, int]]:
     ]
 
 
-def _add_services(server: grpc.Server, engine: Engine, settings: Settings) -> health.HealthServicer:
+def _add_services(
+    server: grpc.Server, engine: Engine, settings: Settings
+) -> tuple[health.HealthServicer, ModelReloader | None]:
     pb_grpc.add_PersonalizationServiceServicer_to_server(
         PersonalizationServicer(engine, settings), server
     )
+    reloader = None
+    if isinstance(engine, Reloadable):
+        reloader = ModelReloader(engine, settings.models_dir)
+        add_admin_service(server, reloader)
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True,
         experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=1),
@@ -152,10 +165,11 @@ def _add_services(server: grpc.Server, engine: Engine, settings: Settings) -> he
     for service in HEALTH_SERVICES:
         health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    admin = (ADMIN_SERVICE_NAME,) if reloader is not None else ()
     reflection.enable_server_reflection(
-        (SERVICE_NAME, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
+        (SERVICE_NAME, *admin, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    return health_servicer
+    return health_servicer, reloader
 
 
 def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grpc.Server, int]:
@@ -190,7 +204,7 @@ def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grp
             options=_options(settings),
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs + RPC_HEADROOM,
         )
-        health_servicer = _add_services(inner, engine, settings)
+        health_servicer, reloader = _add_services(inner, engine, settings)
         port = (
             inner.add_secure_port(settings.address, credentials)
             if credentials is not None
@@ -204,7 +218,8 @@ def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grp
         raise
     watcher = ReadinessWatcher(engine, health_servicer, settings.readiness_poll_s)
     writer = audit.writer if audit is not None else None
-    return PersonalizationServer(inner, engine, health_servicer, watcher, writer), port
+    server = PersonalizationServer(inner, engine, health_servicer, watcher, writer, reloader)
+    return server, port
 
 
 def shutdown(server: grpc.Server, grace: float | None) -> None:
@@ -217,17 +232,24 @@ def shutdown(server: grpc.Server, grace: float | None) -> None:
             server.audit.close()
 
 
-def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
-    """Make SIGTERM and SIGINT set ``stop``; return a function restoring the old handlers.
+def install_signal_handlers(
+    stop: threading.Event, hangup: threading.Event | None = None
+) -> Callable[[], None]:
+    """Make SIGTERM and SIGINT set ``stop`` (and SIGHUP set ``hangup``, if given);
+    return a function restoring the old handlers.
 
     The handler only sets the event (no logging or locks in signal context);
-    draining happens in the thread waiting on ``stop``. Call from the main thread.
+    draining happens in the thread waiting on ``stop``, reloading in the
+    :class:`ReloadOnEvent` thread waiting on ``hangup``. Call from the main thread.
     """
+    events = {signal.SIGTERM: stop, signal.SIGINT: stop}
+    if hangup is not None:
+        events[signal.SIGHUP] = hangup
 
-    def handle(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        events[signal.Signals(signum)].set()
 
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous = {sig: signal.signal(sig, handle) for sig in events}
 
     def restore() -> None:
         for sig, handler in previous.items():
@@ -238,13 +260,17 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
 
 def serve(settings: Settings) -> None:
     """Run one server process until SIGTERM/SIGINT, then drain within grace_period_s.
+    SIGHUP reloads the models ``models/current`` points at (see server.engine.reload).
 
     If the server cannot start (e.g. ``ModelLoadError``), logs why and raises
     ``SystemExit(1)``, so the process exits non-zero without a second traceback.
     """
     configure_logging(settings.log_level, settings.log_json)
-    stop = threading.Event()
-    restore = install_signal_handlers(stop)  # before the slow engine build: no lost signal
+    stop, hangup = threading.Event(), threading.Event()
+    # Before the slow engine build: no lost signal, and an early SIGHUP (whose default
+    # action is to terminate) only queues a reload.
+    restore = install_signal_handlers(stop, hangup)
+    reload_worker: ReloadOnEvent | None = None
     try:
         try:
             server, port = create_server(settings)
@@ -252,10 +278,19 @@ def serve(settings: Settings) -> None:
         except Exception:
             log.exception("server failed to start")
             raise SystemExit(1) from None
+        stop_metrics = metrics.start_from_settings(settings)
+        reloader = getattr(server, "reloader", None)
+        if reloader is not None:
+            reload_worker = ReloadOnEvent(reloader, hangup)
+            reload_worker.start()
         log.info("server started", extra={"host": settings.host, "port": port})
         stop.wait()
         log.info("server stopping", extra={"grace_period_s": settings.grace_period_s})
+        if reload_worker is not None:
+            reload_worker.stop()  # waits for a reload in progress; none start after
         shutdown(server, settings.grace_period_s)
+        if stop_metrics is not None:
+            stop_metrics()
         log.info("server stopped")
     finally:
         restore()

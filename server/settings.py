@@ -109,6 +109,46 @@ class Settings(BaseSettings):
         description="Time the engine may spend reading online features for one request "
         "before it answers degraded with default features.",
     )
+    feature_budget_per_customer_ms: float = Field(
+        default=1.0,
+        ge=0,
+        description="Extra feature-read budget per distinct customer of a request, on "
+        "top of feature_budget_ms: a DecideBatch of 1000 customers needs more than one "
+        "turn (decoding is CPU-bound).",
+    )
+    feature_read_threads: int = Field(
+        default=0,
+        ge=0,
+        description="Threads that run feature reads so a request can stop waiting after "
+        "its budget; when all are busy (with reads the store is slow to answer) requests "
+        "degrade at once instead of queueing. 0: twice thread_pool_size.",
+    )
+    breaker_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failed or timed-out feature reads that open the circuit "
+        "breaker; while open, requests answer degraded ('circuit_open') without touching "
+        "the online store.",
+    )
+    breaker_open_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds the breaker stays open before it lets one probe read through "
+        "(half-open); a successful probe closes it, a failed one opens it again.",
+    )
+    feature_cache_ttl_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Serve a customer's last successfully read features, for this many "
+        "seconds after the read, when the store fails (answers are flagged degraded with "
+        "'stale_features'). 0 disables the cache.",
+    )
+    feature_cache_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most customers the stale-features cache holds (least recently read "
+        "ones are dropped first).",
+    )
 
     # --- authentication and TLS --------------------------------------------------------
     api_keys_file: Path | None = Field(
@@ -154,6 +194,20 @@ class Settings(BaseSettings):
         min_length=16,
         description="Secret key for audit_hash_customer_ids (at least 16 characters). "
         "Keep it: erasing a customer from a hashed log needs it.",
+    )
+
+    # --- metrics ---------------------------------------------------------------------
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus metrics over HTTP on this port (/metrics); 0 "
+        "disables it. Per process: with workers > 1 only the first worker binds it.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the metrics endpoint listens on (loopback by default; use "
+        "'0.0.0.0' to let a scraper on another host in).",
     )
 
     # --- logging ---------------------------------------------------------------------

@@ -5,6 +5,11 @@ reader, encodes all inputs with the shared ``modelio.context`` code, runs each m
 ONCE over the whole batch (segment and escalation: n rows, next-best-action: n x 7
 rows) and applies the policy per request. ``decide(req)`` is ``decide_batch([req])[0]``,
 so a turn gets the same answer alone or in a batch (apart from ``decision_id``).
+
+The model version is an immutable :class:`~server.engine.bundle.ModelBundle` that
+``swap_models`` replaces with one reference assignment (``server.engine.reload``
+validates it first). Each batch reads that reference once, so it runs entirely on the
+version it started with, even if a reload lands in the middle of it.
 """
 
 from __future__ import annotations
@@ -15,17 +20,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from modelio.context import (
-    ACTION_INPUTS,
-    UnknownTimeZoneError,
-    encode_inputs,
-    vector,
-)
+from modelio.context import UnknownTimeZoneError, encode_inputs, vector
 from modelio.vocab import ACTIONS
-from server.engine.assemble import Assembler, Prepared, prepare, prepare_degraded
+from server.engine.assemble import Prepared, prepare, prepare_degraded
+from server.engine.bundle import ModelBundle
 from server.engine.errors import InvalidRequestError, ModelLoadError, NotReadyError
 from server.engine.types import Decision, DecisionRequest
 from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
+from server.metrics import observe_decisions
 from server.models.runner import ModelRunner
 
 
@@ -35,40 +37,60 @@ class DecisionEngine:
     def __init__(
         self, runner: ModelRunner, reader: FeatureReader, clock: Callable[[], float] = time.time
     ) -> None:
-        manifest = runner.manifest
-        self._runner = runner
+        self._bundle = ModelBundle.build(runner)
         self._reader = reader
         self._clock = clock
-        self._defaults = dict(manifest.defaults)
-        self._inputs = tuple(manifest.models["escalation"].inputs)
-        self._segment_columns = self._columns(manifest.models["segment"].inputs)
-        if tuple(manifest.models["nba"].inputs) != self._inputs + ACTION_INPUTS:
-            raise ModelLoadError(
-                f"{runner.version_dir}: nba inputs must be the escalation inputs + actions"
-            )
+        # The reader is opened once for one FeatureService; a reloaded version must
+        # have been trained on that same service (see server.engine.reload).
+        spec = getattr(reader, "spec", None)
+        self._feature_service: str = getattr(spec, "name", runner.manifest.feature_service)
+        self._served: frozenset[str] | None = (
+            frozenset(f for view in spec.views for f in view.features) if spec else None
+        )
         self._actions = np.eye(len(ACTIONS), dtype=np.float32)
-        self._assembler = Assembler(manifest)
         self._closed = threading.Event()
 
-    def _columns(self, names: Sequence[str]) -> np.ndarray:
-        """Where each segment input sits in the escalation matrix (computed once)."""
-        missing = set(names) - set(self._inputs)
-        if missing:
-            raise ModelLoadError(f"segment inputs not among the escalation inputs: {missing}")
-        return np.array([self._inputs.index(n) for n in names], dtype=np.intp)
+    @property
+    def bundle(self) -> ModelBundle:
+        """The model version serving new requests right now."""
+        return self._bundle
 
     @property
     def model_version(self) -> str:
-        return self._runner.version
+        return self._bundle.version
+
+    @property
+    def feature_service(self) -> str:
+        """Name of the FeatureService the reader serves."""
+        return self._feature_service
+
+    def served_features(self) -> frozenset[str] | None:
+        """Raw feature names the reader returns; None if the reader does not say."""
+        return self._served
+
+    def swap_models(self, bundle: ModelBundle) -> ModelBundle:
+        """Serve ``bundle`` from now on and return the previous one.
+
+        One reference assignment: requests already running keep the bundle they
+        grabbed. Callers validate first (``server.engine.reload``); this only refuses
+        a version trained on another feature service than the reader serves.
+        """
+        if bundle.manifest.feature_service != self._feature_service:
+            raise ModelLoadError(
+                f"{bundle.runner.version_dir}: trained on feature service"
+                f" {bundle.manifest.feature_service!r}, the server reads {self._feature_service!r}"
+            )
+        previous, self._bundle = self._bundle, bundle
+        return previous
 
     def ready(self) -> bool:
         return not self._closed.is_set() and self._reader.ping()
 
     def decide(self, req: DecisionRequest) -> Decision:
-        return self._decide([req], single=True)[0]
+        return observe_decisions(self._decide([req], single=True))[0]
 
     def decide_batch(self, reqs: list[DecisionRequest]) -> list[Decision]:
-        return self._decide(reqs, single=False)
+        return observe_decisions(self._decide(reqs, single=False))
 
     def close(self) -> None:
         if not self._closed.is_set():
@@ -82,13 +104,15 @@ class DecisionEngine:
             raise NotReadyError("the decision engine is closed")
         if not reqs:
             return []
+        bundle = self._bundle  # read once: the whole batch runs on this version
         prepared = self._prepare(reqs)
-        inputs = self._encode(prepared, single)
+        inputs = self._encode(bundle, prepared, single)
         n = len(prepared)
-        labels = self._runner.segment(np.ascontiguousarray(inputs[:, self._segment_columns]))
-        risks = self._runner.escalation(inputs)
-        scores = self._runner.nba(self._nba_matrix(inputs)).reshape(n, len(ACTIONS))
-        assemble = self._assembler.decision
+        runner = bundle.runner
+        labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
+        risks = runner.escalation(inputs)
+        scores = runner.nba(self._nba_matrix(inputs)).reshape(n, len(ACTIONS))
+        assemble = bundle.assembler.decision
         return [
             assemble(p, int(labels[i]), float(risks[i]), scores[i].tolist())
             for i, p in enumerate(prepared)
@@ -105,16 +129,18 @@ class DecisionEngine:
         now = self._clock()
         return [prepare(r, found.get(r.customer_id), now) for r in reqs]
 
-    def _encode(self, prepared: Sequence[Prepared], single: bool) -> np.ndarray:
+    def _encode(
+        self, bundle: ModelBundle, prepared: Sequence[Prepared], single: bool
+    ) -> np.ndarray:
         """(n, len(escalation inputs)) float32 matrix, one row per request."""
         rows = []
         for i, p in enumerate(prepared):
             try:
-                encoded = encode_inputs(p.raw, p.req.context, self._defaults)
+                encoded = encode_inputs(p.raw, p.req.context, bundle.defaults)
             except UnknownTimeZoneError as exc:
                 field = "context.time_zone" if single else f"requests[{i}].context.time_zone"
                 raise InvalidRequestError(field, f"unknown IANA time zone {exc}") from None
-            rows.append(vector(encoded, self._inputs))
+            rows.append(vector(encoded, bundle.inputs))
         return np.asarray(rows, dtype=np.float32)
 
     def _nba_matrix(self, inputs: np.ndarray) -> np.ndarray:

@@ -16,9 +16,11 @@ from server.engine.decide import DecisionEngine
 from server.engine.errors import FeatureStoreError
 from server.features.base import FeatureReader, describe_service
 from server.features.feast_reader import FeastFeatureReader
+from server.features.guard import GuardedReader, guard_reader
 from server.models.runner import ModelRunner
 
 REDIS_KINDS = ("redis", "redis_cluster")
+DEFAULT_BUDGET_MS = 20.0
 
 
 def open_reader(
@@ -28,8 +30,12 @@ def open_reader(
     feature_service: str,
     budget_ms: float | None = None,
     clock: Callable[[], float] = time.time,
-) -> FeatureReader:
-    """The fastest reader for ``kind``: direct Redis reads, else Feast's generic path."""
+    settings: Any = None,
+) -> GuardedReader:
+    """The fastest reader for ``kind`` (direct Redis reads, else Feast's generic path),
+    guarded by the degraded-mode settings (budget, breaker, cache; see
+    ``server.features.guard``). ``budget_ms`` overrides ``settings.feature_budget_ms``.
+    """
     from modelio.store import open_store
 
     try:
@@ -37,12 +43,17 @@ def open_reader(
     except Exception as exc:  # bad yaml, unknown kind, unreadable registry
         raise FeatureStoreError(f"cannot open the Feast repository {repo} ({kind}): {exc}") from exc
     describe_service(store, feature_service)  # raises FeatureStoreError if unknown
+    budget_ms = budget_ms or getattr(settings, "feature_budget_ms", None) or DEFAULT_BUDGET_MS
+    inner: FeatureReader
     if kind in REDIS_KINDS:
         from server.features.redis_reader import RedisFeatureReader
 
-        timeout = budget_ms / 1000.0 if budget_ms else None
-        return RedisFeatureReader(store, feature_service, clock=clock, timeout_s=timeout)
-    return FeastFeatureReader(store, feature_service, clock=clock)
+        # The socket timeout frees the guard's read thread soon after the budget.
+        timeout = budget_ms / 1000.0
+        inner = RedisFeatureReader(store, feature_service, clock=clock, timeout_s=timeout)
+    else:
+        inner = FeastFeatureReader(store, feature_service, clock=clock)
+    return guard_reader(inner, settings, budget_ms)
 
 
 def build_engine(settings: Any) -> DecisionEngine:
@@ -53,7 +64,7 @@ def build_engine(settings: Any) -> DecisionEngine:
         settings.online_store,
         getattr(settings, "redis", None),
         runner.manifest.feature_service,
-        getattr(settings, "feature_budget_ms", None),
+        settings=settings,
     )
     try:
         return DecisionEngine(runner, reader)

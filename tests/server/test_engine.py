@@ -80,7 +80,7 @@ def test_batch_equals_single_and_runs_each_model_once(runner: ModelRunner) -> No
             calls[kind] += 1
             return method(matrix)
 
-        setattr(engine._runner, kind, counted)
+        setattr(engine.bundle.runner, kind, counted)
     try:
         batch = engine.decide_batch(reqs)
         assert calls == {"segment": 1, "escalation": 1, "nba": 1}
@@ -88,7 +88,7 @@ def test_batch_equals_single_and_runs_each_model_once(runner: ModelRunner) -> No
         singles = [engine.decide(r) for r in reqs]
     finally:
         for kind in ("segment", "escalation", "nba"):
-            delattr(engine._runner, kind)
+            delattr(engine.bundle.runner, kind)
     assert [without_id(d) for d in batch] == [without_id(d) for d in singles]
     assert len({d.decision_id for d in batch + singles}) == 2 * len(reqs)
     assert engine.decide_batch([]) == []

@@ -13,6 +13,7 @@ from server.engine.errors import FeatureStoreError, ModelLoadError
 from server.engine.factory import build_engine
 from server.engine.types import DecisionRequest
 from server.features.feast_reader import FeastFeatureReader
+from server.features.guard import GuardedReader
 from server.features.redis_reader import RedisFeatureReader
 from server.settings import Settings
 from tests.fixtures_feast import FeastFixture
@@ -39,8 +40,10 @@ def test_sqlite_and_redis_engines_agree(
         settings(engine_feast_repo, model_dir, online_store="redis", redis=engine_redis.address)
     )
     try:
-        assert isinstance(sqlite._reader, FeastFeatureReader)
-        assert isinstance(redis._reader, RedisFeatureReader)
+        guarded = sqlite._reader, redis._reader
+        assert isinstance(guarded[0], GuardedReader) and isinstance(guarded[1], GuardedReader)
+        assert isinstance(guarded[0].inner, FeastFeatureReader)
+        assert isinstance(guarded[1].inner, RedisFeatureReader)
         assert sqlite.ready() and redis.ready()
         reqs = requests(engine_feast_repo)
         a, b = sqlite.decide_batch(reqs), redis.decide_batch(reqs)

@@ -1,0 +1,210 @@
+"""Degraded mode around any feature reader: a time budget, a circuit breaker, a cache.
+
+:class:`GuardedReader` wraps the store-specific reader (Redis, Feast/SQLite) so that a
+failing, slow or corrupt online store costs each request at most its budget:
+
+* **Budget.** The read runs on a small dedicated thread pool; the request stops
+  waiting after ``budget_s`` (+ ``per_customer_s`` per customer) and answers degraded
+  (``feature_timeout``). The late read finishes in the background. The pool is
+  bounded and never queues: with every thread busy a request fails fast instead, so
+  reads abandoned on a hung store cannot pile up.
+* **Breaker.** Failures and timeouts feed a :class:`~server.features.breaker.
+  CircuitBreaker`; while it is open requests fail fast (``circuit_open``) without
+  touching the store, and one probe per ``open_s`` finds out when it is back.
+* **Garbage.** Anything else a read raises (e.g. undecodable bytes in Redis) becomes
+  ``feature_decode_error`` instead of an INTERNAL error; the store did answer, so the
+  breaker counts it as a success.
+* **Cache** (optional). A failed read is answered from the last-known features of each
+  customer (:class:`~server.features.cache.ProfileCache`), flagged ``stale_features``.
+
+Readiness: once the store answered a ping, :meth:`GuardedReader.ping` stays True, so
+an outage degrades answers instead of taking the server out of its load balancer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+from server import metrics
+from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
+from server.features.breaker import BreakerState, CircuitBreaker
+from server.features.cache import ProfileCache
+
+log = logging.getLogger(__name__)
+
+STALE = "stale_features"
+GARBAGE_LOG_INTERVAL_S = 60.0
+
+
+@dataclass(slots=True)
+class DegradedFeatures(CustomerFeatures):
+    """A row the guard made up after a failed read: the customer's cached features
+    (``found``), or nothing (not ``found``); ``degraded_reasons`` says why."""
+
+    degraded_reasons: tuple[str, ...] = ()
+
+
+def log_breaker_change(old: BreakerState, new: BreakerState, why: str) -> None:
+    """One WARNING per state change (never per request) and the metrics gauge."""
+    metrics.breaker_changed(new.value)
+    message = {
+        BreakerState.OPEN: "feature store circuit breaker opened: answering degraded",
+        BreakerState.HALF_OPEN: "feature store circuit breaker half-open: probing",
+        BreakerState.CLOSED: "feature store circuit breaker closed: store recovered",
+    }[new]
+    log.warning(message, extra={"breaker_from": old.value, "breaker_to": new.value, "why": why})
+
+
+class GuardedReader(FeatureReader):
+    """``inner`` with a read budget, a circuit breaker and an optional stale cache."""
+
+    def __init__(
+        self,
+        inner: FeatureReader,
+        budget_s: float,
+        breaker: CircuitBreaker,
+        cache: ProfileCache | None = None,
+        per_customer_s: float = 0.0,
+        threads: int = 8,
+    ) -> None:
+        self.inner = inner
+        self._budget_s = budget_s
+        self._per_customer_s = per_customer_s
+        self.breaker = breaker
+        self.cache = cache
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="feature-read")
+        # One permit per pool thread, taken before submit and released when the read
+        # ends: a read never waits in the pool's queue behind reads of a hung store.
+        self._slots = threading.BoundedSemaphore(threads)
+        self._threads = threads
+        self._was_up = False
+        self._garbage_logged = -GARBAGE_LOG_INTERVAL_S
+
+    @property
+    def spec(self) -> Any:
+        """The inner reader's ServiceSpec (the engine checks reloaded models against it)."""
+        return getattr(self.inner, "spec", None)
+
+    def read(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
+        if not customer_ids:
+            return []
+        if not self.breaker.allow():
+            return self._fallback(customer_ids, "circuit_open", "the store keeps failing")
+        try:
+            rows = self._read_within_budget(customer_ids)
+        except FeatureReadError as exc:
+            self.breaker.record_failure(exc.reason)
+            return self._fallback(customer_ids, exc.reason, str(exc))
+        except Exception as exc:  # the store answered, with something we cannot decode
+            self.breaker.record_success()
+            self._log_garbage(exc)
+            return self._fallback(customer_ids, "feature_decode_error", repr(exc))
+        self.breaker.record_success()
+        if self.cache is not None:
+            self.cache.update(rows)
+        return rows
+
+    def _read_within_budget(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
+        if not self._slots.acquire(blocking=False):
+            raise FeatureReadError(
+                "feature_timeout", f"all {self._threads} feature-read threads wait on the store"
+            )
+        try:
+            future = self._pool.submit(self._run, customer_ids)
+        except RuntimeError as exc:  # pool shut down: the reader is closed
+            self._slots.release()
+            raise FeatureReadError("feature_store_unavailable", "reader closed") from exc
+        budget = self._budget_s + self._per_customer_s * len(customer_ids)
+        try:
+            return future.result(timeout=budget)
+        except FutureTimeout:
+            # Not cancelled: _run releases the slot when the store finally answers.
+            raise FeatureReadError(
+                "feature_timeout", f"no answer within {budget * 1000:.0f} ms"
+            ) from None
+
+    def _run(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
+        try:
+            return self.inner.read(customer_ids)
+        finally:
+            self._slots.release()
+
+    def _fallback(self, customer_ids: Sequence[str], reason: str, detail: str) -> list[Any]:
+        """Cached rows where there are some, else raise for the engine to degrade."""
+        cached = self.cache.get_many(customer_ids) if self.cache is not None else {}
+        if not cached:
+            raise FeatureReadError(reason, detail)
+        stale = (reason, STALE)
+        return [
+            DegradedFeatures(cid, row.values, row.event_times, stale)
+            if (row := cached.get(cid)) is not None
+            else DegradedFeatures(cid, degraded_reasons=(reason,))
+            for cid in customer_ids
+        ]
+
+    def _log_garbage(self, exc: Exception) -> None:
+        # Corrupt data is usually one hot customer: say so once a minute, not per request.
+        now = time.monotonic()
+        if now - self._garbage_logged >= GARBAGE_LOG_INTERVAL_S:
+            self._garbage_logged = now
+            log.warning("undecodable online features: answering degraded", exc_info=exc)
+
+    def ping(self) -> bool:
+        """True once the store has answered: later outages degrade, they do not unready."""
+        if not self._was_up:
+            self._was_up = bool(self.inner.ping())
+        return self._was_up
+
+    def forget(self, customer_id: str) -> None:
+        """Drop a customer's cached features (erasure)."""
+        if self.cache is not None:
+            self.cache.discard(customer_id)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.inner.close()
+
+
+def guard_reader(
+    inner: FeatureReader, settings: Any = None, budget_ms: float | None = None
+) -> GuardedReader:
+    """``inner`` guarded as ``settings`` say (missing settings: their defaults);
+    ``budget_ms`` overrides ``settings.feature_budget_ms``.
+
+    Warms ``inner`` up first with one throw-away read: Feast's first read loads its
+    registry and plans lazily (over 100 ms on SQLite), which must not be the first
+    request's budget. A store that is down at startup only logs.
+    """
+    from server.settings import Settings
+
+    def get(name: str) -> Any:
+        value = getattr(settings, name, None)
+        return Settings.model_fields[name].default if value is None else value
+
+    threads = int(get("feature_read_threads")) or 2 * int(get("thread_pool_size"))
+    ttl = float(get("feature_cache_ttl_s"))
+    breaker = CircuitBreaker(
+        int(get("breaker_failure_threshold")),
+        float(get("breaker_open_s")),
+        on_change=log_breaker_change,
+    )
+    metrics.BREAKER_STATE.set(0)  # a new breaker starts closed
+    try:
+        inner.read(["__warm_up__"])
+    except Exception as exc:
+        log.warning("feature store warm-up read failed", extra={"error": repr(exc)})
+    return GuardedReader(
+        inner,
+        float(budget_ms or get("feature_budget_ms")) / 1000.0,
+        breaker,
+        cache=ProfileCache(ttl, int(get("feature_cache_size"))) if ttl > 0 else None,
+        per_customer_s=float(get("feature_budget_per_customer_ms")) / 1000.0,
+        threads=threads,
+    )
