@@ -66,6 +66,19 @@ class CustomerFeatures:
         return max(0.0, now - max(self.event_times.values()))
 
 
+#: Reason on a customer whose stored bytes could not be decoded.
+DECODE_ERROR = "feature_decode_error"
+
+
+@dataclass(slots=True)
+class DegradedFeatures(CustomerFeatures):
+    """Features served with a caveat: a row the guard made up after a failed read (the
+    customer's cached features, or nothing), or a row with an undecodable view dropped;
+    ``degraded_reasons`` says why."""
+
+    degraded_reasons: tuple[str, ...] = ()
+
+
 class FeatureReader(ABC):
     """Reads one FeatureService's online features for many customers at once.
 

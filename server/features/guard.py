@@ -29,11 +29,15 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any
 
 from server import metrics
-from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
+from server.features.base import (
+    CustomerFeatures,
+    DegradedFeatures,
+    FeatureReader,
+    FeatureReadError,
+)
 from server.features.breaker import BreakerState, CircuitBreaker
 from server.features.cache import ProfileCache
 
@@ -41,14 +45,6 @@ log = logging.getLogger(__name__)
 
 STALE = "stale_features"
 GARBAGE_LOG_INTERVAL_S = 60.0
-
-
-@dataclass(slots=True)
-class DegradedFeatures(CustomerFeatures):
-    """A row the guard made up after a failed read: the customer's cached features
-    (``found``), or nothing (not ``found``); ``degraded_reasons`` says why."""
-
-    degraded_reasons: tuple[str, ...] = ()
 
 
 def log_breaker_change(old: BreakerState, new: BreakerState, why: str) -> None:

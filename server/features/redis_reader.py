@@ -19,14 +19,17 @@ from feast.infra.online_stores.helpers import _mmh3
 from feast.infra.online_stores.redis import RedisOnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
 from server.features.base import (
+    DECODE_ERROR,
     Clock,
     CustomerFeatures,
+    DegradedFeatures,
     FeatureReader,
     FeatureReadError,
     ServiceSpec,
@@ -124,22 +127,47 @@ class RedisFeatureReader(FeatureReader):
 
     def _decode(self, customer_id: str, reply: list[bytes | None], now: float) -> CustomerFeatures:
         out = CustomerFeatures(customer_id)
+        broken = False
         for view, start, ttl, features in self._layout:
-            raw_ts = reply[start + len(features)]
-            if not raw_ts:
-                continue
-            stamp = _parse_ts(raw_ts)
-            event_time = stamp.seconds + stamp.nanos / 1e9
-            if not is_live(event_time, ttl, now):
-                continue
-            out.event_times[view] = event_time
-            for offset, name in enumerate(features):
-                blob = reply[start + offset]
-                if blob:
-                    value = python_value(_parse_value(blob))
-                    if value is not None:
-                        out.values[name] = value
+            try:
+                self._decode_view(
+                    out, view, features, reply[start : start + len(features) + 1], ttl, now
+                )
+            except DecodeError:
+                # Garbage in one customer's hash must not cost the others their answer:
+                # drop this view (served as missing) and flag only this customer.
+                out.event_times.pop(view, None)
+                for name in features:
+                    out.values.pop(name, None)
+                broken = True
+        if broken:
+            return DegradedFeatures(
+                customer_id, out.values, out.event_times, degraded_reasons=(DECODE_ERROR,)
+            )
         return out
+
+    @staticmethod
+    def _decode_view(
+        out: CustomerFeatures,
+        view: str,
+        features: tuple[str, ...],
+        blobs: list[bytes | None],
+        ttl: float | None,
+        now: float,
+    ) -> None:
+        raw_ts = blobs[-1]
+        if not raw_ts:
+            return
+        stamp = _parse_ts(raw_ts)
+        event_time = stamp.seconds + stamp.nanos / 1e9
+        if not is_live(event_time, ttl, now):
+            return
+        out.event_times[view] = event_time
+        for name, blob in zip(features, blobs[:-1], strict=True):
+            if blob:
+                value = python_value(_parse_value(blob))
+                if value is not None:
+                    out.values[name] = value
 
     def ping(self) -> bool:
         try:

@@ -16,6 +16,7 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
+from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server import metrics
 from server.app import create_server, shutdown
@@ -321,6 +322,15 @@ def test_garbage_in_redis_answers_ok_degraded(
                 assert r.degraded and list(r.degraded_reasons) == ["feature_decode_error"]
             r = stub.Decide(make_request(good), timeout=5)
             assert not r.degraded
+            # In one batch the garbage costs only its own customer the personalization.
+            batch = stub.DecideBatch(
+                pb.DecideBatchRequest(requests=[make_request(bad), make_request(good)]), timeout=5
+            )
+            assert [list(x.degraded_reasons) for x in batch.responses] == [
+                ["feature_decode_error"],
+                [],
+            ]
+            assert batch.responses[1].personalized == r.personalized
             assert reader.breaker.state is BreakerState.CLOSED
         finally:
             channel.close()
