@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # Feast logs every registry refresh at INFO; that drowns the progress lines.
     logging.getLogger("feast").setLevel(logging.WARNING)
     return int(importlib.import_module(COMMANDS[args.command][0]).run(args) or 0)

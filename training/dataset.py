@@ -24,7 +24,7 @@ RAW_FEATURES: tuple[str, ...] = tuple(f for names in FEATURE_VIEWS.values() for 
 
 
 def historical_features(
-    store, events: pd.DataFrame, feature_service: str = FEATURE_SERVICE  # noqa: ANN001
+    store, events: pd.DataFrame, feature_service: str = FEATURE_SERVICE
 ) -> pd.DataFrame:
     """``events`` plus every feature of ``feature_service`` as of each event's time.
 

@@ -13,7 +13,10 @@ from training.materialize import feast_executable
 def _feast(repo, kind: str, *args: str, redis: str | None = None) -> str:
     done = subprocess.run(
         [feast_executable(), "-c", str(repo), *args],
-        env=feast_cli_env(repo, kind, redis), capture_output=True, text=True, check=True,
+        env=feast_cli_env(repo, kind, redis),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return done.stdout
 
@@ -26,8 +29,13 @@ def test_feature_views_list_on_sqlite(sqlite_repo) -> None:
 
 @pytest.mark.redis
 def test_materialize_incremental_on_redis(redis_repo, redis_server) -> None:
-    out = _feast(redis_repo[0], "redis", "materialize-incremental", "2030-01-01T00:00:00",
-                 redis=redis_server.address)
+    out = _feast(
+        redis_repo[0],
+        "redis",
+        "materialize-incremental",
+        "2030-01-01T00:00:00",
+        redis=redis_server.address,
+    )
     assert "redis" in out
 
 

@@ -29,7 +29,7 @@ def _same(expected: object, served: object) -> bool:
 
 def _check_online(repo, frames, kind: str, redis: str | None = None) -> None:
     store = open_store(repo, kind, redis)
-    ids = sorted(frames["customer_profile"]["customer_id"].unique())[::3] + ["C9999999"]
+    ids = [*sorted(frames["customer_profile"]["customer_id"].unique())[::3], "C9999999"]
     served = store.get_online_features(
         features=store.get_feature_service(FEATURE_SERVICE),
         entity_rows=[{"customer_id": cid} for cid in ids],

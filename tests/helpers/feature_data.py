@@ -36,8 +36,9 @@ def _rows(customers: list[str], rng: np.random.Generator, max_days: float, make)
     rows = []
     for cid in customers:
         for ts in _stamps(rng, int(rng.integers(1, 4)), max_days):
-            rows.append({"customer_id": cid, "event_timestamp": ts, "created_timestamp": ts,
-                         **make(rng)})
+            rows.append(
+                {"customer_id": cid, "event_timestamp": ts, "created_timestamp": ts, **make(rng)}
+            )
     frame = pd.DataFrame(rows)
     for col in ("event_timestamp", "created_timestamp"):
         frame[col] = pd.to_datetime(frame[col], utc=True)
@@ -59,7 +60,8 @@ def _profile(rng: np.random.Generator) -> dict:
 
 def _support(rng: np.random.Generator) -> dict:
     return {
-        "tickets_30d": int(rng.integers(0, 4)), "tickets_90d": int(rng.integers(0, 9)),
+        "tickets_30d": int(rng.integers(0, 4)),
+        "tickets_90d": int(rng.integers(0, 9)),
         "escalations_90d": int(rng.integers(0, 3)),
         "billing_tickets_90d": int(rng.integers(0, 3)),
         "technical_tickets_90d": int(rng.integers(0, 3)),
@@ -72,7 +74,8 @@ def _support(rng: np.random.Generator) -> dict:
 
 def _engagement(rng: np.random.Generator) -> dict:
     return {
-        "sessions_28d": float(rng.integers(0, 40)), "page_views_28d": float(rng.integers(0, 300)),
+        "sessions_28d": float(rng.integers(0, 40)),
+        "page_views_28d": float(rng.integers(0, 300)),
         "minutes_28d": float(np.round(rng.uniform(0, 600), 1)),
         "product_usage_28d": float(np.round(rng.uniform(0, 1), 3)),
         "active_days_28d": int(rng.integers(0, 28)),

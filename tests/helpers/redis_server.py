@@ -39,8 +39,21 @@ def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
     if binary is None:
         raise RuntimeError("redis-server not found: run the tests through scripts/test.sh")
     port = port or free_port()
-    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-           "--appendonly", "no", "--dir", str(workdir), "--protected-mode", "yes"]
+    cmd = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--protected-mode",
+        "yes",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = RedisServer(port, proc)
     deadline = time.monotonic() + 10
