@@ -117,7 +117,7 @@ def zone(name: str) -> ZoneInfo:
     """Return the IANA zone ``name``; raise :class:`UnknownTimeZoneError` if unknown."""
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Europe" is a tzdata folder
         raise UnknownTimeZoneError(name) from exc
 
 

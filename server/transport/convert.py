@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.descriptor import EnumDescriptor
 
@@ -24,6 +25,10 @@ from server.engine.types import Decision, DecisionRequest, ScoredAction
 MAX_TURN_INDEX = 10_000
 MAX_REQUEST_ID_LENGTH = 128
 _MAX_TIME_ZONE_LENGTH = 64
+#: Accepted event times: the engine converts them to the turn's local time, which
+#: overflows near the ends of what Timestamp allows (years 1 and 9999).
+MIN_EVENT_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+MAX_EVENT_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 _LOCALE = re.compile(r"^[A-Za-z0-9]{1,8}([-_][A-Za-z0-9]{1,8}){0,7}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -65,6 +70,43 @@ _BAND_NAMES = _band_names(pb.EscalationBand.DESCRIPTOR)
 # --- proto -> domain ----------------------------------------------------------------
 
 
+class MalformedRequest:
+    """Stands in for a request whose bytes are not a valid message.
+
+    gRPC answers INTERNAL when a request deserializer raises, before any interceptor
+    runs; :func:`tolerant_deserializer` returns this instead, and the error interceptor
+    turns it into INVALID_ARGUMENT (:meth:`error`). The empty attributes keep layers
+    that read a request before that (access log, audit) working.
+    """
+
+    __slots__ = ("message_type",)
+    customer_id = ""
+    request_id = ""
+    requests = ()
+
+    def __init__(self, message_type: str) -> None:
+        self.message_type = message_type
+
+    def error(self) -> InvalidRequestError:
+        return InvalidRequestError("request", f"is not a valid {self.message_type} message")
+
+
+def tolerant_deserializer(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """``parse`` (e.g. ``DecideRequest.FromString``) that returns a
+    :class:`MalformedRequest` instead of raising on bytes that do not parse."""
+    owner = getattr(parse, "__self__", None)
+    descriptor = getattr(owner, "DESCRIPTOR", None)
+    message_type = getattr(descriptor, "full_name", "") or "request"
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except Exception:  # DecodeError (bad wire format, invalid UTF-8), recursion depth
+            return MalformedRequest(message_type)
+
+    return deserialize
+
+
 def _enum(field: str, value: int, table: dict[int, str], enum: EnumDescriptor) -> str:
     if value == 0:
         raise InvalidRequestError(field, f"is required ({enum.values[0].name} is not allowed)")
@@ -97,9 +139,15 @@ def _event_time(ctx: pb.TurnContext, now: datetime | None) -> datetime:
     if not ctx.HasField("event_time"):
         return now or datetime.now(UTC)
     try:
-        return ctx.event_time.ToDatetime(tzinfo=UTC)
+        value = ctx.event_time.ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError, OSError):
         raise InvalidRequestError("context.event_time", "is not a valid timestamp") from None
+    if not MIN_EVENT_TIME <= value < MAX_EVENT_TIME:
+        raise InvalidRequestError(
+            "context.event_time",
+            f"must be between {MIN_EVENT_TIME:%Y-%m-%d} and {MAX_EVENT_TIME:%Y-%m-%d} UTC",
+        )
+    return value
 
 
 def _time_zone(value: str) -> str:
@@ -110,7 +158,7 @@ def _time_zone(value: str) -> str:
         )
     try:
         zone(name)
-    except UnknownTimeZoneError:
+    except (UnknownTimeZoneError, OSError):  # OSError: a tzdata folder, e.g. "Europe"
         raise InvalidRequestError("context.time_zone", f"unknown IANA time zone {name!r}") from None
     return name
 

@@ -22,6 +22,7 @@ from typing import Any
 import grpc
 
 from server.engine.errors import OverloadedError
+from server.transport.convert import MalformedRequest, tolerant_deserializer
 from server.transport.errors import abort_for, abort_if_expired
 
 log = logging.getLogger("server.access")
@@ -46,19 +47,29 @@ def annotate_access_log(**fields: Any) -> None:
 
 
 def _wrap_unary(
-    handler: grpc.RpcMethodHandler | None, wrap: Callable[[Behavior], Behavior]
+    handler: grpc.RpcMethodHandler | None,
+    wrap: Callable[[Behavior], Behavior],
+    tolerant: bool = False,
 ) -> grpc.RpcMethodHandler | None:
     if handler is None or handler.request_streaming or handler.response_streaming:
         return handler
+    deserializer = handler.request_deserializer
+    if tolerant and deserializer is not None:
+        deserializer = tolerant_deserializer(deserializer)
     return grpc.unary_unary_rpc_method_handler(
         wrap(handler.unary_unary),
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=deserializer,
         response_serializer=handler.response_serializer,
     )
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Turn exceptions into statuses via the one table in ``transport.errors``."""
+    """Turn exceptions into statuses via the one table in ``transport.errors``.
+
+    It also makes request parsing tolerant: bytes that are not a valid message reach
+    the handler as a :class:`MalformedRequest` and fail INVALID_ARGUMENT (gRPC itself
+    would answer INTERNAL). Install it innermost, so every layer sees that deserializer.
+    """
 
     def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -69,6 +80,8 @@ class ErrorInterceptor(grpc.ServerInterceptor):
             def guarded(request: Any, context: grpc.ServicerContext) -> Any:
                 abort_if_expired(context)
                 try:
+                    if isinstance(request, MalformedRequest):
+                        raise request.error()
                     return behavior(request, context)
                 except Exception as exc:
                     if context.code() is not None:  # context.abort() was already called
@@ -77,7 +90,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
             return guarded
 
-        return _wrap_unary(continuation(handler_call_details), wrap)
+        return _wrap_unary(continuation(handler_call_details), wrap, tolerant=True)
 
 
 class LoggingInterceptor(grpc.ServerInterceptor):
