@@ -27,6 +27,7 @@ from server.audit.interceptor import build_audit
 from server.audit.writer import AuditWriter
 from server.engine.protocol import Engine
 from server.engine.reload import ModelReloader, Reloadable, ReloadOnEvent
+from server.gc_tuning import tune_gc
 from server.logging_setup import configure_logging
 from server.security.setup import build_auth, build_credentials
 from server.settings import Settings
@@ -185,7 +186,7 @@ def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grp
     # rejected calls too (they also occupy a handler thread); auth runs before
     # anything that does work; audit sees the principal and the final status.
     chain = [
-        LoggingInterceptor(),
+        LoggingInterceptor(log_ok=settings.access_log),
         ConcurrencyLimiter(settings.max_concurrent_rpcs, [SERVICE_NAME]),
         auth,
         audit,
@@ -279,6 +280,7 @@ def serve(settings: Settings) -> None:
             log.exception("server failed to start")
             raise SystemExit(1) from None
         stop_metrics = metrics.start_from_settings(settings)
+        tune_gc(settings.gc_tuning)  # the engine is built and warmed up by now
         reloader = getattr(server, "reloader", None)
         if reloader is not None:
             reload_worker = ReloadOnEvent(reloader, hangup)

@@ -212,6 +212,17 @@ class Settings(BaseSettings):
 
     # --- logging ---------------------------------------------------------------------
     log_level: LogLevel = Field(default="INFO", description="Root log level.")
+    gc_tuning: bool = Field(
+        default=True,
+        description="After warm-up, freeze start-up objects out of the collector and "
+        "collect the young generation less often (server.gc_tuning).",
+    )
+    access_log: bool = Field(
+        default=False,
+        description="Log every successful RPC at INFO (one JSON line per call). Off by "
+        "default: failed calls are always logged, successful ones at DEBUG, because at "
+        "thousands of calls a second the log line costs more than the decision.",
+    )
     log_json: bool = Field(
         default=True,
         description="One JSON object per log line (for log shippers); else plain text.",

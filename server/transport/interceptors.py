@@ -103,11 +103,18 @@ class LoggingInterceptor(grpc.ServerInterceptor):
 
     _QUIET_PREFIXES = ("/grpc.health.v1.",)  # probes: every few seconds, DEBUG only
 
+    def __init__(self, log_ok: bool = True) -> None:
+        """``log_ok=False`` logs successful calls at DEBUG only (failures always at INFO
+        or ERROR): at thousands of calls a second a line per call costs more than the
+        decision itself."""
+        self._log_ok = log_ok
+
     def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
         rpc = handler_call_details.method
         quiet = rpc.startswith(self._QUIET_PREFIXES)
+        log_ok = self._log_ok and not quiet
 
         def wrap(behavior: Behavior) -> Behavior:
             def logged(request: Any, context: grpc.ServicerContext) -> Any:
@@ -121,7 +128,7 @@ class LoggingInterceptor(grpc.ServerInterceptor):
                     return response
                 finally:
                     _ACCESS_FIELDS.reset(token)
-                    _log_rpc(rpc, request, context, start, failed, quiet, extra)
+                    _log_rpc(rpc, request, context, start, failed, not log_ok, extra)
 
             return logged
 
@@ -138,6 +145,8 @@ def _log_rpc(
     extra: dict[str, Any],
 ) -> None:
     code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+    if code is grpc.StatusCode.OK and quiet and not log.isEnabledFor(logging.DEBUG):
+        return  # the hot path: nothing to build
     fields: dict[str, Any] = {
         "rpc": rpc,
         "status": code.name,

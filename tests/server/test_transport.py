@@ -149,16 +149,20 @@ def test_unexpected_error_is_internal_logged_and_server_survives(
     assert run.stub.Decide(make_request(), timeout=5).decision_id
 
 
+@pytest.mark.parametrize("access_log", [True, False])
 def test_access_log_has_ids_and_no_payload(
-    running: Running, caplog: pytest.LogCaptureFixture
+    start_server: Callable[..., Running], caplog: pytest.LogCaptureFixture, access_log: bool
 ) -> None:
+    run = start_server(FakeEngine(), access_log=access_log)
     with caplog.at_level(logging.INFO):
-        running.stub.Decide(make_request("secret-customer-42"), timeout=5)
-        _rpc_error(lambda: running.stub.Decide(make_request(sentiment=2.0), timeout=5))
+        run.stub.Decide(make_request("secret-customer-42"), timeout=5)
+        _rpc_error(lambda: run.stub.Decide(make_request(sentiment=2.0), timeout=5))
     access = [r for r in caplog.records if r.getMessage() == "rpc finished"]
     fields = [vars(r) for r in access]
+    ok = [(f"/{SERVICE}/Decide", "OK", "req-1")] if access_log else []
+    # Failures are always logged; successes only with access_log (else at DEBUG).
     assert [(f["rpc"], f["status"], f["request_id"]) for f in fields] == [
-        (f"/{SERVICE}/Decide", "OK", "req-1"),
+        *ok,
         (f"/{SERVICE}/Decide", "INVALID_ARGUMENT", "req-1"),
     ]
     assert all(f["duration_ms"] >= 0 for f in fields)
