@@ -128,7 +128,7 @@ class LoggingInterceptor(grpc.ServerInterceptor):
                     return response
                 finally:
                     _ACCESS_FIELDS.reset(token)
-                    _log_rpc(rpc, request, context, start, failed, not log_ok, extra)
+                    _log_rpc(rpc, request, context, start, failed, quiet, log_ok, extra)
 
             return logged
 
@@ -142,10 +142,12 @@ def _log_rpc(
     start: float,
     failed: bool,
     quiet: bool,
+    log_ok: bool,
     extra: dict[str, Any],
 ) -> None:
     code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
-    if code is grpc.StatusCode.OK and quiet and not log.isEnabledFor(logging.DEBUG):
+    ok = code is grpc.StatusCode.OK
+    if ok and not log_ok and not log.isEnabledFor(logging.DEBUG):
         return  # the hot path: nothing to build
     fields: dict[str, Any] = {
         "rpc": rpc,
@@ -163,7 +165,7 @@ def _log_rpc(
     if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
         level = logging.ERROR
     else:
-        level = logging.DEBUG if quiet else logging.INFO
+        level = logging.DEBUG if quiet or (ok and not log_ok) else logging.INFO
     log.log(level, "rpc finished", extra=fields)
 
 
