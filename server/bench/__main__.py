@@ -1,0 +1,200 @@
+"""``python -m server.bench --json FILE``: benchmark Decide against its baselines.
+
+Prepares data (simulated customers materialized into a private redis-server, a model
+version), then measures every entry with the same load generator on this machine and
+writes docs/performance.md and docs/performance.png. Examples::
+
+    python -m server.bench --json bench.json                      # 20k customers, trains
+    python -m server.bench --json bench.json --models-dir models  # reuse a trained version
+    python -m server.bench --json /tmp/b.json --tiny --doc /tmp/p.md --plot /tmp/p.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import signal
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from server.bench.analysis import evaluate
+from server.bench.docs import console_summary, write_markdown
+from server.bench.measure import MeasureConfig, ServerLauncher, measure_all
+from server.bench.plot import plot
+from server.bench.prepare import prepare
+from server.bench.procs import ProcessGroup
+from server.bench.search import SearchSpec
+
+TINY = {
+    "customers": 300,
+    "duration": 0.6,
+    "warmup": 0.3,
+    "rounds": 1,
+    "search_steps": 2,
+    "search_duration": 0.6,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(
+        prog="python -m server.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", required=True, metavar="FILE", help="write all results here")
+    p.add_argument("--customers", type=int, default=None, help="simulated customers (20000)")
+    p.add_argument("--duration", type=float, default=None, help="measured s per entry (10)")
+    p.add_argument("--warmup", type=float, default=None, help="warm-up s per entry (2)")
+    p.add_argument(
+        "--rounds", type=int, default=None, help="interleave closed-loop entries over N rounds (2)"
+    )
+    p.add_argument("--concurrency", type=int, default=8, help="closed-loop callers, all entries")
+    p.add_argument("--processes", type=int, default=1, help="client processes, closed loop")
+    p.add_argument("--open-rate", type=float, default=300.0, help="fixed open-loop rate")
+    p.add_argument("--p99-limit-ms", type=float, default=10.0, help="max-rate search limit")
+    p.add_argument("--search-steps", type=int, default=None, help="max-rate runs per server (10)")
+    p.add_argument("--search-duration", type=float, default=None, help="s per search run (4)")
+    p.add_argument("--search-start", type=float, default=200.0, help="first rate tried")
+    p.add_argument("--search-processes", type=int, default=1, help="client processes, open loop")
+    p.add_argument("--models-dir", type=Path, default=None, help="reuse this trained version")
+    p.add_argument("--tiny", action="store_true", help="small and short (tests)")
+    p.add_argument(
+        "--profile",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="py-spy the decide server for S seconds (extra, unmeasured run)",
+    )
+    p.add_argument("--doc", type=Path, default=Path("docs/performance.md"))
+    p.add_argument("--plot", type=Path, default=Path("docs/performance.png"))
+    p.add_argument("--workdir", type=Path, default=None, help="keep data and logs here")
+    return p
+
+
+def _pick(value: Any, name: str, tiny: bool, default: Any) -> Any:
+    return value if value is not None else (TINY[name] if tiny else default)
+
+
+def measure_config(args: argparse.Namespace, workdir: Path) -> MeasureConfig:
+    """Measurement settings from the flags (``--tiny`` changes the defaults)."""
+    search = SearchSpec(
+        p99_limit_us=round(args.p99_limit_ms * 1000),
+        start_rps=args.search_start,
+        max_steps=_pick(args.search_steps, "search_steps", args.tiny, 10),
+    )
+    return MeasureConfig(
+        duration_s=_pick(args.duration, "duration", args.tiny, 10.0),
+        warmup_s=_pick(args.warmup, "warmup", args.tiny, 2.0),
+        concurrency=args.concurrency,
+        processes=args.processes,
+        open_rate=args.open_rate,
+        search=search,
+        search_duration_s=_pick(args.search_duration, "search_duration", args.tiny, 4.0),
+        search_processes=args.search_processes,
+        profile_s=args.profile,
+        profile_dir=workdir,
+        rounds=max(1, _pick(args.rounds, "rounds", args.tiny, 2)),
+        search_min_calls=0 if args.tiny else 500,
+    )
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("grpcio", "protobuf", "feast", "onnxruntime", "redis"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def machine_info(argv: list[str]) -> dict[str, Any]:
+    """nproc, CPU model, versions, load average and the exact command."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "command": shlex.join(["python", "-m", "server.bench", *argv]),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        **_versions(),
+        "loadavg_1m_at_start": round(load[0], 2),
+    }
+
+
+def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, Any]:
+    """Prepare, measure, analyse; returns the full result."""
+    customers = _pick(args.customers, "customers", args.tiny, 20_000)
+    cfg = measure_config(args, workdir)
+    meta = machine_info(argv)
+    started = time.monotonic()
+    with ProcessGroup(workdir / "logs") as group:
+        launcher = ServerLauncher(group)
+        launcher.launch(("echo",), None)  # needs no data: starts while data is prepared
+        data = prepare(group, workdir, customers, args.models_dir, args.tiny)
+        launcher.launch(("decide", "naive", "feast_listen"), data)
+        results = measure_all(group, data, cfg, launcher.running)
+    results["config"] = {
+        "customers": customers,
+        "redis_keys": data.redis_keys,
+        "concurrency": cfg.concurrency,
+        "processes": cfg.processes,
+        "duration_s": cfg.duration_s,
+        "warmup_s": cfg.warmup_s,
+        "rounds": cfg.rounds,
+        "open_rate": cfg.open_rate,
+        "p99_limit_us": cfg.search.p99_limit_us,
+        "unknown_share": cfg.unknown_share,
+        "tiny": args.tiny,
+    }
+    meta["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    meta["bench_seconds"] = round(time.monotonic() - started, 1)
+    results["machine"], results["prepare_s"] = meta, data.timings_s
+    results["targets"] = evaluate(results)
+    return results
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; children are stopped even on error or Ctrl-C/SIGTERM."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            workdir = (args.workdir or Path(tmp)).resolve()
+            results = run(args, argv, workdir)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    Path(args.json).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    title = f"{results['machine']['cpu']}, {results['machine']['nproc']} cores"
+    plot(results, args.plot, f"python -m server.bench: {title}")
+    write_markdown(results, args.doc, os.path.relpath(args.plot, args.doc.parent))
+    print(console_summary(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

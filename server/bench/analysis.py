@@ -1,0 +1,88 @@
+"""Ratios between bench entries and the targets they are held to.
+
+A ratio whose input is missing or zero is reported as ``None`` (and its target as not
+met), never guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """``value <op> bound``, where value comes from the results."""
+
+    name: str
+    description: str
+    op: str  # "<=", ">=", "<"
+    bound: float
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("decide_over_echo_p50", "decide p50 / echo p50", "<=", 1.35),
+    Target("decide_open_p99_us", "decide p99 (µs), open loop at the fixed rate", "<=", 2000),
+    Target("naive_over_decide_p50", "naive p50 / decide p50", ">=", 1.5),
+    Target("decide_over_feast_listen_p50", "decide p50 / feast_listen p50", "<", 1.0),
+    Target("batch100_over_feast_batch100_p50", "batch100 p50 / feast_batch100 p50", "<=", 0.15),
+    Target("max_rate_decide_over_echo", "max rate at p99 <= limit: decide / echo", ">=", 0.7),
+)
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or not den:
+        return None
+    return round(num / den, 3)
+
+
+def _p50(results: dict[str, Any], name: str, key: str = "p50_us") -> float | None:
+    entry = results.get("entries", {}).get(name)
+    return float(entry[key]) if entry and entry.get("ok") else None
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float | None]:
+    """Every ratio the report shows, keyed like :data:`TARGETS`."""
+    rates = {k: v.get("max_rate_rps") for k, v in results.get("max_rate", {}).items()}
+    decide_open = results.get("open_loop", {}).get("decide")
+    return {
+        "decide_over_echo_p50": _ratio(_p50(results, "decide"), _p50(results, "echo")),
+        "decide_open_p99_us": float(decide_open["p99_us"]) if decide_open else None,
+        "naive_over_decide_p50": _ratio(_p50(results, "naive"), _p50(results, "decide")),
+        "decide_over_feast_listen_p50": _ratio(
+            _p50(results, "decide"), _p50(results, "feast_listen")
+        ),
+        "batch100_over_feast_batch100_p50": _ratio(
+            _p50(results, "batch100"), _p50(results, "feast_batch100")
+        ),
+        "max_rate_decide_over_echo": _ratio(rates.get("decide"), rates.get("echo")),
+        "decide_p99_over_echo_p99": _ratio(
+            _p50(results, "decide", "p99_us"), _p50(results, "echo", "p99_us")
+        ),
+    }
+
+
+def met(target: Target, value: float | None) -> bool:
+    """Whether ``value`` meets ``target`` (a missing value never does)."""
+    if value is None:
+        return False
+    if target.op == "<=":
+        return value <= target.bound
+    if target.op == ">=":
+        return value >= target.bound
+    return value < target.bound
+
+
+def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per target: its value, bound and whether it is met."""
+    values = ratios(results)
+    return [
+        {
+            "name": t.name,
+            "description": t.description,
+            "value": values[t.name],
+            "target": f"{t.op} {t.bound:g}",
+            "met": met(t, values[t.name]),
+        }
+        for t in TARGETS
+    ]

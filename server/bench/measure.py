@@ -1,0 +1,212 @@
+"""Run every bench entry, one server at a time, with the same load generator.
+
+The servers are started ahead (start-up is slow; an idle server costs nothing). Then,
+server after server: its closed-loop entries; for ``echo`` and ``decide`` also one
+open-loop run at a fixed rate and the search for the highest rate with p99 within the
+limit; then the server is stopped, so only the measured one is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from server.bench import profile
+from server.bench.prepare import BenchData
+from server.bench.procs import ProcessGroup, say
+from server.bench.scenarios import ENTRIES, SERVERS, Entry, Running, launch_server
+from server.bench.search import SearchSpec, find_max_rate
+from server.loadgen.report import table
+from server.loadgen.runner import LoadConfig, merge_results, run_load, run_parts
+from server.loadgen.workload import Workload, load_known_ids
+
+OPEN_LOOP_SERVERS = ("echo", "decide")
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """How long and how hard to load each entry."""
+
+    duration_s: float = 10.0
+    warmup_s: float = 2.0
+    concurrency: int = 8
+    processes: int = 1
+    open_rate: float = 300.0
+    search: SearchSpec = field(default_factory=SearchSpec)
+    search_duration_s: float = 4.0
+    search_processes: int = 1
+    unknown_share: float = 0.1
+    seed: int = 7
+    rounds: int = 1  # closed-loop entries are interleaved over this many rounds
+    search_min_calls: int = 500  # a search step runs long enough for this many calls
+    profile_s: float = 0.0  # > 0: py-spy the decide server for this long (unmeasured run)
+    profile_dir: Path | None = None
+
+
+def _workload(cfg: MeasureConfig, known: tuple[str, ...], entry: Entry) -> Workload:
+    return Workload(
+        rpc=entry.rpc,
+        known_ids=known,
+        unknown_share=cfg.unknown_share,
+        batch_size=entry.batch_size,
+        seed=cfg.seed,
+    )
+
+
+def closed_config(
+    cfg: MeasureConfig, target: str, known: tuple[str, ...], entry: Entry, duration_s: float
+) -> LoadConfig:
+    """The closed-loop load of one entry."""
+    return LoadConfig(
+        target=target,
+        workload=_workload(cfg, known, entry),
+        mode="closed",
+        concurrency=cfg.concurrency,
+        duration_s=duration_s,
+        warmup_s=cfg.warmup_s,
+        processes=cfg.processes,
+    )
+
+
+def closed_entries(
+    cfg: MeasureConfig, running: dict[str, Running], known: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    """All closed-loop entries, in ``cfg.rounds`` interleaved rounds merged per entry.
+
+    Spreading each entry over rounds spreads outside noise (other processes on the
+    machine) over all entries instead of letting one burst hit one entry.
+    """
+    share = cfg.duration_s / cfg.rounds
+    parts: dict[str, list[dict[str, Any]]] = {e.name: [] for e in ENTRIES}
+    loads: dict[str, list[float]] = {e.name: [] for e in ENTRIES}
+    for n in range(cfg.rounds):
+        for entry in ENTRIES:
+            say(
+                f"{entry.name}: closed loop, {cfg.concurrency} callers, {share:g} s "
+                f"(round {n + 1}/{cfg.rounds})"
+            )
+            target = running[entry.server].target
+            parts[entry.name] += run_parts(closed_config(cfg, target, known, entry, share))
+            loads[entry.name].append(os.getloadavg()[0])
+    out = {}
+    for entry in ENTRIES:
+        total = closed_config(cfg, "", known, entry, cfg.duration_s)
+        out[entry.name] = merge_results(total, parts[entry.name])
+        out[entry.name]["target"] = running[entry.server].target
+        out[entry.name]["loadavg_1m"] = round(sum(loads[entry.name]) / cfg.rounds, 2)
+    return out
+
+
+def _with_load_average(result: dict[str, Any]) -> dict[str, Any]:
+    """Record the machine's 1-minute load average right after a run (noise indicator)."""
+    result["loadavg_1m"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+def open_run(
+    cfg: MeasureConfig,
+    target: str,
+    known: tuple[str, ...],
+    rate: float,
+    duration_s: float,
+    processes: int,
+) -> dict[str, Any]:
+    """One open-loop Decide run at ``rate`` (Poisson arrivals)."""
+    work = _workload(cfg, known, Entry("open", "", "decide"))
+    load = LoadConfig(
+        target=target,
+        workload=work,
+        mode="open",
+        rate=rate,
+        arrival="poisson",
+        duration_s=duration_s,
+        warmup_s=min(cfg.warmup_s, 1.0),
+        processes=processes,
+    )
+    return _with_load_average(run_load(load))
+
+
+def open_loop_and_search(
+    server: Running, known: tuple[str, ...], cfg: MeasureConfig, out: dict[str, Any]
+) -> None:
+    """The fixed-rate open-loop run and the max-rate search against ``server``."""
+    name, target = server.name, server.target
+    say(f"{name}: open loop at {cfg.open_rate:g} rps")
+    out["open_loop"][name] = open_run(
+        cfg, target, known, cfg.open_rate, cfg.duration_s, cfg.search_processes
+    )
+    say(f"{name}: searching the highest rate with p99 <= {cfg.search.p99_limit_us} µs")
+    found = find_max_rate(
+        lambda rate: open_run(
+            cfg, target, known, rate, search_duration(cfg, rate), cfg.search_processes
+        ),
+        cfg.search,
+    )
+    out["max_rate"][name] = found.to_dict()
+
+
+def search_duration(cfg: MeasureConfig, rate: float) -> float:
+    """Long enough for ``search_min_calls`` calls (a p99 of fewer is mostly the max),
+    but at most three times the configured step duration."""
+    wanted = max(cfg.search_duration_s, cfg.search_min_calls / rate)
+    return min(wanted, 3 * cfg.search_duration_s)
+
+
+class ServerLauncher:
+    """Starts bench servers without waiting for them (start-up is slow)."""
+
+    def __init__(self, group: ProcessGroup) -> None:
+        self.group = group
+        self.running: dict[str, Running] = {}
+
+    def launch(self, names: tuple[str, ...], data: BenchData | None) -> None:
+        """Start ``names``; only echo may start before the data is prepared."""
+        say(f"starting {', '.join(names)}")
+        for name in names:
+            self.running[name] = launch_server(self.group, name, data)
+
+
+def measure_all(
+    group: ProcessGroup, data: BenchData, cfg: MeasureConfig, running: dict[str, Running]
+) -> dict[str, Any]:
+    """Every entry; returns ``{"entries", "open_loop", "max_rate"[, "profile"]}``.
+
+    ``running`` were started by a :class:`ServerLauncher` (start-up is slow; an idle
+    server costs nothing). Only one server is loaded at a time; each is stopped after
+    its last measurement.
+    """
+    known = tuple(load_known_ids(data.customers_parquet, "", 0))
+    for name in SERVERS:
+        running[name].wait_ready(known)
+    say("all servers answer")
+    out: dict[str, Any] = {"entries": closed_entries(cfg, running, known)}
+    out["open_loop"], out["max_rate"] = {}, {}
+    say("\n" + table([{"name": k, **v} for k, v in out["entries"].items()]))
+    for name in SERVERS:
+        if name == "decide" and cfg.profile_s > 0:
+            out["profile"] = profile_server(
+                running[name].child.pid, cfg, running[name].target, known
+            )
+        if name in OPEN_LOOP_SERVERS:
+            open_loop_and_search(running[name], known, cfg, out)
+        group.stop(running[name].child)
+    return out
+
+
+def profile_server(
+    pid: int, cfg: MeasureConfig, target: str, known: tuple[str, ...]
+) -> dict[str, Any] | None:
+    """py-spy ``pid`` during an extra closed-loop Decide run; None without py-spy."""
+    if not profile.available():
+        say("py-spy not found (pip install py-spy): no profile")
+        return None
+    say(f"profiling decide with py-spy for {cfg.profile_s:g} s (not measured)")
+    dest = (cfg.profile_dir or Path(".")) / "decide.pyspy.txt"
+    proc = profile.start_record(pid, cfg.profile_s, dest)
+    time.sleep(0.5)  # let py-spy attach
+    entry = Entry("profile", "decide", "decide")
+    run_load(replace(closed_config(cfg, target, known, entry, cfg.profile_s), warmup_s=0.0))
+    return profile.finish(proc, dest, cfg.profile_s)

@@ -1,0 +1,127 @@
+"""The servers and entries of the bench, and how each server is started and probed.
+
+Entries (all closed loop, same concurrency, same client):
+
+========================  ===============================  =========================
+entry                     server                           call
+========================  ===============================  =========================
+``echo``                  bench.echo_server                Decide
+``decide``                ``python -m server`` (Redis)     Decide
+``batch100``              ``python -m server`` (Redis)     DecideBatch of 100
+``naive``                 bench.naive_server               Decide
+``feast_batch100``        bench.naive_server               DecideBatch of 100
+``feast_listen``          ``feast listen``                 GetOnlineFeatures, 1 id
+========================  ===============================  =========================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from server.bench.feast_listen import start_feast_listen
+from server.bench.prepare import BenchData
+from server.bench.procs import Child, ProcessGroup, base_env, free_port, python_module
+from server.loadgen.workload import Workload, build_pool
+from server.settings import Settings
+
+READY_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the results table."""
+
+    name: str
+    server: str  # echo | decide | naive | feast_listen
+    rpc: str  # loadgen rpc: decide | batch | feast
+    batch_size: int = 1
+
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry("echo", "echo", "decide"),
+    Entry("decide", "decide", "decide"),
+    Entry("batch100", "decide", "batch", 100),
+    Entry("naive", "naive", "decide"),
+    Entry("feast_batch100", "naive", "batch", 100),
+    Entry("feast_listen", "feast_listen", "feast"),
+)
+SERVERS: tuple[str, ...] = ("echo", "decide", "naive", "feast_listen")
+
+
+def server_command(
+    name: str, port: int, data: BenchData | None
+) -> tuple[list[str], dict[str, str]]:
+    """Command line and environment of bench server ``name`` (not feast_listen)."""
+    if name == "echo":
+        return python_module("server.bench.echo_server", "--port", str(port)), base_env()
+    if data is None:
+        raise ValueError(f"{name} needs the prepared data")
+    if name == "naive":
+        args = (
+            "--port",
+            str(port),
+            "--repo",
+            str(data.repo),
+            "--redis",
+            data.redis,
+            "--models-dir",
+            str(data.models_dir),
+        )
+        return python_module("server.bench.naive_server", *args), base_env()
+    if name == "decide":
+        env = base_env(
+            PERSONALIZATION_HOST="127.0.0.1",
+            PERSONALIZATION_PORT=str(port),
+            PERSONALIZATION_ONLINE_STORE="redis",
+            PERSONALIZATION_REDIS=data.redis,
+            PERSONALIZATION_FEATURE_REPO=str(data.repo),
+            PERSONALIZATION_MODELS_DIR=str(data.models_dir),
+        )
+        return python_module("server"), env
+    raise ValueError(f"unknown bench server {name!r}")
+
+
+@dataclass
+class Running:
+    """A started bench server: its process, address and a request that must succeed."""
+
+    name: str
+    child: Child
+    target: str
+    rpc: str
+
+    def wait_ready(self, known: tuple[str, ...], timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Block until one real call succeeds (raises with the server's log if never)."""
+        probe = build_pool(Workload(rpc=self.rpc, known_ids=known, batch_size=1, pool_size=4))[0]
+        method = Workload(rpc=self.rpc).method
+        check = lambda: probe_call(self.target, method, probe)  # noqa: E731
+        self.child.wait_until(check, timeout_s, "successful call")
+
+
+def launch_server(group: ProcessGroup, name: str, data: BenchData | None) -> Running:
+    """Start server ``name`` on a free port (without waiting for it)."""
+    port = free_port()
+    if name == "feast_listen":
+        if data is None:
+            raise ValueError("feast_listen needs the prepared data")
+        child = start_feast_listen(group, data.repo, data.redis, port, Settings().thread_pool_size)
+        rpc = "feast"
+    else:
+        cmd, env = server_command(name, port, data)
+        child = group.start(name, cmd, env)
+        rpc = "decide"
+    return Running(name, child, f"127.0.0.1:{port}", rpc)
+
+
+def probe_call(target: str, method: str, payload: bytes) -> bool:
+    """True if one call to ``method`` with ``payload`` returns OK within 2 s."""
+    with grpc.insecure_channel(target) as channel:
+        call: Any = channel.unary_unary(method)
+        try:
+            call(payload, timeout=2.0)
+        except grpc.RpcError:
+            return False
+    return True

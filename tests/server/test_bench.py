@@ -1,0 +1,211 @@
+"""The bench: search and report logic on synthetic results, process cleanup, and one
+end-to-end run of ``python -m server.bench --tiny`` (a few hundred customers, well
+under a second per entry). Nothing here asserts how fast anything is."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.bench import procs
+from server.bench.analysis import TARGETS, evaluate, ratios
+from server.bench.docs import write_markdown
+from server.bench.profile import summarize
+from server.bench.scenarios import ENTRIES
+from server.bench.search import SearchSpec, find_max_rate
+
+
+def _entry(p50: int, p99: int | None = None, ok: int = 100) -> dict[str, Any]:
+    p99 = p99 or p50 * 3
+    curve = {str(p): p50 if p <= 50 else p99 for p in (0.0, 50.0, 90.0, 99.0, 99.9, 100.0)}
+    return {
+        "p50_us": p50,
+        "p90_us": p50 * 2,
+        "p99_us": p99,
+        "p999_us": p99,
+        "max_us": p99,
+        "rps": 1000.0,
+        "ok": ok,
+        "error_count": 0,
+        "errors": {},
+        "curve": curve,
+        "offered_rps": 300.0,
+        "send_lag_p99_us": 50,
+    }
+
+
+def _results() -> dict[str, Any]:
+    entries = {
+        "echo": 400,
+        "decide": 500,
+        "batch100": 3000,
+        "naive": 1000,
+        "feast_batch100": 30000,
+        "feast_listen": 800,
+    }
+    return {
+        "entries": {name: _entry(p50) for name, p50 in entries.items()},
+        "open_loop": {"echo": _entry(300, 900), "decide": _entry(450, 1500)},
+        "max_rate": {
+            "echo": {"max_rate_rps": 2000.0, "first_failing_rps": 2400.0, "steps": []},
+            "decide": {
+                "max_rate_rps": 1500.0,
+                "first_failing_rps": None,
+                "steps": [{"rate": 200.0, "passed": True, "p99_us": 900}],
+            },
+        },
+        "config": {
+            "customers": 300,
+            "concurrency": 8,
+            "processes": 1,
+            "duration_s": 1.0,
+            "warmup_s": 0.5,
+            "open_rate": 300.0,
+            "p99_limit_us": 10_000,
+            "unknown_share": 0.1,
+            "tiny": True,
+        },
+        "machine": {"command": "python -m server.bench --json x", "nproc": 2},
+    }
+
+
+def test_max_rate_search_brackets_the_limit_within_its_step_budget() -> None:
+    calls: list[float] = []
+
+    def measure(rate: float) -> dict[str, Any]:  # p99 grows with rate; limit hit at 1000
+        calls.append(rate)
+        return {"p99_us": int(rate * 10), "p50_us": 100, "ok": 10, "error_count": 0}
+
+    spec = SearchSpec(p99_limit_us=10_000, start_rps=100, max_steps=12, retry_failures=False)
+    found = find_max_rate(measure, spec)
+    assert len(calls) <= 12
+    assert 900 <= found.max_rate_rps <= 1000 < found.first_failing_rps <= 1100
+    assert [s["passed"] for s in found.steps[:4]] == [True, True, True, True]  # 100..800
+
+
+def test_max_rate_search_goes_down_and_counts_errors_as_failures() -> None:
+    def measure(rate: float) -> dict[str, Any]:
+        return {"p99_us": 500, "p50_us": 100, "ok": 10, "error_count": int(rate > 60)}
+
+    found = find_max_rate(measure, SearchSpec(start_rps=200, max_steps=4, retry_failures=False))
+    assert [s["rate"] for s in found.steps] == [200.0, 100.0, 50.0, 70.7]
+    assert found.max_rate_rps == 50.0 and found.first_failing_rps == 70.7
+
+
+def test_max_rate_search_measures_a_failing_rate_twice() -> None:
+    """A one-off burst (first run at 400) does not fail a rate; a real limit fails twice."""
+    runs: list[float] = []
+
+    def measure(rate: float) -> dict[str, Any]:
+        runs.append(rate)
+        noisy = runs.count(rate) == 1 and rate == 400
+        p99 = 50_000 if noisy or rate > 1000 else 1000
+        return {"p99_us": p99, "p50_us": 100, "ok": 10, "error_count": 0}
+
+    found = find_max_rate(measure, SearchSpec(start_rps=200, max_steps=6, tolerance=0.5))
+    assert runs == [200, 400, 400, 800, 1600, 1600]
+    assert found.max_rate_rps == 800 and found.first_failing_rps == 1600
+
+
+def test_ratios_and_targets() -> None:
+    results = _results()
+    values = ratios(results)
+    assert values["decide_over_echo_p50"] == 1.25
+    assert values["naive_over_decide_p50"] == 2.0
+    assert values["batch100_over_feast_batch100_p50"] == 0.1
+    assert values["max_rate_decide_over_echo"] == 0.75
+    assert values["decide_open_p99_us"] == 1500.0
+    targets = evaluate(results)
+    assert [t["name"] for t in targets] == [t.name for t in TARGETS]
+    assert all(t["met"] for t in targets)
+    del results["entries"]["feast_listen"]
+    missing = {t["name"]: t for t in evaluate(results)}["decide_over_feast_listen_p50"]
+    assert missing["value"] is None and missing["met"] is False
+
+
+def test_markdown_report(tmp_path: Path) -> None:
+    results = _results()
+    results["targets"] = evaluate(results)
+    results["profile"] = summarize("a (x.py:1);b (y.py:2) 3\na (x.py:1) 1\n")
+    results["profile"]["duration_s"] = 2.0
+    text = write_markdown(results, tmp_path / "p.md", "p.png").read_text()
+    for needle in (
+        "| `decide` |",
+        "![latency per entry](p.png)",
+        "python -m server.bench",
+        "Open loop at 300 rps",
+        "| 75.0% | `b (y.py)` |",
+    ):
+        assert needle in text
+
+
+def test_process_group_stops_children_on_error(tmp_path: Path) -> None:
+    group = procs.ProcessGroup(tmp_path)
+    with pytest.raises(KeyboardInterrupt), group:
+        child = group.start("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"])
+        raise KeyboardInterrupt
+    assert not child.alive() and group.children == []
+
+
+@pytest.mark.redis
+def test_bench_tiny_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_dir: Path
+) -> None:
+    """The whole command on 300 customers, reusing the session's small model version."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    from server.bench.__main__ import main
+
+    started: list[procs.Child] = []
+    original = procs.ProcessGroup.start
+
+    def tracking(self: procs.ProcessGroup, *args: Any, **kwargs: Any) -> procs.Child:
+        child = original(self, *args, **kwargs)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(procs.ProcessGroup, "start", tracking)
+    out, doc, png = tmp_path / "b.json", tmp_path / "perf.md", tmp_path / "perf.png"
+    assert (
+        main(
+            [
+                "--json",
+                str(out),
+                "--tiny",
+                "--doc",
+                str(doc),
+                "--plot",
+                str(png),
+                "--models-dir",
+                str(model_dir),
+                "--workdir",
+                str(tmp_path / "work"),
+            ]
+        )
+        == 0
+    )
+
+    servers = {"redis", "echo", "decide", "naive", "feast_listen"}
+    assert {c.name for c in started} == servers | {"simulate", "materialize"}
+    assert not any(c.alive() for c in started)  # every child stopped
+    results = json.loads(out.read_text())
+    for entry in ENTRIES:
+        row = results["entries"][entry.name]
+        assert row["ok"] > 0, entry.name
+        assert row["p50_us"] <= row["p90_us"] <= row["p99_us"] <= row["max_us"]
+        assert isinstance(row["error_count"], int) and row["rps"] > 0
+    for name in ("decide", "batch100", "naive", "feast_batch100"):  # answers were inspected
+        assert results["entries"][name]["decisions_sampled"] > 0, name
+    assert results["entries"]["echo"]["personalized_share"] == 0.0  # empty responses
+    assert set(results["open_loop"]) == set(results["max_rate"]) == {"echo", "decide"}
+    assert all(1 <= len(r["steps"]) <= 2 for r in results["max_rate"].values())
+    assert len(results["targets"]) == len(TARGETS)
+    assert results["machine"]["nproc"] and results["machine"]["grpcio"]
+    text = doc.read_text()
+    assert "| `feast_listen` |" in text and "--tiny" in text
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
