@@ -16,7 +16,14 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from modelio.vocab import ACTIONS, CHANNELS, DEVICES, ISSUE_CATEGORIES, PLAN_TIERS
+from modelio.vocab import (
+    ACTIONS,
+    CHANNELS,
+    DEVICES,
+    ISSUE_CATEGORIES,
+    PLAN_TIERS,
+    SUPPORT_FEATURES,
+)
 
 
 class UnknownTimeZoneError(ValueError):
@@ -51,15 +58,10 @@ ENGAGEMENT_INPUTS: tuple[str, ...] = (
     "product_usage_28d",
     "active_days_28d",
 )
+#: Support-history inputs: the view's features, with the last ticket's time turned into
+#: an age (relative to the turn) because an absolute timestamp does not generalize.
 HISTORY_INPUTS: tuple[str, ...] = (
-    "tickets_30d",
-    "tickets_90d",
-    "escalations_90d",
-    "billing_tickets_90d",
-    "technical_tickets_90d",
-    "avg_resolution_hours_90d",
-    "avg_sentiment_90d",
-    "last_csat",
+    *(f for f in SUPPORT_FEATURES if f != "last_ticket_ts"),
     "days_since_last_ticket",
 )
 FLAG_INPUTS: tuple[str, ...] = ("has_profile", "has_history", "has_engagement")

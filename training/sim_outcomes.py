@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelio.vocab import ACTIONS, ISSUE_CATEGORIES
+from modelio.vocab import ACTIONS, ISSUE_CATEGORIES, SUPPORT_FEATURES
 from training.sim_config import DAY, LONG_WINDOW_DAYS, SHORT_WINDOW_DAYS
 from training.sim_truth import (
     eligible_actions,
@@ -23,16 +23,7 @@ from training.sim_truth import (
 RESOLUTION_HOURS = np.array([4.0, 8.0, 3.0, 30.0, 6.0, 2.0])
 CHANNEL_SPEED = np.array([1.0, 1.0, 1.3, 3.0, 0.6])
 _BILLING, _TECH = ISSUE_CATEGORIES.index("billing"), ISSUE_CATEGORIES.index("technical")
-HISTORY = (
-    "tickets_30d",
-    "tickets_90d",
-    "escalations_90d",
-    "billing_tickets_90d",
-    "technical_tickets_90d",
-    "avg_resolution_hours_90d",
-    "avg_sentiment_90d",
-    "last_csat",
-)
+HISTORY = tuple(f for f in SUPPORT_FEATURES if f != "last_ticket_ts")
 
 
 def _history(tk: dict[str, np.ndarray], sel: np.ndarray, k: int) -> dict[str, np.ndarray]:

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from server.audit.records import HmacKey, matches_customer
@@ -37,17 +38,35 @@ def erase_customer(path: Path | str, customer_id: str, hmac_key: HmacKey | None 
 
 
 def _rewrite(path: Path, customer_id: str, hmac_key: HmacKey | None) -> int:
-    removed = unreadable = 0
+    unreadable = 0
+
+    def drop(line: bytes) -> bool:
+        nonlocal unreadable
+        try:
+            record = json.loads(line)
+        except ValueError:
+            unreadable += 1
+            return False
+        return matches_customer(record, customer_id, hmac_key)
+
+    removed = rewrite_lines(path, drop)
+    if unreadable:
+        log.warning("audit log has unreadable lines", extra={"lines": unreadable})
+    return removed
+
+
+def rewrite_lines(path: Path, drop: Callable[[bytes], bool]) -> int:
+    """Rewrite ``path`` without the lines ``drop`` selects; return how many it dropped.
+
+    Atomic and durable: temp file beside it, fsync, rename, fsync of the folder; the
+    file is left untouched when nothing is dropped. The caller holds any lock.
+    """
+    removed = 0
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
             for line in src:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    unreadable += 1
-                    record = None
-                if record is not None and matches_customer(record, customer_id, hmac_key):
+                if drop(line):
                     removed += 1
                     continue
                 dst.write(line if line.endswith(b"\n") else line + b"\n")
@@ -59,6 +78,4 @@ def _rewrite(path: Path, customer_id: str, hmac_key: HmacKey | None) -> int:
             sync_dir(path.parent)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    if unreadable:
-        log.warning("audit log has unreadable lines", extra={"lines": unreadable})
     return removed

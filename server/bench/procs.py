@@ -124,28 +124,22 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def start_redis(group: ProcessGroup, workdir: Path) -> tuple[Child, str]:
-    """A private redis-server on a free port, persistence off; returns it and host:port."""
+def redis_command(port: int, workdir: Path) -> list[str]:
+    """argv of a private redis-server on loopback ``port``, persistence off."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    return [
+        binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "no", "--dir", str(workdir), "--daemonize", "no",
+    ]  # fmt: skip
+
+
+def start_redis(group: ProcessGroup, workdir: Path) -> tuple[Child, str]:
+    """A private redis-server on a free port, persistence off; returns it and host:port."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(workdir),
-        "--daemonize",
-        "no",
-    ]
+    cmd = redis_command(port, workdir)
     child = group.start("redis", cmd)
     address = f"127.0.0.1:{port}"
     child.wait_until(lambda: _redis_ping(port), 15, "redis PONG")

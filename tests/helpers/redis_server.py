@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -11,11 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from server.bench.procs import free_port, redis_command
 
 
 @dataclass
@@ -35,25 +30,8 @@ class RedisServer:
 
 def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
     """Start redis-server (no persistence) and wait until it answers PING."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server not found: run the tests through scripts/test.sh")
     port = port or free_port()
-    cmd = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(workdir),
-        "--protected-mode",
-        "yes",
-    ]
+    cmd = [*redis_command(port, workdir), "--protected-mode", "yes"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = RedisServer(port, proc)
     deadline = time.monotonic() + 10

@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from server.audit import erase_customer
+from server.audit.erase import rewrite_lines
 from server.audit.records import HmacKey, customer_hmac
-from server.audit.writer import file_lock, lock_path, sync_dir
+from server.audit.writer import file_lock, lock_path
 from training.erasure.types import Outcome
 
 
@@ -105,23 +105,10 @@ def erase_jsonl(path: Path, customer_ids: Sequence[str], hmac_key: HmacKey | Non
 
 
 def _rewrite(path: Path, matcher: _Matcher, out: Outcome) -> None:
-    removed = 0
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".forget.tmp")
-    try:
-        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-            for line in src:
-                ids = _line_ids(line, matcher)
-                if ids:
-                    removed += 1
-                    for cid in ids:
-                        out.removed[cid] = out.removed.get(cid, 0) + 1
-                    continue
-                dst.write(line)
-            dst.flush()
-            os.fsync(dst.fileno())
-        if removed:
-            os.chmod(tmp, os.stat(path).st_mode & 0o777)
-            os.replace(tmp, path)
-            sync_dir(path.parent)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    def drop(line: bytes) -> bool:
+        ids = _line_ids(line, matcher)
+        for cid in ids:
+            out.removed[cid] = out.removed.get(cid, 0) + 1
+        return bool(ids)
+
+    rewrite_lines(path, drop)
