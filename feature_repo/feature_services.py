@@ -6,7 +6,6 @@ an edit of a service that a deployed model uses.
 """
 
 from feast import FeatureService
-
 from feature_views import customer_profile_fv, engagement_fv, support_history_fv
 
 personalization_v1 = FeatureService(

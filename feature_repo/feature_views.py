@@ -6,15 +6,14 @@ are weekly, so a four-week-old engagement figure is stale and served as missing.
 
 from datetime import timedelta
 
-from feast import FeatureView, Field
-from feast.types import Bool, Float64, Int64, String
-
 from data_sources import (
     customer_profile_push_source,
     engagement_source,
     support_history_push_source,
 )
 from entities import customer
+from feast import FeatureView, Field
+from feast.types import Bool, Float64, Int64, String
 
 customer_profile_fv = FeatureView(
     name="customer_profile_fv",
