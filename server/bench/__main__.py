@@ -73,6 +73,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="S",
         help="py-spy the decide server for S seconds (extra, unmeasured run)",
     )
+    p.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment for the decide server, e.g. PERSONALIZATION_GC_TUNING=false",
+    )
     p.add_argument("--doc", type=Path, default=Path("docs/performance.md"))
     p.add_argument("--plot", type=Path, default=Path("docs/performance.png"))
     p.add_argument("--workdir", type=Path, default=None, help="keep data and logs here")
@@ -104,6 +111,17 @@ def measure_config(args: argparse.Namespace, workdir: Path) -> MeasureConfig:
         rounds=max(1, _pick(args.rounds, "rounds", args.tiny, 2)),
         search_min_calls=0 if args.tiny else 500,
     )
+
+
+def server_env(pairs: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` flags as a dict (rejects anything else)."""
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--server-env wants NAME=VALUE, got {pair!r}")
+        env[name] = value
+    return env
 
 
 def _versions() -> dict[str, str]:
@@ -148,7 +166,7 @@ def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, A
     meta = machine_info(argv)
     started = time.monotonic()
     with ProcessGroup(workdir / "logs") as group:
-        launcher = ServerLauncher(group)
+        launcher = ServerLauncher(group, server_env(args.server_env))
         launcher.launch(("echo",), None)  # needs no data: starts while data is prepared
         data = prepare(group, workdir, customers, args.models_dir, args.tiny)
         launcher.launch(("decide", "naive", "feast_listen"), data)
@@ -161,6 +179,7 @@ def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, A
         "duration_s": cfg.duration_s,
         "warmup_s": cfg.warmup_s,
         "rounds": cfg.rounds,
+        "decide_env": server_env(args.server_env),
         "open_rate": cfg.open_rate,
         "p99_limit_us": cfg.search.p99_limit_us,
         "unknown_share": cfg.unknown_share,

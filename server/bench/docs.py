@@ -139,6 +139,14 @@ def meta_cores(results: dict[str, Any]) -> int:
     return int(results.get("machine", {}).get("nproc") or 1)
 
 
+def _env_note(cfg: dict[str, Any]) -> list[str]:
+    env = cfg.get("decide_env") or {}
+    if not env:
+        return []
+    pairs = ", ".join(f"`{k}={v}`" for k, v in sorted(env.items()))
+    return [f"The decide server ran with {pairs} (`--server-env`).", ""]
+
+
 def _busy_warning(meta: dict[str, Any]) -> list[str]:
     """A warning when other work was running when the bench started."""
     cores = meta.get("nproc") or 1
@@ -180,6 +188,7 @@ def write_markdown(results: dict[str, Any], dest: Path, plot_name: str) -> Path:
         f"itself (client + server) accounts for up to {meta_cores(results)} of it; more means "
         "other processes were running.",
         "",
+        *_env_note(cfg),
         *_busy_warning(results["machine"]),
         "## Closed loop",
         "",

@@ -158,15 +158,16 @@ def search_duration(cfg: MeasureConfig, rate: float) -> float:
 class ServerLauncher:
     """Starts bench servers without waiting for them (start-up is slow)."""
 
-    def __init__(self, group: ProcessGroup) -> None:
+    def __init__(self, group: ProcessGroup, decide_env: dict[str, str] | None = None) -> None:
         self.group = group
+        self.decide_env = decide_env or {}
         self.running: dict[str, Running] = {}
 
     def launch(self, names: tuple[str, ...], data: BenchData | None) -> None:
         """Start ``names``; only echo may start before the data is prepared."""
         say(f"starting {', '.join(names)}")
         for name in names:
-            self.running[name] = launch_server(self.group, name, data)
+            self.running[name] = launch_server(self.group, name, data, self.decide_env)
 
 
 def measure_all(

@@ -101,8 +101,13 @@ class Running:
         self.child.wait_until(check, timeout_s, "successful call")
 
 
-def launch_server(group: ProcessGroup, name: str, data: BenchData | None) -> Running:
-    """Start server ``name`` on a free port (without waiting for it)."""
+def launch_server(
+    group: ProcessGroup, name: str, data: BenchData | None, decide_env: dict[str, str] | None = None
+) -> Running:
+    """Start server ``name`` on a free port (without waiting for it).
+
+    ``decide_env`` overrides the decide server's environment (e.g. its settings).
+    """
     port = free_port()
     if name == "feast_listen":
         if data is None:
@@ -111,6 +116,8 @@ def launch_server(group: ProcessGroup, name: str, data: BenchData | None) -> Run
         rpc = "feast"
     else:
         cmd, env = server_command(name, port, data)
+        if name == "decide":
+            env.update(decide_env or {})
         child = group.start(name, cmd, env)
         rpc = "decide"
     return Running(name, child, f"127.0.0.1:{port}", rpc)

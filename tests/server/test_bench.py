@@ -144,6 +144,14 @@ def test_markdown_report(tmp_path: Path) -> None:
         assert needle in text
 
 
+def test_server_env_flags() -> None:
+    from server.bench.__main__ import server_env
+
+    assert server_env(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+    with pytest.raises(SystemExit):
+        server_env(["NOVALUE"])
+
+
 def test_process_group_stops_children_on_error(tmp_path: Path) -> None:
     group = procs.ProcessGroup(tmp_path)
     with pytest.raises(KeyboardInterrupt), group:
