@@ -183,7 +183,7 @@ def start_server() -> Iterator[Callable[..., Running]]:
 
     yield start
     for run in started:
-        if run.engine.gate is not None:
+        if getattr(run.engine, "gate", None) is not None:
             run.engine.gate.set()
         run.channel.close()
         run.server.stop(None).wait(5)

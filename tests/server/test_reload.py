@@ -20,15 +20,13 @@ from typing import Any
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2_grpc
 
 from modelio.manifest import load_manifest, set_current, sha256_file, write_manifest
 from modelio.vocab import FEATURE_SERVICE
 from personalization.v1 import admin_pb2 as admin_pb
 from personalization.v1 import admin_pb2_grpc as admin_grpc
 from personalization.v1 import personalization_pb2 as pb
-from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from server.app import create_server, install_signal_handlers
+from server.app import install_signal_handlers
 from server.engine.decide import DecisionEngine
 from server.engine.errors import InvalidRequestError, ModelLoadError
 from server.engine.reload import ModelReloader, ReloadOnEvent
@@ -38,7 +36,7 @@ from server.models.runner import ModelRunner
 from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
 from server.security.policy import ADMIN, DECIDE
 from tests.fixtures_feast import FeastFixture
-from tests.server.conftest import Running, make_request, test_settings
+from tests.server.conftest import Running, make_request
 from tests.server.engine_fixtures import ScriptedReader, turn
 
 Code = grpc.StatusCode
@@ -259,31 +257,18 @@ def test_sighup_reloads_models_current(models: Path, caplog: pytest.LogCaptureFi
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Running]]:
-    """Factory: ``serve(engine, **settings_overrides)`` -> a started server on loopback;
-    stops it and closes the engine afterwards."""
-    started: list[Running] = []
+def serve(start_server: Callable[..., Running]) -> Iterator[Callable[..., Running]]:
+    """Factory: ``serve(engine, **settings_overrides)`` -> a started server on loopback
+    (conftest's ``start_server``); also closes the real engines afterwards."""
+    engines: list[Any] = []
 
     def start(engine: Any, **overrides: Any) -> Running:
-        server, port = create_server(test_settings(**overrides), engine=engine)
-        server.start()
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        run = Running(
-            server,
-            port,
-            engine,
-            channel,
-            pb_grpc.PersonalizationServiceStub(channel),
-            health_pb2_grpc.HealthStub(channel),
-        )
-        started.append(run)
-        return run
+        engines.append(engine)
+        return start_server(engine, **overrides)
 
     yield start
-    for run in started:
-        run.channel.close()
-        run.server.stop(None).wait(5)
-        run.engine.close()
+    for engine in engines:
+        engine.close()
 
 
 def _admin(run: Running) -> admin_grpc.AdminServiceStub:
