@@ -113,5 +113,8 @@ def test_shutdown_under_load_drains_and_refuses(
     assert after.value.code() is grpc.StatusCode.UNAVAILABLE
     assert in_flight > 0 and took < GRACE_S  # drained long before the grace ran out
     assert engine.entered == engine.finished == codes["OK"] > CLIENTS, (engine.entered, codes)
-    assert set(codes) <= {"OK", "UNAVAILABLE"}, codes
+    # Every call the engine started finished OK (above). A call that raced the stop and
+    # never reached a handler is refused: UNAVAILABLE, or CANCELLED when gRPC core had
+    # already accepted it; either way the client knows it was not served.
+    assert set(codes) <= {"OK", "UNAVAILABLE", "CANCELLED"}, codes
     print(f"\nshutdown: {in_flight} in flight, drained in {took:.2f} s, {dict(codes)}")
