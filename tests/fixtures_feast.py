@@ -20,7 +20,7 @@ import pandas as pd
 
 from modelio.store import open_store, repo_config
 from modelio.vocab import PLAN_TIERS
-from tests.helpers.feature_data import copy_repo
+from server.bench.prepare import copy_repo
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from modelio.manifest import (
 )
 from modelio.policy import PolicyConfig
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
+from training.export import register_lightgbm
 
 SEGMENT_NAMES = ("budget_newcomers", "steady_regulars", "high_value_power_users")
 _ROWS = 400
@@ -42,22 +43,6 @@ def _to_onnx(model: Any, width: int, classifier: bool) -> bytes:
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
     return onx.SerializeToString()
-
-
-def _register_lightgbm() -> None:
-    """Teach skl2onnx to convert LGBMClassifier with onnxmltools' converter."""
-    from lightgbm import LGBMClassifier
-    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
-
-    update_registered_converter(
-        LGBMClassifier,
-        "LightGbmLGBMClassifier",
-        calculate_linear_classifier_output_shapes,
-        convert_lightgbm,
-        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
-    )
 
 
 def segment_model(rng: np.random.Generator) -> bytes:
@@ -81,7 +66,7 @@ def escalation_model(rng: np.random.Generator) -> bytes:
 def nba_model(rng: np.random.Generator) -> bytes:
     from lightgbm import LGBMClassifier
 
-    _register_lightgbm()
+    register_lightgbm()
     x = rng.normal(size=(_ROWS * 2, len(NBA_INPUTS))).astype(np.float32)
     first_action = NBA_INPUTS.index(f"action_{ACTIONS[0]}")
     actions = rng.integers(0, len(ACTIONS), size=len(x))

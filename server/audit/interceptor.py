@@ -27,7 +27,7 @@ from server.audit.writer import AuditWriter
 from server.security.principal import current_principal
 from server.settings import Settings
 from server.transport.errors import abort_for
-from server.transport.interceptors import Behavior, Continuation
+from server.transport.interceptors import Behavior, Continuation, wrap_unary
 
 log = logging.getLogger(__name__)
 
@@ -89,31 +89,29 @@ class AuditInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         rpc = handler_call_details.method
         extract = self._rpcs.get(rpc)
-        if extract is None or handler is None or handler.unary_unary is None:
+        if extract is None:
             return handler
-        behavior: Behavior = handler.unary_unary
 
-        def audited(request: Any, context: grpc.ServicerContext) -> Any:
-            try:
-                response = behavior(request, context)
-            except Exception:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                # A write error is already logged; the call fails anyway with its own status.
-                with contextlib.suppress(AuditWriteError):
-                    self.writer.append(self._lines(rpc, extract(request, None), code))
-                raise
-            lines = self._lines(rpc, extract(request, response), grpc.StatusCode.OK)
-            try:
-                self.writer.append(lines)
-            except AuditWriteError as exc:
-                abort_for(context, exc, rpc)
-            return response
+        def wrap(behavior: Behavior) -> Behavior:
+            def audited(request: Any, context: grpc.ServicerContext) -> Any:
+                try:
+                    response = behavior(request, context)
+                except Exception:
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    # A write error is already logged; the call fails anyway with its status.
+                    with contextlib.suppress(AuditWriteError):
+                        self.writer.append(self._lines(rpc, extract(request, None), code))
+                    raise
+                lines = self._lines(rpc, extract(request, response), grpc.StatusCode.OK)
+                try:
+                    self.writer.append(lines)
+                except AuditWriteError as exc:
+                    abort_for(context, exc, rpc)
+                return response
 
-        return grpc.unary_unary_rpc_method_handler(
-            audited,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+            return audited
+
+        return wrap_unary(handler, wrap)
 
 
 def build_audit(settings: Settings) -> AuditInterceptor | None:

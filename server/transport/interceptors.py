@@ -46,11 +46,13 @@ def annotate_access_log(**fields: Any) -> None:
         current.update(fields)
 
 
-def _wrap_unary(
+def wrap_unary(
     handler: grpc.RpcMethodHandler | None,
     wrap: Callable[[Behavior], Behavior],
     tolerant: bool = False,
 ) -> grpc.RpcMethodHandler | None:
+    """``handler`` with its unary-unary behavior replaced by ``wrap(behavior)``; streaming
+    handlers and None pass through untouched. The extension point for interceptors."""
     if handler is None or handler.request_streaming or handler.response_streaming:
         return handler
     deserializer = handler.request_deserializer
@@ -90,7 +92,7 @@ class ErrorInterceptor(grpc.ServerInterceptor):
 
             return guarded
 
-        return _wrap_unary(continuation(handler_call_details), wrap, tolerant=True)
+        return wrap_unary(continuation(handler_call_details), wrap, tolerant=True)
 
 
 class LoggingInterceptor(grpc.ServerInterceptor):
@@ -132,7 +134,7 @@ class LoggingInterceptor(grpc.ServerInterceptor):
 
             return logged
 
-        return _wrap_unary(continuation(handler_call_details), wrap)
+        return wrap_unary(continuation(handler_call_details), wrap)
 
 
 def _log_rpc(
@@ -258,4 +260,4 @@ class ConcurrencyLimiter(grpc.ServerInterceptor):
 
             return limited
 
-        return _wrap_unary(handler, wrap)
+        return wrap_unary(handler, wrap)

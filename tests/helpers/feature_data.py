@@ -1,8 +1,7 @@
-"""A copy of feature_repo/ in a temp folder with small, exactly known source data."""
+"""Small, exactly known source data for a copy of feature_repo/ (server.bench.prepare.copy_repo)."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,20 +10,7 @@ import pandas as pd
 
 from modelio.vocab import FORMALITIES, LANGUAGES, PLAN_TIERS
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-def copy_repo(dest: Path) -> Path:
-    """Copy the declarations (not the data) of feature_repo/ into ``dest``."""
-    src = ROOT / "feature_repo"
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        if item.suffix in {".py", ".yaml"}:
-            shutil.copy(item, dest / item.name)
-    shutil.copytree(src / "stores", dest / "stores")
-    (dest / "data").mkdir(exist_ok=True)
-    return dest
 
 
 def _stamps(rng: np.random.Generator, n: int, max_days: float) -> list[datetime]:

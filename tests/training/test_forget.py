@@ -29,11 +29,11 @@ from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE
 from server.audit import customer_hmac
 from server.audit.records import AuditItem, audit_lines
+from server.bench.prepare import copy_repo
 from server.engine.factory import build_engine
 from server.engine.types import DecisionRequest
 from server.settings import Settings
 from tests.fixtures_feast import FeastFixture, apply, materialize
-from tests.helpers.feature_data import copy_repo
 from tests.helpers.redis_server import RedisServer, start_redis
 from tests.training.conftest import simulate_into
 from training import forget
