@@ -9,7 +9,6 @@ the version name (a plain file works on every filesystem and in Docker volumes).
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -143,6 +142,3 @@ def set_current(models_dir: Path, version: str) -> None:
     tmp.write_text(version + "\n")
     tmp.replace(models_dir / CURRENT)
 
-
-def summary(manifest: Manifest) -> str:
-    return json.dumps({"version": manifest.version, "feature_service": manifest.feature_service})
