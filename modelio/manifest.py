@@ -141,4 +141,3 @@ def set_current(models_dir: Path, version: str) -> None:
     tmp = models_dir / f".{CURRENT}.tmp"
     tmp.write_text(version + "\n")
     tmp.replace(models_dir / CURRENT)
-
