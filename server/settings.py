@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     models_dir: Path = Field(
         default=Path("models"), description="Directory of trained model bundles and manifests."
     )
+    micro_batch_max: int = Field(
+        default=32,
+        ge=1,
+        description="Decide calls that arrive while others are being decided are decided "
+        "together, up to this many: one feature read and one run per model for all of "
+        "them (server.engine.batcher). An idle server never waits to fill a batch. "
+        "1 decides every call on its own, in parallel threads.",
+    )
     feature_budget_ms: float = Field(
         default=20.0,
         gt=0,

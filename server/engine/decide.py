@@ -4,7 +4,10 @@
 reader, encodes all inputs with the shared ``modelio.context`` code, runs each model
 ONCE over the whole batch (segment and escalation: n rows, next-best-action: n x 7
 rows) and applies the policy per request. ``decide(req)`` is ``decide_batch([req])[0]``,
-so a turn gets the same answer alone or in a batch (apart from ``decision_id``).
+so a turn gets the same answer alone or in a batch (apart from ``decision_id``). With
+``max_batch`` > 1, Decide calls that overlap in time are batched that way too
+(:mod:`server.engine.batcher`): under load one read and three model runs serve many
+calls, while a lone call still runs at once on its own thread.
 
 The model version is an immutable :class:`~server.engine.bundle.ModelBundle` that
 ``swap_models`` replaces with one reference assignment (``server.engine.reload``
@@ -20,9 +23,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from modelio.context import UnknownTimeZoneError, encode_inputs, vector
+from modelio.context import UnknownTimeZoneError, encode_inputs, vector, zone
 from modelio.vocab import ACTIONS
 from server.engine.assemble import Prepared, prepare, prepare_degraded
+from server.engine.batcher import MicroBatcher
 from server.engine.bundle import ModelBundle
 from server.engine.errors import InvalidRequestError, ModelLoadError, NotReadyError
 from server.engine.types import Decision, DecisionRequest
@@ -31,12 +35,27 @@ from server.metrics import observe_decisions
 from server.models.runner import ModelRunner
 
 
+def check_time_zone(name: str, field: str) -> None:
+    """Raise :class:`InvalidRequestError` on ``field`` unless ``name`` is an IANA zone."""
+    try:
+        zone(name)
+    except UnknownTimeZoneError as exc:
+        raise InvalidRequestError(field, f"unknown IANA time zone {exc}") from None
+
+
 class DecisionEngine:
     """Implements ``server.engine.protocol.Engine``; thread-safe."""
 
     def __init__(
-        self, runner: ModelRunner, reader: FeatureReader, clock: Callable[[], float] = time.time
+        self,
+        runner: ModelRunner,
+        reader: FeatureReader,
+        clock: Callable[[], float] = time.time,
+        max_batch: int = 1,
     ) -> None:
+        """``max_batch`` > 1 decides overlapping ``decide`` calls together
+        (:mod:`server.engine.batcher`); 1 decides each call on its own thread."""
+        self._batcher = MicroBatcher(self._decide_overlapping, max_batch) if max_batch > 1 else None
         self._bundle = ModelBundle.build(runner)
         self._reader = reader
         self._clock = clock
@@ -87,7 +106,10 @@ class DecisionEngine:
         return not self._closed.is_set() and self._reader.ping()
 
     def decide(self, req: DecisionRequest) -> Decision:
-        return observe_decisions(self._decide([req], single=True))[0]
+        if self._batcher is None:
+            return observe_decisions(self._decide([req], single=True))[0]
+        check_time_zone(req.context.timezone, "context.time_zone")  # fail this call only
+        return self._batcher.submit(req)
 
     def decide_batch(self, reqs: list[DecisionRequest]) -> list[Decision]:
         return observe_decisions(self._decide(reqs, single=False))
@@ -98,6 +120,9 @@ class DecisionEngine:
             self._reader.close()
 
     # --- internals -------------------------------------------------------------------
+
+    def _decide_overlapping(self, reqs: list[DecisionRequest]) -> list[Decision]:
+        return observe_decisions(self._decide(reqs, single=True))
 
     def _decide(self, reqs: Sequence[DecisionRequest], single: bool) -> list[Decision]:
         if self._closed.is_set():
@@ -137,9 +162,10 @@ class DecisionEngine:
         for i, p in enumerate(prepared):
             try:
                 encoded = encode_inputs(p.raw, p.req.context, bundle.defaults)
-            except UnknownTimeZoneError as exc:
+            except UnknownTimeZoneError:
                 field = "context.time_zone" if single else f"requests[{i}].context.time_zone"
-                raise InvalidRequestError(field, f"unknown IANA time zone {exc}") from None
+                check_time_zone(p.req.context.timezone, field)
+                raise
             rows.append(vector(encoded, bundle.inputs))
         return np.asarray(rows, dtype=np.float32)
 

@@ -67,7 +67,7 @@ def build_engine(settings: Any) -> DecisionEngine:
         settings=settings,
     )
     try:
-        return DecisionEngine(runner, reader)
+        return DecisionEngine(runner, reader, max_batch=int(settings.micro_batch_max))
     except Exception:
         reader.close()
         raise

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -197,3 +199,48 @@ def test_fixture_views_are_the_real_ones() -> None:
     assert set(PROFILE) | set(SUPPORT) | set(ENGAGEMENT) == {
         f for names in FEATURE_VIEWS.values() for f in names
     }
+
+
+class GatedReader(ScriptedReader):
+    """The first read waits for ``gate``, so calls made meanwhile queue up."""
+
+    def __init__(self, rows: dict) -> None:
+        super().__init__(rows)
+        self.gate = threading.Event()
+        self.first_read = threading.Event()
+
+    def read(self, customer_ids):  # type: ignore[no-untyped-def]
+        if not self.first_read.is_set():
+            self.first_read.set()
+            assert self.gate.wait(10)
+        return super().read(customer_ids)
+
+
+def test_overlapping_decides_share_one_read_and_match_solo_answers(runner: ModelRunner) -> None:
+    rows = {"C1": {**PROFILE, **SUPPORT, **ENGAGEMENT}, "C2": {**NO_CONSENT, **SUPPORT}}
+    table = {cid: features(cid, values) for cid, values in rows.items()}
+    reader = GatedReader(table)
+    engine = DecisionEngine(runner, reader, clock=lambda: NOW_TS, max_batch=16)
+    solo = DecisionEngine(runner, ScriptedReader(table), clock=lambda: NOW_TS)
+    reqs = [
+        turn(cid, f"r{i}", sentiment=(i % 7 - 3) / 3.5, turn_index=1 + i % 3)
+        for i, cid in enumerate(["C1", "C2", "nobody", "C1", "C2", "C1", "nobody", "C2"])
+    ]
+    bad = turn("C1", "r-bad", timezone="Mars/Olympus")
+    with ThreadPoolExecutor(len(reqs) + 1) as pool:
+        first = pool.submit(engine.decide, reqs[0])
+        assert reader.first_read.wait(5)
+        rest = [pool.submit(engine.decide, r) for r in reqs[1:]]
+        invalid = pool.submit(engine.decide, bad)
+        with pytest.raises(InvalidRequestError) as exc:
+            invalid.result(5)  # refused before it joins a batch: the others are unharmed
+        assert exc.value.field == "context.time_zone"
+        for _ in range(500):
+            if len(engine._batcher._queue) == len(rest):  # type: ignore[union-attr]
+                break
+            threading.Event().wait(0.01)
+        reader.gate.set()
+        got = [first.result(5)] + [f.result(5) for f in rest]
+    assert [without_id(d) for d in got] == [without_id(solo.decide(r)) for r in reqs]
+    assert len(reader.calls) == 2  # the first call alone, then everyone who waited
+    assert sorted(reader.calls[1]) == ["C1", "C2", "nobody"]  # distinct customers
