@@ -9,7 +9,7 @@ single row and a dict of ~50 floats is cheaper than any dataframe.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -111,6 +111,7 @@ BASE_DEFAULTS: dict[str, float] = {
 }
 
 _TIER_RANK = {tier: float(i) for i, tier in enumerate(PLAN_TIERS)}
+_NOTHING: Mapping[str, Any] = {}
 _MAX_DAYS_SINCE = 365.0
 
 
@@ -123,51 +124,84 @@ def zone(name: str) -> ZoneInfo:
         raise UnknownTimeZoneError(name) from exc
 
 
-def _num(raw: Mapping[str, Any], key: str) -> float | None:
-    value = raw.get(key)
-    if value is None:
-        return None
+def _float(value: Any) -> float | None:
     out = float(value)
-    return None if math.isnan(out) else out
+    return None if out != out else out  # NaN is missing
 
 
-def _log1p(value: float | None) -> float | None:
-    return None if value is None else math.log1p(max(value, 0.0))
+def _log1p(value: Any) -> float | None:
+    out = float(value)
+    return None if out != out else math.log1p(max(out, 0.0))
 
 
-def _profile(raw: Mapping[str, Any]) -> dict[str, float | None]:
-    tier = raw.get("plan_tier")
-    return {
-        "plan_tier_rank": _TIER_RANK.get(tier) if isinstance(tier, str) else None,
-        "monthly_spend": _num(raw, "monthly_spend"),
-        "tenure_months": _num(raw, "tenure_months"),
-        "log_lifetime_value": _log1p(_num(raw, "lifetime_value")),
-        "num_products": _num(raw, "num_products"),
-    }
+def _tier_rank(value: Any) -> float | None:
+    return _TIER_RANK.get(value) if isinstance(value, str) else None
 
 
-def _engagement(raw: Mapping[str, Any]) -> dict[str, float | None]:
-    return {
-        "log_sessions_28d": _log1p(_num(raw, "sessions_28d")),
-        "log_page_views_28d": _log1p(_num(raw, "page_views_28d")),
-        "log_minutes_28d": _log1p(_num(raw, "minutes_28d")),
-        "product_usage_28d": _num(raw, "product_usage_28d"),
-        "active_days_28d": _num(raw, "active_days_28d"),
-    }
+Transform = Callable[[Any], "float | None"]
+#: (input name, raw feature, transform of a present raw value) per input of a group.
+_PROFILE_SPEC: tuple[tuple[str, str, Transform], ...] = (
+    ("plan_tier_rank", "plan_tier", _tier_rank),
+    ("monthly_spend", "monthly_spend", _float),
+    ("tenure_months", "tenure_months", _float),
+    ("log_lifetime_value", "lifetime_value", _log1p),
+    ("num_products", "num_products", _float),
+)
+_ENGAGEMENT_SPEC: tuple[tuple[str, str, Transform], ...] = (
+    ("log_sessions_28d", "sessions_28d", _log1p),
+    ("log_page_views_28d", "page_views_28d", _log1p),
+    ("log_minutes_28d", "minutes_28d", _log1p),
+    ("product_usage_28d", "product_usage_28d", _float),
+    ("active_days_28d", "active_days_28d", _float),
+)
+_HISTORY_SPEC: tuple[tuple[str, str, Transform], ...] = tuple(
+    (name, name, _float) for name in HISTORY_INPUTS[:-1]
+)
 
 
-def _history(raw: Mapping[str, Any], event_time: datetime) -> dict[str, float | None]:
-    out = {name: _num(raw, name) for name in HISTORY_INPUTS[:-1]}
-    last_ts = _num(raw, "last_ticket_ts")
-    days = None
-    if last_ts is not None:
-        days = min(max((event_time.timestamp() - last_ts) / 86400.0, 0.0), _MAX_DAYS_SINCE)
-    out["days_since_last_ticket"] = days
-    return out
+def _group(
+    out: dict[str, float],
+    flag: str,
+    raw: Mapping[str, Any],
+    spec: tuple[tuple[str, str, Transform], ...],
+    defaults: Mapping[str, float],
+) -> float:
+    """Write one group's inputs (its flag first, for a stable key order); return the flag:
+    1.0 when any of its raw values is present, else 0.0 (and all inputs are defaults)."""
+    out[flag] = present = 0.0
+    for name, key, transform in spec:
+        value = raw.get(key)
+        if value is not None:
+            value = transform(value)
+        if value is None:
+            out[name] = defaults[name]
+        else:
+            out[name] = value
+            present = 1.0
+    out[flag] = present
+    return present
+
+
+def _days_since(raw: Mapping[str, Any], event_time: datetime) -> float | None:
+    last_ts = raw.get("last_ticket_ts")
+    last = None if last_ts is None else _float(last_ts)
+    if last is None:
+        return None
+    return min(max((event_time.timestamp() - last) / 86400.0, 0.0), _MAX_DAYS_SINCE)
+
+
+#: Every one-hot input of the turn at 0.0; the turn's own three are then set to 1.0.
+_CHANNEL_KEYS = {c: f"channel_{c}" for c in CHANNELS}
+_DEVICE_KEYS = {d: f"device_{d}" for d in DEVICES}
+_CATEGORY_KEYS = {c: f"category_{c}" for c in ISSUE_CATEGORIES}
+_ONE_HOT_ZEROS: dict[str, float] = dict.fromkeys(
+    (*_CHANNEL_KEYS.values(), *_DEVICE_KEYS.values(), *_CATEGORY_KEYS.values()), 0.0
+)
 
 
 def context_inputs(ctx: TurnContext) -> dict[str, float]:
-    """Encode the turn: local time from ``event_time`` + ``timezone``, one-hot categories."""
+    """Encode the turn: local time from ``event_time`` + ``timezone``, one-hot categories
+    (a value outside the vocabulary sets none of its one-hots)."""
     local = ctx.event_time.astimezone(zone(ctx.timezone))
     hour = local.hour + local.minute / 60.0
     weekday = local.weekday()
@@ -182,13 +216,15 @@ def context_inputs(ctx: TurnContext) -> dict[str, float]:
         "is_weekend": 1.0 if weekday >= 5 else 0.0,
         "is_business_hours": 1.0 if weekday < 5 and 9 <= local.hour < 18 else 0.0,
     }
-    for prefix, vocab, value in (
-        ("channel", CHANNELS, ctx.channel),
-        ("device", DEVICES, ctx.device),
-        ("category", ISSUE_CATEGORIES, ctx.issue_category),
+    out.update(_ONE_HOT_ZEROS)
+    for keys, value in (
+        (_CHANNEL_KEYS, ctx.channel),
+        (_DEVICE_KEYS, ctx.device),
+        (_CATEGORY_KEYS, ctx.issue_category),
     ):
-        for item in vocab:
-            out[f"{prefix}_{item}"] = 1.0 if item == value else 0.0
+        key = keys.get(value)
+        if key is not None:
+            out[key] = 1.0
     return out
 
 
@@ -209,17 +245,17 @@ def customer_inputs(
     operational data and is kept.
     """
     consent = has_consent(raw)
-    parts = (
-        ("has_profile", _profile(raw) if consent else dict.fromkeys(PROFILE_INPUTS)),
-        ("has_engagement", _engagement(raw) if consent else dict.fromkeys(ENGAGEMENT_INPUTS)),
-        ("has_history", _history(raw, event_time)),
-    )
     out: dict[str, float] = {}
-    for flag, values in parts:
-        present = any(v is not None for v in values.values())
-        out[flag] = 1.0 if present else 0.0
-        for name, value in values.items():
-            out[name] = defaults[name] if value is None else value
+    _group(out, "has_profile", raw if consent else _NOTHING, _PROFILE_SPEC, defaults)
+    _group(out, "has_engagement", raw if consent else _NOTHING, _ENGAGEMENT_SPEC, defaults)
+    present = _group(out, "has_history", raw, _HISTORY_SPEC, defaults)
+    days = _days_since(raw, event_time)
+    if days is None:
+        out["days_since_last_ticket"] = defaults["days_since_last_ticket"]
+    else:
+        out["days_since_last_ticket"] = days
+        present = 1.0
+    out["has_history"] = present
     return out
 
 
