@@ -25,7 +25,14 @@ from typing import Any
 
 from modelio.context import has_consent
 from modelio.manifest import Manifest
-from modelio.policy import choose, eligibility_of, eligible_mask, exploration_draw, risk_band
+from modelio.policy import (
+    Eligibility,
+    choose,
+    eligibility_of,
+    eligible_mask,
+    exploration_draw,
+    risk_band,
+)
 from modelio.vocab import ACTIONS, FORMALITIES, LANGUAGES
 from server.engine.types import (
     Decision,
@@ -110,6 +117,13 @@ class Assembler:
         self._config = manifest.policy
         self._version = manifest.version
         self._segments = {s.id: Segment(s.id, s.name) for s in manifest.segments}
+        self._masks: dict[Eligibility, tuple[bool, ...]] = {}  # a handful of distinct ones
+
+    def _mask(self, who: Eligibility) -> tuple[bool, ...]:
+        mask = self._masks.get(who)
+        if mask is None:
+            mask = self._masks[who] = eligible_mask(who, self._config)
+        return mask
 
     def segment(self, p: Prepared, label: int) -> Segment:
         if not p.personalized:
@@ -118,7 +132,7 @@ class Assembler:
 
     def next_best_action(self, p: Prepared, risk: float, scores: Sequence[float]) -> NextBestAction:
         ctx = p.req.context
-        mask = eligible_mask(eligibility_of(p.raw), self._config)
+        mask = self._mask(eligibility_of(p.raw))
         draw = exploration_draw(
             p.req.customer_id, ctx.event_time.isoformat(), str(ctx.turn_index), p.req.request_id
         )
