@@ -59,6 +59,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "decide_p99_over_echo_p99": _ratio(
             _p50(results, "decide", "p99_us"), _p50(results, "echo", "p99_us")
         ),
+        "decide_2w_over_echo_p50": _ratio(_p50(results, "decide_2w"), _p50(results, "echo")),
     }
 
 

@@ -67,7 +67,7 @@ def closed_config(
         concurrency=cfg.concurrency,
         duration_s=duration_s,
         warmup_s=cfg.warmup_s,
-        processes=cfg.processes,
+        processes=entry.processes or cfg.processes,
     )
 
 

@@ -11,7 +11,13 @@ entry                     server                           call
 ``naive``                 bench.naive_server               Decide
 ``feast_batch100``        bench.naive_server               DecideBatch of 100
 ``feast_listen``          ``feast listen``                 GetOnlineFeatures, 1 id
+``decide_2w``             ``python -m server``, 2 workers  Decide, 2 client procs
 ========================  ===============================  =========================
+
+``decide_2w`` is the product as it should run on this 2-core machine: two worker
+processes on one port. The kernel spreads connections, not calls, over the workers,
+so its load comes from two client processes (two connections) with the same total
+number of callers.
 """
 
 from __future__ import annotations
@@ -35,9 +41,10 @@ class Entry:
     """One row of the results table."""
 
     name: str
-    server: str  # echo | decide | naive | feast_listen
+    server: str  # echo | decide | decide_2w | naive | feast_listen
     rpc: str  # loadgen rpc: decide | batch | feast
     batch_size: int = 1
+    processes: int = 0  # client processes; 0: the bench's --processes
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -47,8 +54,10 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("naive", "naive", "decide"),
     Entry("feast_batch100", "naive", "batch", 100),
     Entry("feast_listen", "feast_listen", "feast"),
+    Entry("decide_2w", "decide_2w", "decide", processes=2),
 )
-SERVERS: tuple[str, ...] = ("echo", "decide", "naive", "feast_listen")
+SERVERS: tuple[str, ...] = ("echo", "decide", "naive", "feast_listen", "decide_2w")
+DECIDE_WORKERS = {"decide": 1, "decide_2w": 2}
 
 
 def server_command(
@@ -71,8 +80,9 @@ def server_command(
             str(data.models_dir),
         )
         return python_module("server.bench.naive_server", *args), base_env()
-    if name == "decide":
+    if name in DECIDE_WORKERS:
         env = base_env(
+            PERSONALIZATION_WORKERS=str(DECIDE_WORKERS[name]),
             PERSONALIZATION_HOST="127.0.0.1",
             PERSONALIZATION_PORT=str(port),
             PERSONALIZATION_ONLINE_STORE="redis",
@@ -116,7 +126,7 @@ def launch_server(
         rpc = "feast"
     else:
         cmd, env = server_command(name, port, data)
-        if name == "decide":
+        if name in DECIDE_WORKERS:
             env.update(decide_env or {})
         child = group.start(name, cmd, env)
         rpc = "decide"

@@ -198,7 +198,7 @@ def test_bench_tiny_end_to_end(
         == 0
     )
 
-    servers = {"redis", "echo", "decide", "naive", "feast_listen"}
+    servers = {"redis", "echo", "decide", "naive", "feast_listen", "decide_2w"}
     assert {c.name for c in started} == servers | {"simulate", "materialize"}
     assert not any(c.alive() for c in started)  # every child stopped
     results = json.loads(out.read_text())
@@ -207,7 +207,7 @@ def test_bench_tiny_end_to_end(
         assert row["ok"] > 0, entry.name
         assert row["p50_us"] <= row["p90_us"] <= row["p99_us"] <= row["max_us"]
         assert isinstance(row["error_count"], int) and row["rps"] > 0
-    for name in ("decide", "batch100", "naive", "feast_batch100"):  # answers were inspected
+    for name in ("decide", "batch100", "naive", "feast_batch100", "decide_2w"):  # inspected
         assert results["entries"][name]["decisions_sampled"] > 0, name
     assert results["entries"]["echo"]["personalized_share"] == 0.0  # empty responses
     assert set(results["open_loop"]) == set(results["max_rate"]) == {"echo", "decide"}
@@ -216,4 +216,5 @@ def test_bench_tiny_end_to_end(
     assert results["machine"]["nproc"] and results["machine"]["grpcio"]
     text = doc.read_text()
     assert "| `feast_listen` |" in text and "--tiny" in text
+    assert "With `--workers 2` (`decide_2w`" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
