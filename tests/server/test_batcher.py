@@ -47,32 +47,30 @@ def test_a_lone_call_runs_at_once_on_its_own_thread() -> None:
     assert not batcher._busy
 
 
-def test_calls_arriving_during_a_batch_share_the_next_one() -> None:
+def run_held(max_batch: int, items: range) -> tuple[Recorder, MicroBatcher, list[int]]:
+    """Submit ``items[0]``, hold its batch open until the others queued, then release;
+    returns the recorder, the batcher and every call's result in submission order."""
     run = Recorder(hold_first=True)
-    batcher = MicroBatcher(run, max_batch=8)
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(batcher.submit, 0)
+    batcher = MicroBatcher(run, max_batch=max_batch)
+    with ThreadPoolExecutor(len(items)) as pool:
+        first = pool.submit(batcher.submit, items[0])
         assert run.entered.wait(5)
-        rest = [pool.submit(batcher.submit, i) for i in range(1, 6)]
-        wait_queued(batcher, 5)
+        rest = [pool.submit(batcher.submit, i) for i in items[1:]]
+        wait_queued(batcher, len(rest))
         run.release.set()
-        assert first.result(5) == 0
-        assert [f.result(5) for f in rest] == [10, 20, 30, 40, 50]
+        return run, batcher, [first.result(5)] + [f.result(5) for f in rest]
+
+
+def test_calls_arriving_during_a_batch_share_the_next_one() -> None:
+    run, batcher, results = run_held(8, range(6))
+    assert results == [0, 10, 20, 30, 40, 50]
     assert run.batches[0] == [0]
     assert sorted(run.batches[1]) == [1, 2, 3, 4, 5]  # one batch for all who waited
     assert batcher.batches == 2 and batcher.items == 6
 
 
 def test_max_batch_splits_the_queue() -> None:
-    run = Recorder(hold_first=True)
-    batcher = MicroBatcher(run, max_batch=2)
-    with ThreadPoolExecutor(8) as pool:
-        first = pool.submit(batcher.submit, 0)
-        assert run.entered.wait(5)
-        rest = [pool.submit(batcher.submit, i) for i in range(1, 6)]
-        wait_queued(batcher, 5)
-        run.release.set()
-        results = [first.result(5)] + [f.result(5) for f in rest]
+    run, _, results = run_held(2, range(6))
     assert results == [0, 10, 20, 30, 40, 50]
     assert [len(b) for b in run.batches] == [1, 2, 2, 1]
     assert sorted(i for b in run.batches for i in b) == list(range(6))
