@@ -130,8 +130,8 @@ def _float(value: Any) -> float | None:
 
 
 def _log1p(value: Any) -> float | None:
-    out = float(value)
-    return None if out != out else math.log1p(max(out, 0.0))
+    out = _float(value)
+    return None if out is None else math.log1p(max(out, 0.0))
 
 
 def _tier_rank(value: Any) -> float | None:

@@ -35,12 +35,17 @@ from server.metrics import observe_decisions
 from server.models.runner import ModelRunner
 
 
+def invalid_time_zone(field: str, exc: UnknownTimeZoneError) -> InvalidRequestError:
+    """The caller's error for a time zone ``modelio.context.zone`` did not know."""
+    return InvalidRequestError(field, f"unknown IANA time zone {exc}")
+
+
 def check_time_zone(name: str, field: str) -> None:
     """Raise :class:`InvalidRequestError` on ``field`` unless ``name`` is an IANA zone."""
     try:
         zone(name)
     except UnknownTimeZoneError as exc:
-        raise InvalidRequestError(field, f"unknown IANA time zone {exc}") from None
+        raise invalid_time_zone(field, exc) from None
 
 
 class DecisionEngine:
@@ -162,10 +167,9 @@ class DecisionEngine:
         for i, p in enumerate(prepared):
             try:
                 encoded = encode_inputs(p.raw, p.req.context, bundle.defaults)
-            except UnknownTimeZoneError:
+            except UnknownTimeZoneError as exc:
                 field = "context.time_zone" if single else f"requests[{i}].context.time_zone"
-                check_time_zone(p.req.context.timezone, field)
-                raise
+                raise invalid_time_zone(field, exc) from None
             rows.append(vector(encoded, bundle.inputs))
         return np.asarray(rows, dtype=np.float32)
 
