@@ -48,7 +48,7 @@ def open_reader(
     if kind in REDIS_KINDS:
         from server.features.redis_reader import RedisFeatureReader
 
-        # The socket timeout frees the guard's read thread soon after the budget.
+        # Socket timeouts of one budget: the guard then reads on the request's thread.
         timeout = budget_ms / 1000.0
         inner = RedisFeatureReader(store, feature_service, clock=clock, timeout_s=timeout)
     else:

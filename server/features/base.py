@@ -86,6 +86,12 @@ class FeatureReader(ABC):
     and do at most one round trip to the store per ``read``.
     """
 
+    #: Seconds after which ``read`` gives up by itself (e.g. a socket timeout) and
+    #: raises ``FeatureReadError("feature_timeout")``; None if it may block for longer.
+    #: A reader that bounds itself is called on the request's own thread by
+    #: :class:`~server.features.guard.GuardedReader`, without a thread hand-off.
+    self_timeout_s: float | None = None
+
     @abstractmethod
     def read(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
         """One result per id, same order; raise :class:`FeatureReadError` on store failure."""

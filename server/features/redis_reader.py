@@ -49,11 +49,12 @@ def connect(connection_string: str, cluster: bool, timeout_s: float | None = Non
 
     Uses Feast's own parser so passwords, ``ssl`` and ``db`` parameters mean the same as
     in ``feature_store.yaml``; ``timeout_s`` bounds connecting and each socket read.
-    One immediate retry (a pooled connection the server closed) and no backoff: within a
-    feature budget of milliseconds, answering degraded beats waiting for Redis.
+    One immediate retry on a connection error (a pooled connection the server closed),
+    none on a timeout and no backoff: within a feature budget of milliseconds, answering
+    degraded beats waiting for Redis.
     """
     nodes, params = RedisOnlineStore._parse_connection_string(connection_string)
-    params.setdefault("retry", Retry(NoBackoff(), 1))
+    params.setdefault("retry", Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
     if timeout_s is not None:
         params.setdefault("socket_timeout", timeout_s)
         params.setdefault("socket_connect_timeout", timeout_s)
@@ -74,7 +75,12 @@ class RedisFeatureReader(FeatureReader):
         clock: Clock = now_clock,
         timeout_s: float | None = None,
     ) -> None:
-        """``client`` overrides the one built from the store's connection string."""
+        """``client`` overrides the one built from the store's connection string.
+
+        ``timeout_s`` bounds each socket operation of a single-node client we build, so
+        such a reader times out by itself (``self_timeout_s``); a cluster client may
+        follow redirects and retry, so it does not claim to.
+        """
         config = store.config
         online = config.online_store
         if getattr(online, "type", None) != "redis":
@@ -87,6 +93,8 @@ class RedisFeatureReader(FeatureReader):
         self._key_head = self._fast_key_head()
         cluster = str(getattr(online.redis_type, "value", online.redis_type)) == "redis_cluster"
         self._client = client or connect(online.connection_string, cluster, timeout_s)
+        if client is None and not cluster:
+            self.self_timeout_s = timeout_s
 
     @property
     def spec(self) -> ServiceSpec:

@@ -171,6 +171,39 @@ def test_budget_stops_waiting_and_a_busy_pool_fails_fast() -> None:
     reader.close()
 
 
+class SelfTimedReader(FakeReader):
+    """A reader that says it gives up by itself after ``self_timeout_s``."""
+
+    def __init__(self, self_timeout_s: float) -> None:
+        super().__init__()
+        self.self_timeout_s = self_timeout_s
+        self.threads: list[int] = []
+
+    def read(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
+        self.threads.append(threading.get_ident())
+        return super().read(customer_ids)
+
+
+def test_a_reader_bounded_within_the_budget_runs_on_the_calling_thread() -> None:
+    inner = SelfTimedReader(0.02)  # the guard's budget is 50 ms
+    reader = guarded(inner, threshold=2)
+    assert reader.read(["C1"])[0].customer_id == "C1"
+    assert inner.threads == [threading.get_ident()]
+    inner.error = FeatureReadError("feature_timeout", "socket timeout")
+    assert [reason_of(reader), reason_of(reader)] == ["feature_timeout"] * 2
+    assert reason_of(reader) == "circuit_open"  # its own timeouts still feed the breaker
+    assert inner.calls == 3
+    reader.close()
+
+
+def test_a_reader_bounded_beyond_the_budget_still_runs_on_the_pool() -> None:
+    inner = SelfTimedReader(0.5)
+    reader = guarded(inner)
+    reader.read(["C1"])
+    assert inner.threads and inner.threads[0] != threading.get_ident()
+    reader.close()
+
+
 def test_garbage_is_a_decode_error_not_a_store_failure(caplog: pytest.LogCaptureFixture) -> None:
     from google.protobuf.message import DecodeError
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import socket
 import time
@@ -141,6 +142,7 @@ def test_one_round_trip_per_read(
     reader = RedisFeatureReader(store, FEATURE_SERVICE, client=client)
     reader.read(list(engine_feast_repo.known_ids[:50]))
     assert (client.executions, client.commands) == (1, 50)  # one HMGET per customer
+    assert reader.self_timeout_s is None  # a caller's client: its timeouts are unknown
     reader.close()
 
 
@@ -173,7 +175,15 @@ def test_slow_store_is_a_timeout(
             reader.read(["C0000001"])
         assert caught.value.reason == "feature_timeout"
         assert time.monotonic() - started < 1.0
+        assert reader.self_timeout_s == 0.05  # so the guard may call it inline
         reader.close()
+        silent.setblocking(False)
+        connections = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                silent.accept()[0].close()
+                connections += 1
+        assert connections == 1  # a timeout is not retried on a new connection
 
 
 def test_rejects_a_non_redis_store(engine_feast_repo: FeastFixture) -> None:
@@ -186,6 +196,7 @@ def test_redis_cluster(engine_feast_repo: FeastFixture, engine_redis_cluster: An
     now = time.time()
     reader = RedisFeatureReader(store, FEATURE_SERVICE, clock=lambda: now)
     assert isinstance(reader._client, RedisCluster) and reader.ping()
+    assert reader.self_timeout_s is None  # redirects and retries: not bounded by one timeout
     ids = thousand_ids(engine_feast_repo)[:300]
     sqlite = FeastFeatureReader(engine_feast_repo.store(), FEATURE_SERVICE, clock=lambda: now)
     assert reader.read(ids) == sqlite.read(ids)
