@@ -259,9 +259,10 @@ def install_signal_handlers(
     return restore
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, engine: Engine | None = None) -> None:
     """Run one server process until SIGTERM/SIGINT, then drain within grace_period_s.
     SIGHUP reloads the models ``models/current`` points at (see server.engine.reload).
+    ``engine`` replaces the real one (as in :func:`create_server`).
 
     If the server cannot start (e.g. ``ModelLoadError``), logs why and raises
     ``SystemExit(1)``, so the process exits non-zero without a second traceback.
@@ -274,7 +275,7 @@ def serve(settings: Settings) -> None:
     reload_worker: ReloadOnEvent | None = None
     try:
         try:
-            server, port = create_server(settings)
+            server, port = create_server(settings, engine)
             server.start()
         except Exception:
             log.exception("server failed to start")

@@ -30,6 +30,7 @@ from server.bench.measure import MeasureConfig, ServerLauncher, measure_all
 from server.bench.plot import plot
 from server.bench.prepare import prepare
 from server.bench.procs import ProcessGroup
+from server.bench.scenarios import DATALESS
 from server.bench.search import SearchSpec
 
 TINY = {
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, A
     started = time.monotonic()
     with ProcessGroup(workdir / "logs") as group:
         launcher = ServerLauncher(group, server_env(args.server_env))
-        launcher.launch(("echo",), None)  # needs no data: starts while data is prepared
+        launcher.launch(DATALESS, None)  # they start while the data is prepared
         data = prepare(group, workdir, customers, args.models_dir, args.tiny)
         launcher.launch(("decide", "naive", "feast_listen", "decide_2w"), data)
         results = measure_all(group, data, cfg, launcher.running)

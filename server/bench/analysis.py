@@ -60,6 +60,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             _p50(results, "decide", "p99_us"), _p50(results, "echo", "p99_us")
         ),
         "decide_2w_over_echo_p50": _ratio(_p50(results, "decide_2w"), _p50(results, "echo")),
+        "transport_over_echo_p50": _ratio(_p50(results, "transport"), _p50(results, "echo")),
+        "decide_over_transport_p50": _ratio(_p50(results, "decide"), _p50(results, "transport")),
     }
 
 

@@ -11,6 +11,8 @@ from server.loadgen.report import table
 
 ENTRY_NOTES = {
     "echo": "bare gRPC server, same proto service and grpc.server settings; empty response",
+    "transport": "our server (interceptors, validation, converters) around an engine that "
+    "returns one precomputed decision: no features, no models",
     "decide": "`python -m server`, Redis online store (the product)",
     "batch100": "our DecideBatch, 100 turns per call",
     "naive": "per call Feast `get_online_features(feature_service)` + onnxruntime",
@@ -211,7 +213,7 @@ def write_markdown(results: dict[str, Any], dest: Path, plot_name: str) -> Path:
     lines += ["", f"## Highest open-loop rate with p99 <= {cfg['p99_limit_us'] / 1000:g} ms", ""]
     lines += _max_rate(results)
     lines += ["", "## Ratios and targets", "", *_targets(results["targets"])]
-    lines += _two_workers(results)
+    lines += _breakdown(results)
     lines += ["", "## Where the decide server spends its time", ""]
     lines += _profile(results.get("profile"))
     lines += ["", "## Machine and command", "", *_machine(results["machine"])]
@@ -221,16 +223,29 @@ def write_markdown(results: dict[str, Any], dest: Path, plot_name: str) -> Path:
     return dest
 
 
-def _two_workers(results: dict[str, Any]) -> list[str]:
-    """The targets are for one process; say what the recommended 2-worker setup gives."""
-    ratio = ratios(results).get("decide_2w_over_echo_p50")
-    if ratio is None:
-        return []
-    return [
-        "",
-        f"The targets compare the single-process `decide`. With `--workers 2` "
-        f"(`decide_2w`, one process per core) decide p50 / echo p50 is {ratio:g}.",
-    ]
+def _breakdown(results: dict[str, Any]) -> list[str]:
+    """Where decide's distance to echo comes from, and what the 2-worker setup gives."""
+    values = ratios(results)
+    lines = []
+    transport, engine = (
+        values.get("transport_over_echo_p50"),
+        values.get("decide_over_transport_p50"),
+    )
+    if transport is not None and engine is not None:
+        lines += [
+            "",
+            f"Split of decide p50 / echo p50: `transport` p50 / `echo` p50 is {transport:g} "
+            f"(our gRPC layer with an engine that does nothing) and `decide` p50 / "
+            f"`transport` p50 is {engine:g} (the engine: features, models, policy).",
+        ]
+    two = values.get("decide_2w_over_echo_p50")
+    if two is not None:
+        lines += [
+            "",
+            f"The targets compare the single-process `decide`. With `--workers 2` "
+            f"(`decide_2w`, one process per core) decide p50 / echo p50 is {two:g}.",
+        ]
+    return lines
 
 
 def console_summary(results: dict[str, Any]) -> str:

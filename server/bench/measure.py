@@ -164,7 +164,7 @@ class ServerLauncher:
         self.running: dict[str, Running] = {}
 
     def launch(self, names: tuple[str, ...], data: BenchData | None) -> None:
-        """Start ``names``; only echo may start before the data is prepared."""
+        """Start ``names``; only ``scenarios.DATALESS`` may start before the data is prepared."""
         say(f"starting {', '.join(names)}")
         for name in names:
             self.running[name] = launch_server(self.group, name, data, self.decide_env)

@@ -6,6 +6,7 @@ Entries (all closed loop, same concurrency, same client):
 entry                     server                           call
 ========================  ===============================  =========================
 ``echo``                  bench.echo_server                Decide
+``transport``             bench.transport_server           Decide
 ``decide``                ``python -m server`` (Redis)     Decide
 ``batch100``              ``python -m server`` (Redis)     DecideBatch of 100
 ``naive``                 bench.naive_server               Decide
@@ -18,6 +19,10 @@ entry                     server                           call
 processes on one port. The kernel spreads connections, not calls, over the workers,
 so its load comes from two client processes (two connections) with the same total
 number of callers.
+
+``transport`` is the product's gRPC layer with an engine that does nothing, so
+``echo`` -> ``transport`` -> ``decide`` splits Decide's latency into what gRPC, our
+transport and the engine cost.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ class Entry:
     """One row of the results table."""
 
     name: str
-    server: str  # echo | decide | decide_2w | naive | feast_listen
+    server: str  # one of SERVERS
     rpc: str  # loadgen rpc: decide | batch | feast
     batch_size: int = 1
     processes: int = 0  # client processes; 0: the bench's --processes
@@ -49,6 +54,7 @@ class Entry:
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("echo", "echo", "decide"),
+    Entry("transport", "transport", "decide"),
     Entry("decide", "decide", "decide"),
     Entry("batch100", "decide", "batch", 100),
     Entry("naive", "naive", "decide"),
@@ -56,7 +62,9 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("feast_listen", "feast_listen", "feast"),
     Entry("decide_2w", "decide_2w", "decide", processes=2),
 )
-SERVERS: tuple[str, ...] = ("echo", "decide", "naive", "feast_listen", "decide_2w")
+SERVERS: tuple[str, ...] = ("echo", "transport", "decide", "naive", "feast_listen", "decide_2w")
+#: Servers that need no prepared data (they start while it is being prepared).
+DATALESS: tuple[str, ...] = ("echo", "transport")
 DECIDE_WORKERS = {"decide": 1, "decide_2w": 2}
 
 
@@ -64,8 +72,8 @@ def server_command(
     name: str, port: int, data: BenchData | None
 ) -> tuple[list[str], dict[str, str]]:
     """Command line and environment of bench server ``name`` (not feast_listen)."""
-    if name == "echo":
-        return python_module("server.bench.echo_server", "--port", str(port)), base_env()
+    if name in DATALESS:
+        return python_module(f"server.bench.{name}_server", "--port", str(port)), base_env()
     if data is None:
         raise ValueError(f"{name} needs the prepared data")
     if name == "naive":
@@ -126,7 +134,7 @@ def launch_server(
         rpc = "feast"
     else:
         cmd, env = server_command(name, port, data)
-        if name in DECIDE_WORKERS:
+        if name in DECIDE_WORKERS or name == "transport":  # same settings as decide
             env.update(decide_env or {})
         child = group.start(name, cmd, env)
         rpc = "decide"

@@ -198,7 +198,7 @@ def test_bench_tiny_end_to_end(
         == 0
     )
 
-    servers = {"redis", "echo", "decide", "naive", "feast_listen", "decide_2w"}
+    servers = {"redis", "echo", "transport", "decide", "naive", "feast_listen", "decide_2w"}
     assert {c.name for c in started} == servers | {"simulate", "materialize"}
     assert not any(c.alive() for c in started)  # every child stopped
     results = json.loads(out.read_text())
@@ -217,4 +217,7 @@ def test_bench_tiny_end_to_end(
     text = doc.read_text()
     assert "| `feast_listen` |" in text and "--tiny" in text
     assert "With `--workers 2` (`decide_2w`" in text
+    assert "`transport` p50 / `echo` p50 is" in text
+    transport = results["entries"]["transport"]
+    assert transport["decisions_sampled"] > 0 and transport["personalized_share"] == 0.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
