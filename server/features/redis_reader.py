@@ -4,8 +4,14 @@ Feast keeps one Redis hash per entity, key ``serialize_entity_key(entity) + proj
 holding every view's features (field ``mmh3("view:feature")``) and each view's event
 time (field ``_ts:view``, a protobuf Timestamp). Keys and field names are built with
 Feast's own helpers, so a format change in Feast changes this reader too; only the
-field list (all views, computed once) and the decoding are ours. Reads are one
-``transaction=False`` pipeline per call, no pandas, no registry lookups.
+field list (all views, computed once) and the decoding are ours. No pandas, no
+registry lookups.
+
+A read is one round trip: every customer's HMGET written at once, then one reply per
+customer. With a single Redis server the commands are written as precomputed RESP
+bytes on a pooled connection (about half the cost of a redis-py pipeline, whose
+per-command bookkeeping dominated the engine's profile); Redis Cluster, which must
+route keys to nodes, goes through redis-py's cluster pipeline.
 """
 
 from __future__ import annotations
@@ -42,6 +48,11 @@ from server.features.value_codec import decode_value
 
 _parse_ts = Timestamp.FromString
 _STRING_TYPE = 2  # feast ValueType.STRING, as serialize_entity_key writes it
+
+
+def _bulk(value: bytes) -> bytes:
+    """One RESP bulk string."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 def connect(connection_string: str, cluster: bool, timeout_s: float | None = None) -> Any:
@@ -91,8 +102,14 @@ class RedisFeatureReader(FeatureReader):
         self._clock = clock
         self._fields, self._layout = self._plan()
         self._key_head = self._fast_key_head()
+        # One HMGET in RESP is: array header, command, key, then these fixed fields.
+        self._hmget_head = b"*%d\r\n%s" % (2 + len(self._fields), _bulk(b"HMGET"))
+        self._hmget_fields = b"".join(_bulk(f) for f in self._fields)
         cluster = str(getattr(online.redis_type, "value", online.redis_type)) == "redis_cluster"
         self._client = client or connect(online.connection_string, cluster, timeout_s)
+        self._pool = getattr(self._client, "connection_pool", None)
+        if not isinstance(self._client, redis.Redis):  # a cluster or a caller's wrapper
+            self._pool = None
         if client is None and not cluster:
             self.self_timeout_s = timeout_s
 
@@ -141,12 +158,8 @@ class RedisFeatureReader(FeatureReader):
     def read(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
         if not customer_ids:
             return []
-        fields = self._fields
         try:
-            with self._client.pipeline(transaction=False) as pipe:
-                for cid in customer_ids:
-                    pipe.hmget(self.key(cid), fields)
-                replies = pipe.execute()
+            replies = self._hmget_many(customer_ids)
         except redis.TimeoutError as exc:
             raise FeatureReadError("feature_timeout", repr(exc)) from exc
         except redis.RedisError as exc:
@@ -155,6 +168,36 @@ class RedisFeatureReader(FeatureReader):
         return [
             self._decode(cid, reply, now) for cid, reply in zip(customer_ids, replies, strict=True)
         ]
+
+    def _hmget_many(self, customer_ids: Sequence[str]) -> list[Any]:
+        """Every customer's HMGET reply, in order, in one round trip."""
+        if self._pool is None:
+            with self._client.pipeline(transaction=False) as pipe:
+                for cid in customer_ids:
+                    pipe.hmget(self.key(cid), self._fields)
+                return list(pipe.execute())
+        head, fields = self._hmget_head, self._hmget_fields
+        payload = b"".join([head + _bulk(self.key(cid)) + fields for cid in customer_ids])
+        conn = self._pool.get_connection()
+        try:
+            # As redis-py's own pipeline: a pooled connection the server closed is
+            # reconnected and the exchange retried once (the client's Retry policy).
+            return list(
+                conn.retry.call_with_retry(
+                    lambda: self._exchange(conn, payload, len(customer_ids)),
+                    lambda _error: conn.disconnect(),
+                )
+            )
+        except BaseException:
+            conn.disconnect()  # unread replies must not reach the next user
+            raise
+        finally:
+            self._pool.release(conn)
+
+    @staticmethod
+    def _exchange(conn: Any, payload: bytes, replies: int) -> list[Any]:
+        conn.send_packed_command([payload])
+        return [conn.read_response() for _ in range(replies)]
 
     def _decode(self, customer_id: str, reply: list[bytes | None], now: float) -> CustomerFeatures:
         out = CustomerFeatures(customer_id)

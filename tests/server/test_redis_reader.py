@@ -6,6 +6,7 @@ import contextlib
 import math
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from feast.infra.online_stores.helpers import _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from redis.cluster import RedisCluster
+from redis.connection import Connection
 
 from modelio.vocab import FEATURE_SERVICE
 from server.features.base import CustomerFeatures, FeatureReadError, describe_service, is_live
@@ -20,6 +22,7 @@ from server.features.feast_reader import FeastFeatureReader
 from server.features.redis_reader import RedisFeatureReader, connect
 from tests.fixtures_feast import FeastFixture
 from tests.helpers.redis_server import RedisServer, free_port
+from tests.server.chaos_helpers import private_redis
 
 pytestmark = pytest.mark.redis
 
@@ -144,6 +147,63 @@ def test_one_round_trip_per_read(
     assert (client.executions, client.commands) == (1, 50)  # one HMGET per customer
     assert reader.self_timeout_s is None  # a caller's client: its timeouts are unknown
     reader.close()
+
+
+def hmget_calls(client: Any) -> int:
+    return int(client.info("commandstats").get("cmdstat_hmget", {}).get("calls", 0))
+
+
+def test_direct_resp_path_is_one_write_and_matches_the_pipeline(
+    engine_feast_repo: FeastFixture, engine_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = engine_feast_repo.store("redis", engine_redis.address)
+    now = time.time()
+    direct = RedisFeatureReader(store, FEATURE_SERVICE, clock=lambda: now)
+    piped = RedisFeatureReader(
+        store,
+        FEATURE_SERVICE,
+        clock=lambda: now,
+        client=CountingClient(connect(engine_redis.address, cluster=False)),
+    )
+    ids = ["", "é-ü/✓", *thousand_ids(engine_feast_repo)]
+    assert direct.read(ids) == piped.read(ids)
+    writes: list[int] = []
+    send = Connection.send_packed_command
+    monkeypatch.setattr(
+        Connection,
+        "send_packed_command",
+        lambda conn, command, check_health=True: (
+            writes.append(1) or send(conn, command, check_health)
+        ),
+    )
+    admin = connect(engine_redis.address, cluster=False)
+    before = hmget_calls(admin)
+    writes.clear()
+    direct.read(ids[:50])
+    assert len(writes) == 1  # one write for all 50 customers
+    assert hmget_calls(admin) - before == 50
+    for reader in (direct, piped, admin):
+        reader.close()
+
+
+def test_direct_path_survives_a_dropped_connection_and_a_bad_key(
+    engine_feast_repo: FeastFixture, engine_redis: RedisServer, tmp_path: Path
+) -> None:
+    with private_redis(tmp_path, engine_redis) as server:
+        store = engine_feast_repo.store("redis", server.address)
+        reader = RedisFeatureReader(store, FEATURE_SERVICE, timeout_s=1.0)
+        ids = list(engine_feast_repo.known_ids[:20])
+        first = reader.read(ids)
+        admin = connect(server.address, cluster=False)
+        assert admin.client_kill_filter(_type="normal", skipme=True) >= 1  # the pooled one
+        assert reader.read(ids) == first  # reconnected, not degraded
+        admin.set(reader.key("WRONG-TYPE"), b"a string, not a hash")
+        with pytest.raises(FeatureReadError) as caught:
+            reader.read([ids[0], "WRONG-TYPE", ids[1]])
+        assert caught.value.reason == "feature_store_unavailable"
+        assert reader.read(ids) == first  # the failed read's other replies are not read now
+        reader.close()
+        admin.close()
 
 
 def test_store_down_is_a_read_error(
