@@ -60,6 +60,18 @@ def build_request(args: argparse.Namespace) -> pb.DecideRequest:
     )
 
 
+def age_text(seconds: float) -> str:
+    """A duration for people: ``42.0 s``, ``3 min 20 s``, ``11 h 23 min``, ``2 d 4 h``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
+
+
 def format_response(r: pb.DecideResponse) -> str:
     """A few human-readable lines."""
     nba = r.next_best_action
@@ -80,7 +92,7 @@ def format_response(r: pb.DecideResponse) -> str:
     if r.degraded:
         lines.append(f"degraded       {list(r.degraded_reasons)}")
     if r.HasField("feature_age"):
-        lines.append(f"feature age    {r.feature_age.ToTimedelta()}")
+        lines.append(f"feature age    {age_text(r.feature_age.ToTimedelta().total_seconds())}")
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from server import app
 from server.__main__ import parse_settings
+from server.client import age_text
 from server.client import main as client_main
 from server.engine import errors as domain
 from server.healthcheck import main as healthcheck_main
@@ -140,9 +141,24 @@ def test_client_prints_decision(running: Running, capsys: pytest.CaptureFixture[
     out = json.loads(capsys.readouterr().out)
     assert out["decision_id"] == "d-C42-1" and out["model_version"] == "fake-1"
     assert client_main(base) == 0
-    assert "next action" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "next action" in text and "feature age    12.5 s\n" in text + "\n"
     assert client_main([*base, "--sentiment", "4"]) == 1
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.04, "0.0 s"),
+        (59.9, "59.9 s"),
+        (200, "3 min 20 s"),
+        (40_998, "11 h 23 min"),
+        (187_200, "2 d 4 h"),
+    ],
+)
+def test_client_prints_feature_age_as_a_duration(seconds: float, text: str) -> None:
+    assert age_text(seconds) == text
 
 
 def test_json_log_lines_carry_extras_and_tracebacks() -> None:
