@@ -122,14 +122,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Extra feature-read budget per distinct customer of a request, on "
         "top of feature_budget_ms: a DecideBatch of 1000 customers needs more than one "
-        "turn (decoding is CPU-bound).",
+        "turn (decoding is CPU-bound). Stores read on feature_read_threads only.",
     )
     feature_read_threads: int = Field(
         default=0,
         ge=0,
         description="Threads that run feature reads so a request can stop waiting after "
         "its budget; when all are busy (with reads the store is slow to answer) requests "
-        "degrade at once instead of queueing. 0: twice thread_pool_size.",
+        "degrade at once instead of queueing. 0: twice thread_pool_size. Not used for a "
+        "single Redis server, whose socket timeouts (feature_budget_ms) bound the read "
+        "on the request's own thread.",
     )
     breaker_failure_threshold: int = Field(
         default=5,
