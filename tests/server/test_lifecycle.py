@@ -19,6 +19,7 @@ from server.__main__ import parse_settings
 from server.client import age_text
 from server.client import main as client_main
 from server.engine import errors as domain
+from server.engine.protocol import Engine
 from server.healthcheck import main as healthcheck_main
 from server.logging_setup import JsonFormatter
 from server.settings import Settings
@@ -89,8 +90,11 @@ def test_serve_runs_until_sigterm_then_drains(monkeypatch: pytest.MonkeyPatch) -
     bound: list[int] = []
     real_create_server = app.create_server
 
-    def fake_create_server(settings: Settings) -> tuple[grpc.Server, int]:
-        server, port = real_create_server(settings, engine=engine)
+    def recording_create_server(
+        settings: Settings, given: Engine | None = None
+    ) -> tuple[grpc.Server, int]:
+        assert given is engine  # serve passes its engine through
+        server, port = real_create_server(settings, given)
         bound.append(port)
         return server, port
 
@@ -103,10 +107,10 @@ def test_serve_runs_until_sigterm_then_drains(monkeypatch: pytest.MonkeyPatch) -
             threading.Event().wait(0.01)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(app, "create_server", fake_create_server)
+    monkeypatch.setattr(app, "create_server", recording_create_server)
     monkeypatch.setattr(app, "configure_logging", lambda *a: None)  # keep pytest's handlers
     threading.Thread(target=send_sigterm_when_serving, daemon=True).start()
-    app.serve(test_settings())  # returns only after SIGTERM and the drain
+    app.serve(test_settings(), engine)  # returns only after SIGTERM and the drain
     assert engine.closed
 
 
@@ -174,7 +178,9 @@ def test_json_log_lines_carry_extras_and_tracebacks() -> None:
 
 
 def test_serve_exits_non_zero_when_the_engine_cannot_load(monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing_create_server(settings: Settings) -> tuple[grpc.Server, int]:
+    def failing_create_server(
+        settings: Settings, engine: Engine | None = None
+    ) -> tuple[grpc.Server, int]:
         raise domain.ModelLoadError("models/current: no current model version")
 
     monkeypatch.setattr(app, "create_server", failing_create_server)
