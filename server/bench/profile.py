@@ -1,6 +1,6 @@
 """Where a running server spends its time: py-spy samples summarized per function.
 
-Optional: ``py-spy`` is not a dependency of the project (``pip install py-spy``). The
+Optional: ``py-spy`` comes with the ``dev`` extra (or ``pip install py-spy``). The
 bench samples the decide server during an extra, unmeasured closed-loop run, so the
 sampling never touches the reported latencies. Only the thread holding the GIL is
 sampled (``--gil``): one server process runs Python on one core at a time, so the GIL
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,21 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
 _PLUMBING = ("(threading.py)", "(thread.py)", "(_base.py)")
 
 
+def executable() -> str | None:
+    """``py-spy`` next to this Python (a venv need not be on PATH), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.is_file() else shutil.which("py-spy")
+
+
 def available() -> bool:
-    """True when a ``py-spy`` executable is on PATH."""
-    return shutil.which("py-spy") is not None
+    """True when a ``py-spy`` executable can be found."""
+    return executable() is not None
 
 
 def start_record(pid: int, duration_s: float, out: Path) -> subprocess.Popen[bytes]:
     """Start ``py-spy record`` of ``pid`` for ``duration_s`` into collapsed-stack ``out``."""
     cmd = [
-        "py-spy",
+        executable() or "py-spy",
         "record",
         "--pid",
         str(pid),

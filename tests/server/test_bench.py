@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from server.bench import procs
+from server.bench import procs, profile
 from server.bench.analysis import TARGETS, evaluate, ratios
 from server.bench.docs import write_markdown
 from server.bench.profile import summarize
@@ -221,3 +221,13 @@ def test_bench_tiny_end_to_end(
     transport = results["entries"]["transport"]
     assert transport["decisions_sampled"] > 0 and transport["personalized_share"] == 0.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_py_spy_is_found_beside_the_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "")  # an un-activated venv: its bin/ is not on PATH
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    assert profile.executable() is None and not profile.available()
+    (tmp_path / "py-spy").write_text("")
+    assert profile.executable() == str(tmp_path / "py-spy") and profile.available()
