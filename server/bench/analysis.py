@@ -45,6 +45,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     """Every ratio the report shows, keyed like :data:`TARGETS`."""
     rates = {k: v.get("max_rate_rps") for k, v in results.get("max_rate", {}).items()}
     decide_open = results.get("open_loop", {}).get("decide")
+    transport_open = results.get("open_loop", {}).get("transport")
     return {
         "decide_over_echo_p50": _ratio(_p50(results, "decide"), _p50(results, "echo")),
         "decide_open_p99_us": float(decide_open["p99_us"]) if decide_open else None,
@@ -62,6 +63,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "decide_2w_over_echo_p50": _ratio(_p50(results, "decide_2w"), _p50(results, "echo")),
         "transport_over_echo_p50": _ratio(_p50(results, "transport"), _p50(results, "echo")),
         "decide_over_transport_p50": _ratio(_p50(results, "decide"), _p50(results, "transport")),
+        "transport_open_p99_us": float(transport_open["p99_us"]) if transport_open else None,
+        "max_rate_transport_over_echo": _ratio(rates.get("transport"), rates.get("echo")),
     }
 
 

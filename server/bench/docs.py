@@ -238,6 +238,13 @@ def _breakdown(results: dict[str, Any]) -> list[str]:
             f"(our gRPC layer with an engine that does nothing) and `decide` p50 / "
             f"`transport` p50 is {engine:g} (the engine: features, models, policy).",
         ]
+    p99, rate = values.get("transport_open_p99_us"), values.get("max_rate_transport_over_echo")
+    if p99 is not None and rate is not None:
+        lines += [
+            "",
+            f"The same engine that does nothing gives an open-loop p99 of {p99:,.0f} µs and "
+            f"a max rate of {rate:g} times echo's: the floor under the decide targets above.",
+        ]
     two = values.get("decide_2w_over_echo_p50")
     if two is not None:
         lines += [

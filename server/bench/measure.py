@@ -23,7 +23,7 @@ from server.loadgen.report import table
 from server.loadgen.runner import LoadConfig, merge_results, run_load, run_parts
 from server.loadgen.workload import Workload, load_known_ids
 
-OPEN_LOOP_SERVERS = ("echo", "decide")
+OPEN_LOOP_SERVERS = ("echo", "transport", "decide")
 
 
 @dataclass(frozen=True)

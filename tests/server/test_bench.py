@@ -210,14 +210,14 @@ def test_bench_tiny_end_to_end(
     for name in ("decide", "batch100", "naive", "feast_batch100", "decide_2w"):  # inspected
         assert results["entries"][name]["decisions_sampled"] > 0, name
     assert results["entries"]["echo"]["personalized_share"] == 0.0  # empty responses
-    assert set(results["open_loop"]) == set(results["max_rate"]) == {"echo", "decide"}
+    assert set(results["open_loop"]) == set(results["max_rate"]) == {"echo", "transport", "decide"}
     assert all(1 <= len(r["steps"]) <= 2 for r in results["max_rate"].values())
     assert len(results["targets"]) == len(TARGETS)
     assert results["machine"]["nproc"] and results["machine"]["grpcio"]
     text = doc.read_text()
     assert "| `feast_listen` |" in text and "--tiny" in text
     assert "With `--workers 2` (`decide_2w`" in text
-    assert "`transport` p50 / `echo` p50 is" in text
+    assert "`transport` p50 / `echo` p50 is" in text and "the floor under the decide" in text
     transport = results["entries"]["transport"]
     assert transport["decisions_sampled"] > 0 and transport["personalized_share"] == 0.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
