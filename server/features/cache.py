@@ -64,11 +64,6 @@ class ProfileCache:
                     out[cid] = row
         return out
 
-    def discard(self, customer_id: str) -> None:
-        """Forget one customer now (e.g. on an erasure request)."""
-        with self._lock:
-            self._entries.pop(customer_id, None)
-
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

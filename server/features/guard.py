@@ -165,11 +165,6 @@ class GuardedReader(FeatureReader):
             self._was_up = bool(self.inner.ping())
         return self._was_up
 
-    def forget(self, customer_id: str) -> None:
-        """Drop a customer's cached features (erasure)."""
-        if self.cache is not None:
-            self.cache.discard(customer_id)
-
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.inner.close()
