@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from server.loadgen.open_loop import CHANNEL_OPTIONS
+from server.loadgen.open_loop import aio_call
 from server.loadgen.responses import ResponseSampler
 from server.loadgen.stats import LatencyStats
 
@@ -39,9 +39,7 @@ def run_closed(spec: ClosedLoopSpec, pool: list[bytes], start_at: float) -> dict
 
 
 async def _run(spec: ClosedLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
-    async with grpc.aio.insecure_channel(spec.target, options=CHANNEL_OPTIONS) as channel:
-        await asyncio.wait_for(channel.channel_ready(), timeout=10)
-        call = channel.unary_unary(spec.method)
+    async with aio_call(spec.target, spec.method) as call:
         delay = start_at - time.time()
         if delay > 0:
             await asyncio.sleep(delay)

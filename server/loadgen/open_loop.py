@@ -14,11 +14,12 @@ completing on gRPC's own thread: precise at low and moderate rates) and ``aio``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,16 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 64 << 20),
 ]
 BACKLOG = "CLIENT_BACKLOG"  # not sent: more than max_outstanding calls were in flight
+READY_TIMEOUT_S = 10.0
+
+
+@contextlib.asynccontextmanager
+async def aio_call(target: str, method: str) -> AsyncIterator[Any]:
+    """``method`` (raw bytes in and out) on a grpc.aio channel to ``target``, once the
+    channel is connected; the channel closes on exit."""
+    async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
+        await asyncio.wait_for(channel.channel_ready(), timeout=READY_TIMEOUT_S)
+        yield channel.unary_unary(method)
 
 
 @dataclass(frozen=True)
@@ -168,9 +179,7 @@ def run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[str,
 
 
 async def _run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
-    async with grpc.aio.insecure_channel(spec.target, options=CHANNEL_OPTIONS) as channel:
-        await asyncio.wait_for(channel.channel_ready(), timeout=10)
-        call = channel.unary_unary(spec.method)
+    async with aio_call(spec.target, spec.method) as call:
         rec, tasks = _Recorder(), set()
         t0 = time.perf_counter() + max(0.0, start_at - time.time())
         for i, offset in enumerate(_offsets(spec)):
