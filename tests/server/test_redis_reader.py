@@ -206,6 +206,32 @@ def test_direct_path_survives_a_dropped_connection_and_a_bad_key(
         admin.close()
 
 
+def test_direct_path_logs_in_with_the_connection_strings_password(
+    engine_feast_repo: FeastFixture, engine_redis: RedisServer, tmp_path: Path
+) -> None:
+    now = time.time()
+    ids = list(engine_feast_repo.known_ids[:20])
+
+    def reader_for(connection_string: str) -> RedisFeatureReader:
+        store = engine_feast_repo.store("redis", connection_string)
+        return RedisFeatureReader(store, FEATURE_SERVICE, clock=lambda: now, timeout_s=1.0)
+
+    with private_redis(tmp_path, engine_redis) as server:
+        first = reader_for(server.address)
+        expected = first.read(ids)
+        admin = connect(server.address, cluster=False)
+        admin.config_set("requirepass", "s3cret")
+        admin.close()
+        anonymous = reader_for(server.address)
+        with pytest.raises(FeatureReadError) as caught:
+            anonymous.read(ids)
+        assert caught.value.reason == "feature_store_unavailable"
+        reader = reader_for(f"{server.address},password=s3cret")
+        assert reader.read(ids) == expected and reader.ping()
+        for each in (first, anonymous, reader):
+            each.close()
+
+
 def test_store_down_is_a_read_error(
     engine_feast_repo: FeastFixture,
     engine_redis: RedisServer,  # registry applied
