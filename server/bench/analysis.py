@@ -92,3 +92,55 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for t in TARGETS
     ]
+
+
+def breakdown(results: dict[str, Any]) -> list[str]:
+    """Where decide's distance to echo comes from, and what the 2-worker setup gives."""
+    values = ratios(results)
+    lines = []
+    transport, engine = (
+        values.get("transport_over_echo_p50"),
+        values.get("decide_over_transport_p50"),
+    )
+    if transport is not None and engine is not None:
+        lines += [
+            "",
+            f"Split of decide p50 / echo p50: `transport` p50 / `echo` p50 is {transport:g} "
+            f"(our gRPC layer with an engine that does nothing) and `decide` p50 / "
+            f"`transport` p50 is {engine:g} (the engine: features, models, policy).",
+        ]
+    p99, rate = values.get("transport_open_p99_us"), values.get("max_rate_transport_over_echo")
+    if p99 is not None and rate is not None:
+        lines += [
+            "",
+            f"The same engine that does nothing gives an open-loop p99 of {p99:,.0f} µs and "
+            f"a max rate of {rate:g} times echo's: the floor under the decide targets above.",
+        ]
+    lines += _cpu_cost(results)
+    two = values.get("decide_2w_over_echo_p50")
+    if two is not None:
+        lines += [
+            "",
+            f"The targets compare the single-process `decide`. With `--workers 2` "
+            f"(`decide_2w`, one process per core) decide p50 / echo p50 is {two:g}.",
+        ]
+    return lines
+
+
+def _cpu_cost(results: dict[str, Any]) -> list[str]:
+    """What one call costs the machine's cores (server + client CPU), per entry, and
+    the throughput that cost allows at best."""
+    entries = results.get("entries", {})
+    cores = results.get("machine", {}).get("nproc") or 1
+    costs = []
+    for name in ("echo", "transport", "decide"):
+        row = entries.get(name) or {}
+        server, client = row.get("server_cpu_us_per_call"), row.get("client_cpu_us_per_call")
+        if not server or not client:
+            return []
+        cost = server + client
+        costs.append(
+            f"`{name}` {cost:,.0f} µs ({server:,.0f} in the server), "
+            f"so at most {cores * 1e6 / cost:,.0f} calls/s"
+        )
+    return ["", f"CPU per call, server + client, on {cores} cores: {'; '.join(costs)}."]

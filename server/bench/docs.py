@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from server.bench.analysis import ratios
+from server.bench.analysis import breakdown
 from server.bench.scenarios import ENTRIES
 from server.loadgen.report import table
 
@@ -31,6 +31,7 @@ COLUMNS = (
     ("personalized_share", "personalized"),
     ("degraded_share", "degraded"),
     ("client_cpu_us_per_call", "client CPU µs/call"),
+    ("server_cpu_us_per_call", "server CPU µs/call"),
     ("loadavg_1m", "load avg"),
 )
 
@@ -188,6 +189,9 @@ def write_markdown(results: dict[str, Any], dest: Path, plot_name: str) -> Path:
         "device, category, sentiment, time zone, locale and turn index. Latencies are "
         "HDR-histogram percentiles. The client shares the CPUs with the server, so "
         "every entry pays the same client cost (its CPU per call is in the table). "
+        "'server CPU µs/call' is the CPU the server process (and its workers) used during "
+        "the entry's runs, warm-up included, per call: with the client's, it is what one "
+        "call costs the machine's cores. "
         "'load avg' is the machine's 1-minute load average during the entry: the bench "
         f"itself (client + server) accounts for up to {meta_cores(results)} of it; more means "
         "other processes were running.",
@@ -213,7 +217,7 @@ def write_markdown(results: dict[str, Any], dest: Path, plot_name: str) -> Path:
     lines += ["", f"## Highest open-loop rate with p99 <= {cfg['p99_limit_us'] / 1000:g} ms", ""]
     lines += _max_rate(results)
     lines += ["", "## Ratios and targets", "", *_targets(results["targets"])]
-    lines += _breakdown(results)
+    lines += breakdown(results)
     lines += ["", "## Where the decide server spends its time", ""]
     lines += _profile(results.get("profile"))
     lines += ["", "## Machine and command", "", *_machine(results["machine"])]
@@ -221,38 +225,6 @@ def write_markdown(results: dict[str, Any], dest: Path, plot_name: str) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text("\n".join(lines))
     return dest
-
-
-def _breakdown(results: dict[str, Any]) -> list[str]:
-    """Where decide's distance to echo comes from, and what the 2-worker setup gives."""
-    values = ratios(results)
-    lines = []
-    transport, engine = (
-        values.get("transport_over_echo_p50"),
-        values.get("decide_over_transport_p50"),
-    )
-    if transport is not None and engine is not None:
-        lines += [
-            "",
-            f"Split of decide p50 / echo p50: `transport` p50 / `echo` p50 is {transport:g} "
-            f"(our gRPC layer with an engine that does nothing) and `decide` p50 / "
-            f"`transport` p50 is {engine:g} (the engine: features, models, policy).",
-        ]
-    p99, rate = values.get("transport_open_p99_us"), values.get("max_rate_transport_over_echo")
-    if p99 is not None and rate is not None:
-        lines += [
-            "",
-            f"The same engine that does nothing gives an open-loop p99 of {p99:,.0f} µs and "
-            f"a max rate of {rate:g} times echo's: the floor under the decide targets above.",
-        ]
-    two = values.get("decide_2w_over_echo_p50")
-    if two is not None:
-        lines += [
-            "",
-            f"The targets compare the single-process `decide`. With `--workers 2` "
-            f"(`decide_2w`, one process per core) decide p50 / echo p50 is {two:g}.",
-        ]
-    return lines
 
 
 def console_summary(results: dict[str, Any]) -> str:

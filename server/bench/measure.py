@@ -82,14 +82,19 @@ def closed_entries(
     share = cfg.duration_s / cfg.rounds
     parts: dict[str, list[dict[str, Any]]] = {e.name: [] for e in ENTRIES}
     loads: dict[str, list[float]] = {e.name: [] for e in ENTRIES}
+    server_cpu: dict[str, list[float | None]] = {e.name: [] for e in ENTRIES}
     for n in range(cfg.rounds):
         for entry in ENTRIES:
             say(
                 f"{entry.name}: closed loop, {cfg.concurrency} callers, {share:g} s "
                 f"(round {n + 1}/{cfg.rounds})"
             )
-            target = running[entry.server].target
-            parts[entry.name] += run_parts(closed_config(cfg, target, known, entry, share))
+            server = running[entry.server]
+            before = server.child.cpu_s()
+            parts[entry.name] += run_parts(closed_config(cfg, server.target, known, entry, share))
+            after = server.child.cpu_s()
+            used = after - before if before is not None and after is not None else None
+            server_cpu[entry.name].append(used)
             loads[entry.name].append(os.getloadavg()[0])
     out = {}
     for entry in ENTRIES:
@@ -97,7 +102,18 @@ def closed_entries(
         out[entry.name] = merge_results(total, parts[entry.name])
         out[entry.name]["target"] = running[entry.server].target
         out[entry.name]["loadavg_1m"] = round(sum(loads[entry.name]) / cfg.rounds, 2)
+        out[entry.name]["server_cpu_us_per_call"] = _per_call(
+            server_cpu[entry.name], parts[entry.name]
+        )
     return out
+
+
+def _per_call(cpu_s: list[float | None], parts: list[dict[str, Any]]) -> float | None:
+    """Server CPU per call over the runs (warm-up included, as the calls counted)."""
+    issued = sum(int(p.get("issued", 0)) for p in parts)
+    if not issued or any(c is None for c in cpu_s):
+        return None
+    return round(sum(c for c in cpu_s if c is not None) / issued * 1e6, 1)
 
 
 def _with_load_average(result: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ context manager, so an exception or Ctrl-C in the bench still stops everything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -53,6 +54,24 @@ class Child:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds (user + system) used so far by this process and its live
+        children (e.g. ``--workers`` processes); None without psutil or once it exited."""
+        try:
+            import psutil
+        except ImportError:
+            return None
+        try:
+            root = psutil.Process(self.pid)
+            total = 0.0
+            for proc in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    times = proc.cpu_times()
+                    total += times.user + times.system
+            return total
+        except psutil.NoSuchProcess:
+            return None
 
     def log_tail(self, chars: int = 2000) -> str:
         """The end of the child's log (for error messages)."""

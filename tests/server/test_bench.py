@@ -207,6 +207,7 @@ def test_bench_tiny_end_to_end(
         assert row["ok"] > 0, entry.name
         assert row["p50_us"] <= row["p90_us"] <= row["p99_us"] <= row["max_us"]
         assert isinstance(row["error_count"], int) and row["rps"] > 0
+        assert row["server_cpu_us_per_call"] > 0, entry.name
     for name in ("decide", "batch100", "naive", "feast_batch100", "decide_2w"):  # inspected
         assert results["entries"][name]["decisions_sampled"] > 0, name
     assert results["entries"]["echo"]["personalized_share"] == 0.0  # empty responses
@@ -218,6 +219,7 @@ def test_bench_tiny_end_to_end(
     assert "| `feast_listen` |" in text and "--tiny" in text
     assert "With `--workers 2` (`decide_2w`" in text
     assert "`transport` p50 / `echo` p50 is" in text and "the floor under the decide" in text
+    assert "CPU per call, server + client, on " in text and "calls/s." in text
     transport = results["entries"]["transport"]
     assert transport["decisions_sampled"] > 0 and transport["personalized_share"] == 0.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
