@@ -107,9 +107,8 @@ class RedisFeatureReader(FeatureReader):
         self._hmget_fields = b"".join(_bulk(f) for f in self._fields)
         cluster = str(getattr(online.redis_type, "value", online.redis_type)) == "redis_cluster"
         self._client = client or connect(online.connection_string, cluster, timeout_s)
-        self._pool = getattr(self._client, "connection_pool", None)
-        if not isinstance(self._client, redis.Redis):  # a cluster or a caller's wrapper
-            self._pool = None
+        # A cluster client or a caller's wrapper has no single pool: it gets the pipeline.
+        self._pool = self._client.connection_pool if isinstance(self._client, redis.Redis) else None
         if client is None and not cluster:
             self.self_timeout_s = timeout_s
 
@@ -182,12 +181,11 @@ class RedisFeatureReader(FeatureReader):
         try:
             # As redis-py's own pipeline: a pooled connection the server closed is
             # reconnected and the exchange retried once (the client's Retry policy).
-            return list(
-                conn.retry.call_with_retry(
-                    lambda: self._exchange(conn, payload, len(customer_ids)),
-                    lambda _error: conn.disconnect(),
-                )
+            replies: list[Any] = conn.retry.call_with_retry(
+                lambda: self._exchange(conn, payload, len(customer_ids)),
+                lambda _error: conn.disconnect(),
             )
+            return replies
         except BaseException:
             conn.disconnect()  # unread replies must not reach the next user
             raise
