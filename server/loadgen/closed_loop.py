@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 
-from server.loadgen.open_loop import aio_call
+from server.loadgen.open_loop import aio_call, aio_outcome
 from server.loadgen.responses import ResponseSampler
 from server.loadgen.stats import LatencyStats
 
@@ -77,12 +77,7 @@ async def _caller(
         i += 1
         state.issued += 1
         start = time.perf_counter()
-        response = None
-        try:
-            response = await call(payload, timeout=spec.timeout_s)
-            code = grpc.StatusCode.OK
-        except grpc.aio.AioRpcError as err:
-            code = err.code()
+        code, response = await aio_outcome(call, payload, spec.timeout_s)
         if start < state.measure_from:
             continue
         state.sent += 1

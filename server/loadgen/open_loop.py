@@ -45,6 +45,14 @@ async def aio_call(target: str, method: str) -> AsyncIterator[Any]:
         yield channel.unary_unary(method)
 
 
+async def aio_outcome(call: Any, payload: bytes, timeout_s: float) -> tuple[grpc.StatusCode, Any]:
+    """Await one ``call``: its status code and, when OK, its response (else None)."""
+    try:
+        return grpc.StatusCode.OK, await call(payload, timeout=timeout_s)
+    except grpc.aio.AioRpcError as err:
+        return err.code(), None
+
+
 @dataclass(frozen=True)
 class OpenLoopSpec:
     """One client process's share of an open-loop run."""
@@ -206,10 +214,5 @@ async def _run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> di
 async def _one_aio(
     call: Any, payload: bytes, spec: OpenLoopSpec, rec: _Recorder, due: float, measured: bool
 ) -> None:
-    response = None
-    try:
-        response = await call(payload, timeout=spec.timeout_s)
-        code = grpc.StatusCode.OK
-    except grpc.aio.AioRpcError as err:
-        code = err.code()
+    code, response = await aio_outcome(call, payload, spec.timeout_s)
     rec.finished(due, code, measured, response)
