@@ -66,6 +66,8 @@ SERVERS: tuple[str, ...] = ("echo", "transport", "decide", "naive", "feast_liste
 #: Servers that need no prepared data (they start while it is being prepared).
 DATALESS: tuple[str, ...] = ("echo", "transport")
 DECIDE_WORKERS = {"decide": 1, "decide_2w": 2}
+#: Servers built by ``server.app`` that take the decide server's ``--server-env``.
+DECIDE_SETTINGS: tuple[str, ...] = (*DECIDE_WORKERS, "transport")
 
 
 def server_command(
@@ -134,7 +136,7 @@ def launch_server(
         rpc = "feast"
     else:
         cmd, env = server_command(name, port, data)
-        if name in DECIDE_WORKERS or name == "transport":  # same settings as decide
+        if name in DECIDE_SETTINGS:
             env.update(decide_env or {})
         child = group.start(name, cmd, env)
         rpc = "decide"
