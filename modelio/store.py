@@ -3,6 +3,9 @@
 ``PERSONALIZATION_ONLINE_STORE`` picks the yaml (see feature_repo/README.md) and
 ``PERSONALIZATION_REDIS`` fills its ``${PERSONALIZATION_REDIS}``. Training, the server and
 Feast's own CLI (``-f feature_repo/stores/<kind>``) therefore read the same files.
+
+:class:`StoreSettings` is the one place those two switches (and the repository path) are
+read and defaulted: the server's ``Settings`` extends it, training commands build one.
 """
 
 from __future__ import annotations
@@ -10,17 +13,74 @@ from __future__ import annotations
 import os
 import string
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import yaml
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OnlineStoreKind = Literal["sqlite", "redis", "redis_cluster"]
 STORE_KINDS: tuple[str, ...] = get_args(OnlineStoreKind)
+REDIS_KINDS: tuple[str, ...] = ("redis", "redis_cluster")
 DEFAULT_REDIS = "127.0.0.1:6379"
+
+if TYPE_CHECKING:  # Feast is imported only when a store is opened (it is slow to import)
+    from feast import FeatureStore
+    from feast.repo_config import RepoConfig
 
 
 class StoreConfigError(ValueError):
     """The online-store switch names something the repository has no config for."""
+
+
+def parse_redis_nodes(value: str) -> list[tuple[str, int]]:
+    """``host:port[,host:port...]`` as ``[(host, port), ...]``; ValueError if malformed."""
+    nodes = []
+    for node in value.split(","):
+        host, sep, port = node.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port[,host:port...], got {node.strip()!r}")
+        nodes.append((host, int(port)))
+    return nodes
+
+
+class StoreSettings(BaseSettings):
+    """Which Feast repository and online store to use (``PERSONALIZATION_*`` variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="PERSONALIZATION_", frozen=True, extra="ignore")
+
+    online_store: OnlineStoreKind = Field(
+        default="sqlite",
+        description="Feast online store: 'sqlite' (local file, dev), 'redis' (one "
+        "server) or 'redis_cluster'.",
+    )
+    redis: str = Field(
+        default=DEFAULT_REDIS,
+        description="Redis address(es) as 'host:port[,host:port...]'; used only when "
+        "online_store is redis or redis_cluster.",
+    )
+    feature_repo: Path = Field(
+        default=Path("feature_repo"), description="Feast feature repository (feature_store.yaml)."
+    )
+
+    @field_validator("redis")
+    @classmethod
+    def _check_redis(cls, value: str) -> str:
+        parse_redis_nodes(value)
+        return value
+
+    def redis_nodes(self) -> list[tuple[str, int]]:
+        """``redis`` parsed into ``[(host, port), ...]``."""
+        return parse_redis_nodes(self.redis)
+
+    @property
+    def uses_redis(self) -> bool:
+        """True for the Redis and Redis Cluster stores."""
+        return self.online_store in REDIS_KINDS
+
+    def open(self, repo: Path | None = None) -> FeatureStore:
+        """``open_store`` on ``repo`` (default: ``feature_repo``) with this store."""
+        return open_store(repo or self.feature_repo, self.online_store, self.redis)
 
 
 def yaml_dir(repo: Path, kind: str) -> Path:
@@ -33,7 +93,7 @@ def yaml_dir(repo: Path, kind: str) -> Path:
     return repo if kind == "sqlite" else repo / "stores" / kind
 
 
-def repo_config(repo: Path, kind: str = "sqlite", redis: str | None = None):
+def repo_config(repo: Path, kind: str = "sqlite", redis: str | None = None) -> RepoConfig:
     """Feast RepoConfig for ``kind``; ``redis`` overrides ``$PERSONALIZATION_REDIS``."""
     from feast.repo_config import RepoConfig
 
@@ -46,7 +106,7 @@ def repo_config(repo: Path, kind: str = "sqlite", redis: str | None = None):
     return config
 
 
-def open_store(repo: Path, kind: str = "sqlite", redis: str | None = None):
+def open_store(repo: Path, kind: str = "sqlite", redis: str | None = None) -> FeatureStore:
     """A ``feast.FeatureStore`` on ``repo`` with the selected online store."""
     from feast import FeatureStore
 

@@ -2,7 +2,7 @@
 
 ``create_server`` builds (does not start) a server around an engine; ``serve`` runs
 it until SIGTERM/SIGINT, then ``shutdown`` drains it. An engine that can swap models
-(``server.engine.reload.Reloadable``) also gets the AdminService (ReloadModels), and
+(``server.models.reload.Reloadable``) also gets the AdminService (ReloadModels), and
 ``serve`` reloads ``models/current`` on SIGHUP. The server is a thin
 :class:`grpc.Server` wrapper that also owns the engine and the health status, so
 ``server.stop()`` flips health to NOT_SERVING before draining.
@@ -26,9 +26,9 @@ from server import metrics
 from server.audit.interceptor import build_audit
 from server.audit.writer import AuditWriter
 from server.engine.protocol import Engine
-from server.engine.reload import ModelReloader, Reloadable, ReloadOnEvent
 from server.gc_tuning import tune_gc
 from server.logging_setup import configure_logging
+from server.models.reload import ModelReloader, Reloadable, ReloadOnEvent
 from server.security.setup import build_auth, build_credentials
 from server.settings import Settings
 from server.transport.admin import ADMIN_SERVICE_NAME, add_admin_service
@@ -261,7 +261,7 @@ def install_signal_handlers(
 
 def serve(settings: Settings, engine: Engine | None = None) -> None:
     """Run one server process until SIGTERM/SIGINT, then drain within grace_period_s.
-    SIGHUP reloads the models ``models/current`` points at (see server.engine.reload).
+    SIGHUP reloads the models ``models/current`` points at (see server.models.reload).
     ``engine`` replaces the real one (as in :func:`create_server`).
 
     If the server cannot start (e.g. ``ModelLoadError``), logs why and raises

@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable
-from typing import Any
 
 from prometheus_client import Counter, Gauge, start_http_server
 
 from server.engine.types import Decision
+from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,6 @@ def start_http(port: int, host: str = "127.0.0.1") -> Callable[[], None] | None:
     return stop
 
 
-def start_from_settings(settings: Any) -> Callable[[], None] | None:
+def start_from_settings(settings: Settings) -> Callable[[], None] | None:
     """:func:`start_http` with ``settings.metrics_port`` / ``metrics_host``."""
-    return start_http(
-        int(getattr(settings, "metrics_port", 0)), getattr(settings, "metrics_host", "127.0.0.1")
-    )
+    return start_http(settings.metrics_port, settings.metrics_host)

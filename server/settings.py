@@ -11,14 +11,19 @@ from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from modelio.store import StoreSettings
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
-OnlineStore = Literal["sqlite", "redis", "redis_cluster"]
 
 
-class Settings(BaseSettings):
-    """All server settings; each one is the env var ``PERSONALIZATION_<NAME>``."""
+class Settings(StoreSettings):
+    """All server settings; each one is the env var ``PERSONALIZATION_<NAME>``.
+
+    The online-store switch (``online_store``, ``redis``, ``feature_repo``) is inherited
+    from :class:`modelio.store.StoreSettings`, which training commands share.
+    """
 
     # hide_input_in_errors: a validation error must not print audit_hmac_key.
     model_config = SettingsConfigDict(
@@ -87,19 +92,6 @@ class Settings(BaseSettings):
     )
 
     # --- features and models -------------------------------------------------------
-    online_store: OnlineStore = Field(
-        default="sqlite",
-        description="Feast online store: 'sqlite' (local file, dev), 'redis' (one "
-        "server) or 'redis_cluster'.",
-    )
-    redis: str = Field(
-        default="127.0.0.1:6379",
-        description="Redis address(es) as 'host:port[,host:port...]'; used only when "
-        "online_store is redis or redis_cluster.",
-    )
-    feature_repo: Path = Field(
-        default=Path("feature_repo"), description="Feast feature repository (feature_store.yaml)."
-    )
     models_dir: Path = Field(
         default=Path("models"), description="Directory of trained model bundles and manifests."
     )
@@ -265,23 +257,6 @@ class Settings(BaseSettings):
         if self.audit_hash_customer_ids and self.audit_hmac_key is None:
             raise ValueError("audit_hash_customer_ids needs audit_hmac_key")
         return self
-
-    @field_validator("redis")
-    @classmethod
-    def _check_redis(cls, value: str) -> str:
-        for node in value.split(","):
-            host, sep, port = node.strip().rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-                raise ValueError(f"expected host:port[,host:port...], got {node.strip()!r}")
-        return value
-
-    def redis_nodes(self) -> list[tuple[str, int]]:
-        """``redis`` parsed into ``[(host, port), ...]``."""
-        nodes = []
-        for node in self.redis.split(","):
-            host, _, port = node.strip().rpartition(":")
-            nodes.append((host, int(port)))
-        return nodes
 
     @property
     def address(self) -> str:

@@ -8,8 +8,8 @@
 """
 
 from server.audit.erase import erase_customer
-from server.audit.errors import AuditWriteError
 from server.audit.records import customer_hmac
 from server.audit.writer import AuditWriter
+from server.errors import AuditWriteError
 
 __all__ = ["AuditWriteError", "AuditWriter", "customer_hmac", "erase_customer"]

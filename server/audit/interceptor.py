@@ -21,9 +21,9 @@ from typing import Any
 import grpc
 
 from personalization.v1 import personalization_pb2 as pb
-from server.audit.errors import AuditWriteError
 from server.audit.records import AuditItem, HmacKey, audit_lines
 from server.audit.writer import AuditWriter
+from server.errors import AuditWriteError
 from server.security.principal import current_principal
 from server.settings import Settings
 from server.transport.errors import abort_for

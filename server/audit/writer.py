@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from server.audit.errors import AuditWriteError
+from server.errors import AuditWriteError
 
 log = logging.getLogger(__name__)
 _sync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync

@@ -9,8 +9,8 @@ so a turn gets the same answer alone or in a batch (apart from ``decision_id``).
 (:mod:`server.engine.batcher`): under load one read and three model runs serve many
 calls, while a lone call still runs at once on its own thread.
 
-The model version is an immutable :class:`~server.engine.bundle.ModelBundle` that
-``swap_models`` replaces with one reference assignment (``server.engine.reload``
+The model version is an immutable :class:`~server.models.bundle.ModelBundle` that
+``swap_models`` replaces with one reference assignment (``server.models.reload``
 validates it first). Each batch reads that reference once, so it runs entirely on the
 version it started with, even if a reload lands in the middle of it.
 """
@@ -20,18 +20,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from modelio.context import UnknownTimeZoneError, encode_inputs, vector, zone
 from modelio.vocab import ACTIONS
-from server.engine.assemble import Prepared, prepare, prepare_degraded
+from server.engine.assemble import Assembler, Prepared, prepare, prepare_degraded
 from server.engine.batcher import MicroBatcher
-from server.engine.bundle import ModelBundle
-from server.engine.errors import InvalidRequestError, ModelLoadError, NotReadyError
 from server.engine.types import Decision, DecisionRequest
+from server.errors import InvalidRequestError, ModelLoadError, NotReadyError
 from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
 from server.metrics import observe_decisions
+from server.models.bundle import ModelBundle
 from server.models.runner import ModelRunner
 
 
@@ -48,6 +49,18 @@ def check_time_zone(name: str, field: str) -> None:
         raise invalid_time_zone(field, exc) from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Served:
+    """A model version with the engine's per-version assembler, swapped as one."""
+
+    bundle: ModelBundle
+    assembler: Assembler
+
+    @classmethod
+    def of(cls, bundle: ModelBundle) -> _Served:
+        return cls(bundle, Assembler(bundle.manifest))
+
+
 class DecisionEngine:
     """Implements ``server.engine.protocol.Engine``; thread-safe."""
 
@@ -61,11 +74,11 @@ class DecisionEngine:
         """``max_batch`` > 1 decides overlapping ``decide`` calls together
         (:mod:`server.engine.batcher`); 1 decides each call on its own thread."""
         self._batcher = MicroBatcher(self._decide_overlapping, max_batch) if max_batch > 1 else None
-        self._bundle = ModelBundle.build(runner)
+        self._served_version = _Served.of(ModelBundle.build(runner))
         self._reader = reader
         self._clock = clock
         # The reader is opened once for one FeatureService; a reloaded version must
-        # have been trained on that same service (see server.engine.reload).
+        # have been trained on that same service (see server.models.reload).
         spec = getattr(reader, "spec", None)
         self._feature_service: str = getattr(spec, "name", runner.manifest.feature_service)
         self._served: frozenset[str] | None = (
@@ -77,11 +90,11 @@ class DecisionEngine:
     @property
     def bundle(self) -> ModelBundle:
         """The model version serving new requests right now."""
-        return self._bundle
+        return self._served_version.bundle
 
     @property
     def model_version(self) -> str:
-        return self._bundle.version
+        return self._served_version.bundle.version
 
     @property
     def feature_service(self) -> str:
@@ -96,7 +109,7 @@ class DecisionEngine:
         """Serve ``bundle`` from now on and return the previous one.
 
         One reference assignment: requests already running keep the bundle they
-        grabbed. Callers validate first (``server.engine.reload``); this only refuses
+        grabbed. Callers validate first (``server.models.reload``); this only refuses
         a version trained on another feature service than the reader serves.
         """
         if bundle.manifest.feature_service != self._feature_service:
@@ -104,7 +117,8 @@ class DecisionEngine:
                 f"{bundle.runner.version_dir}: trained on feature service"
                 f" {bundle.manifest.feature_service!r}, the server reads {self._feature_service!r}"
             )
-        previous, self._bundle = self._bundle, bundle
+        served = _Served.of(bundle)  # built before the swap: a failure changes nothing
+        previous, self._served_version = self._served_version.bundle, served
         return previous
 
     def ready(self) -> bool:
@@ -134,7 +148,8 @@ class DecisionEngine:
             raise NotReadyError("the decision engine is closed")
         if not reqs:
             return []
-        bundle = self._bundle  # read once: the whole batch runs on this version
+        served = self._served_version  # read once: the whole batch runs on this version
+        bundle = served.bundle
         prepared = self._prepare(reqs)
         inputs = self._encode(bundle, prepared, single)
         n = len(prepared)
@@ -142,7 +157,7 @@ class DecisionEngine:
         labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
         risks = runner.escalation(inputs)
         scores = runner.nba(self._nba_matrix(inputs)).reshape(n, len(ACTIONS))
-        assemble = bundle.assembler.decision
+        assemble = served.assembler.decision
         return [
             assemble(p, int(labels[i]), float(risks[i]), scores[i].tolist())
             for i, p in enumerate(prepared)

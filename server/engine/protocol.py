@@ -16,7 +16,7 @@ from server.engine.types import Decision, DecisionRequest
 class Engine(Protocol):
     """A decision engine serving validated requests.
 
-    Errors are reported by raising ``server.engine.errors`` exceptions (e.g.
+    Errors are reported by raising ``server.errors`` exceptions (e.g.
     ``NotReadyError``, ``FeatureStoreError``); the transport maps them to status codes.
     Anything else is treated as a bug and answered INTERNAL.
     """

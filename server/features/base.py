@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.engine.errors import FeatureStoreError
+from server.errors import FeatureStoreError
 
 Clock = Callable[[], float]
 _SCALARS = frozenset({str, int, bool, bytes})

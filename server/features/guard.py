@@ -42,6 +42,7 @@ from server.features.base import (
 )
 from server.features.breaker import BreakerState, CircuitBreaker
 from server.features.cache import ProfileCache
+from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -170,28 +171,17 @@ class GuardedReader(FeatureReader):
         self.inner.close()
 
 
-def guard_reader(
-    inner: FeatureReader, settings: Any = None, budget_ms: float | None = None
-) -> GuardedReader:
-    """``inner`` guarded as ``settings`` say (missing settings: their defaults);
-    ``budget_ms`` overrides ``settings.feature_budget_ms``.
+def guard_reader(inner: FeatureReader, settings: Settings) -> GuardedReader:
+    """``inner`` guarded as ``settings`` say (budget, breaker, stale-features cache).
 
     Warms ``inner`` up first with one throw-away read: Feast's first read loads its
     registry and plans lazily (over 100 ms on SQLite), which must not be the first
     request's budget. A store that is down at startup only logs.
     """
-    from server.settings import Settings
-
-    def get(name: str) -> Any:
-        value = getattr(settings, name, None)
-        return Settings.model_fields[name].default if value is None else value
-
-    threads = int(get("feature_read_threads")) or 2 * int(get("thread_pool_size"))
-    ttl = float(get("feature_cache_ttl_s"))
+    threads = settings.feature_read_threads or 2 * settings.thread_pool_size
+    ttl = settings.feature_cache_ttl_s
     breaker = CircuitBreaker(
-        int(get("breaker_failure_threshold")),
-        float(get("breaker_open_s")),
-        on_change=log_breaker_change,
+        settings.breaker_failure_threshold, settings.breaker_open_s, on_change=log_breaker_change
     )
     metrics.BREAKER_STATE.set(0)  # a new breaker starts closed
     try:
@@ -200,9 +190,9 @@ def guard_reader(
         log.warning("feature store warm-up read failed", extra={"error": repr(exc)})
     return GuardedReader(
         inner,
-        float(budget_ms or get("feature_budget_ms")) / 1000.0,
+        settings.feature_budget_ms / 1000.0,
         breaker,
-        cache=ProfileCache(ttl, int(get("feature_cache_size"))) if ttl > 0 else None,
-        per_customer_s=float(get("feature_budget_per_customer_ms")) / 1000.0,
+        cache=ProfileCache(ttl, settings.feature_cache_size) if ttl > 0 else None,
+        per_customer_s=settings.feature_budget_per_customer_ms / 1000.0,
         threads=threads,
     )

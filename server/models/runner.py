@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from modelio.manifest import Manifest, ManifestError, current_version_dir, load_manifest
-from server.engine.errors import ModelLoadError
+from server.errors import ModelLoadError
 
 Kind = Literal["segment", "escalation", "nba"]
 KINDS: tuple[Kind, ...] = ("segment", "escalation", "nba")

@@ -18,7 +18,7 @@ from typing import Any
 
 import grpc
 
-from server.security.errors import PermissionDeniedError, SecurityError, UnauthenticatedError
+from server.errors import PermissionDeniedError, SecurityError, UnauthenticatedError
 from server.security.keys import KeyStore
 from server.security.policy import AccessPolicy, Requirement
 from server.security.principal import Principal, bound

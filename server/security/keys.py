@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.security.errors import KeyFileError
+from server.errors import KeyFileError
 from server.security.principal import Principal
 
 KEY_PREFIX = "pk_"

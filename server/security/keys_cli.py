@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from server.security.errors import KeyFileError
+from server.errors import KeyFileError
 from server.security.keys import KeyRecord, generate_key, hash_key, read_key_file, write_key_file
 from server.security.policy import ROLES
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import grpc
 
-from server.security.errors import SecurityError
+from server.errors import SecurityError
 
 
 def _read(path: Path, what: str) -> bytes:

@@ -13,14 +13,14 @@ import grpc
 
 from personalization.v1 import admin_pb2 as admin_pb
 from personalization.v1 import admin_pb2_grpc as admin_grpc
-from server.engine.reload import ModelReloader
+from server.models.reload import ModelReloader
 from server.transport.interceptors import annotate_access_log
 
 ADMIN_SERVICE_NAME: str = admin_pb.DESCRIPTOR.services_by_name["AdminService"].full_name
 
 
 class AdminServicer(admin_grpc.AdminServiceServicer):
-    """Serves ReloadModels from a :class:`~server.engine.reload.ModelReloader`."""
+    """Serves ReloadModels from a :class:`~server.models.reload.ModelReloader`."""
 
     def __init__(self, reloader: ModelReloader) -> None:
         self._reloader = reloader

@@ -19,8 +19,8 @@ from google.protobuf.descriptor import EnumDescriptor
 from modelio.context import TurnContext, UnknownTimeZoneError, zone
 from modelio.vocab import ACTIONS, CHANNELS, DEVICES, FORMALITIES, ISSUE_CATEGORIES
 from personalization.v1 import personalization_pb2 as pb
-from server.engine.errors import BatchTooLargeError, InvalidRequestError
 from server.engine.types import Decision, DecisionRequest, ScoredAction
+from server.errors import BatchTooLargeError, InvalidRequestError
 
 MAX_TURN_INDEX = 10_000
 MAX_REQUEST_ID_LENGTH = 128

@@ -14,17 +14,18 @@ from typing import NoReturn
 
 import grpc
 
-from server.audit.errors import AuditWriteError
-from server.engine.errors import (
+from server.errors import (
+    AuditWriteError,
     BatchTooLargeError,
     FeatureStoreError,
     InvalidRequestError,
     ModelLoadError,
     NotReadyError,
     OverloadedError,
+    PermissionDeniedError,
     PersonalizationError,
+    UnauthenticatedError,
 )
-from server.security.errors import PermissionDeniedError, UnauthenticatedError
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 
-from server.engine.errors import OverloadedError
+from server.errors import OverloadedError
 from server.transport.convert import MalformedRequest, tolerant_deserializer
 from server.transport.errors import abort_for, abort_if_expired
 

@@ -10,8 +10,8 @@ import grpc
 
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from server.engine.errors import NotReadyError
 from server.engine.protocol import Engine
+from server.errors import NotReadyError
 from server.settings import Settings
 from server.transport.convert import (
     batch_from_proto,

@@ -21,8 +21,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.engine.types import Decision, DecisionRequest
+from server.errors import KeyFileError
 from server.logging_setup import JsonFormatter
-from server.security.errors import KeyFileError
 from server.security.interceptor import bearer_key
 from server.security.keys import KeyRecord, KeyStore, generate_key, hash_key, write_key_file
 from server.security.keys_cli import main as keys_main

@@ -10,7 +10,7 @@ import pytest
 
 from modelio.vocab import ACTIONS, CHANNELS, DEVICES, FORMALITIES, ISSUE_CATEGORIES
 from personalization.v1 import personalization_pb2 as pb
-from server.engine.errors import BatchTooLargeError, InvalidRequestError
+from server.errors import BatchTooLargeError, InvalidRequestError
 from server.transport.convert import (
     batch_from_proto,
     decision_request_from_proto,

@@ -11,8 +11,8 @@ import pytest
 
 from modelio.vocab import ACTIONS, FEATURE_VIEWS
 from server.engine.decide import DecisionEngine
-from server.engine.errors import InvalidRequestError, NotReadyError
 from server.engine.protocol import Engine
+from server.errors import InvalidRequestError, NotReadyError
 from server.models.runner import ModelRunner
 from tests.fixtures_models import with_policy
 from tests.server.engine_fixtures import (

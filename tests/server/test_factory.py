@@ -9,9 +9,9 @@ import pytest
 
 from modelio.context import TurnContext
 from modelio.manifest import load_manifest, write_manifest
-from server.engine.errors import FeatureStoreError, ModelLoadError
 from server.engine.factory import build_engine
 from server.engine.types import DecisionRequest
+from server.errors import FeatureStoreError, ModelLoadError
 from server.features.feast_reader import FeastFeatureReader
 from server.features.guard import GuardedReader
 from server.features.redis_reader import RedisFeatureReader

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from modelio.vocab import FEATURE_SERVICE, FEATURE_VIEWS
-from server.engine.errors import FeatureStoreError
+from server.errors import FeatureStoreError
 from server.features.base import CustomerFeatures, describe_service
 from server.features.feast_reader import FeastFeatureReader
 from tests.fixtures_feast import FeastFixture

@@ -15,10 +15,10 @@ import grpc
 import pytest
 
 from server import app
+from server import errors as domain
 from server.__main__ import parse_settings
 from server.client import age_text
 from server.client import main as client_main
-from server.engine import errors as domain
 from server.engine.protocol import Engine
 from server.healthcheck import main as healthcheck_main
 from server.logging_setup import JsonFormatter

@@ -28,10 +28,10 @@ from personalization.v1 import admin_pb2_grpc as admin_grpc
 from personalization.v1 import personalization_pb2 as pb
 from server.app import install_signal_handlers
 from server.engine.decide import DecisionEngine
-from server.engine.errors import InvalidRequestError, ModelLoadError
-from server.engine.reload import ModelReloader, ReloadOnEvent
+from server.errors import InvalidRequestError, ModelLoadError
 from server.features.base import CustomerFeatures, ServiceSpec, ViewSpec
 from server.features.feast_reader import FeastFeatureReader
+from server.models.reload import ModelReloader, ReloadOnEvent
 from server.models.runner import ModelRunner
 from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
 from server.security.policy import ADMIN, DECIDE
@@ -116,12 +116,12 @@ def test_bad_versions_are_refused_and_the_old_one_keeps_serving(
     engine = scripted_engine(models)
     before = engine.bundle
     with (
-        caplog.at_level(logging.INFO, "server.engine.reload"),
+        caplog.at_level(logging.INFO, "server.models.reload"),
         pytest.raises(ModelLoadError, match=reason),
     ):
         ModelReloader(engine, models).reload(version)
     assert engine.bundle is before and engine.decide(turn()).model_version == "v1"
-    (record,) = [r for r in caplog.records if r.name == "server.engine.reload"]
+    (record,) = [r for r in caplog.records if r.name == "server.models.reload"]
     assert record.levelname == "WARNING" and record.getMessage().startswith("model reload refused")
     assert record.__dict__["requested"] == version
     assert re.search(reason, record.__dict__["reason"])
@@ -154,7 +154,7 @@ def test_good_version_swaps_and_empty_means_current(
 ) -> None:
     engine = scripted_engine(models)
     reloader = ModelReloader(engine, models)
-    with caplog.at_level(logging.INFO, "server.engine.reload"):
+    with caplog.at_level(logging.INFO, "server.models.reload"):
         result = reloader.reload("v2")
     assert (result.previous_version, result.loaded_version) == ("v1", "v2")
     assert result.message.startswith("reloaded models: v1 -> v2")
@@ -164,7 +164,7 @@ def test_good_version_swaps_and_empty_means_current(
 
 
 def test_concurrent_reloads_are_serialized(models: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import server.engine.reload as reload_module
+    import server.models.reload as reload_module
 
     real, active, peak = reload_module.load_bundle, [0], [0]
 
@@ -244,7 +244,7 @@ def test_sighup_reloads_models_current(models: Path, caplog: pytest.LogCaptureFi
         hup_and_wait(1)
         assert engine.model_version == "v2" and not stop.is_set()
         set_current(models, "bad-sha")
-        with caplog.at_level(logging.INFO, "server.engine.reload"):
+        with caplog.at_level(logging.INFO, "server.models.reload"):
             hup_and_wait(2)
         assert engine.model_version == "v2"  # refused: the old version keeps serving
         assert "sha256" in caplog.records[-1].__dict__["reason"]

@@ -10,7 +10,7 @@ import pytest
 
 from modelio.context import ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
 from modelio.manifest import load_manifest, sha256_file, write_manifest
-from server.engine.errors import ModelLoadError
+from server.errors import ModelLoadError
 from server.models.runner import ModelRunner
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.client import main as client_main
+from server.errors import SecurityError
 from server.healthcheck import main as healthcheck_main
 from server.security.client_tls import API_KEY_ENV
-from server.security.errors import SecurityError
 from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
 from server.security.policy import DECIDE
 from server.settings import Settings

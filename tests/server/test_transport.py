@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 )
 
 from personalization.v1 import personalization_pb2 as pb
-from server.engine.errors import (
+from server.errors import (
     FeatureStoreError,
     ModelLoadError,
     NotReadyError,

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from modelio.manifest import ManifestError, current_version_dir, load_manifest
-from server.engine.bundle import RAW_FEATURES, ModelBundle
-from server.engine.errors import InvalidRequestError, ModelLoadError, PersonalizationError
+from server.errors import InvalidRequestError, ModelLoadError, PersonalizationError
+from server.models.bundle import RAW_FEATURES, ModelBundle
 from server.models.runner import ModelRunner
 
 log = logging.getLogger(__name__)

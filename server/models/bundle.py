@@ -2,8 +2,8 @@
 
 A :class:`ModelBundle` is immutable and built completely before anyone can see it, so
 the engine swaps versions with a single reference assignment (atomic in CPython) and
-a request that grabbed a bundle keeps a consistent runner + manifest + assembler for
-its whole batch, whatever reloads happen meanwhile.
+a request that grabbed a bundle keeps a consistent runner + manifest for its whole
+batch, whatever reloads happen meanwhile.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import numpy as np
 from modelio.context import ACTION_INPUTS
 from modelio.manifest import Manifest
 from modelio.vocab import FEATURE_VIEWS
-from server.engine.assemble import Assembler
-from server.engine.errors import ModelLoadError
+from server.errors import ModelLoadError
 from server.models.runner import ModelRunner
 
 #: Raw feature names ``modelio.context`` and the assembler read from the reader's rows.
@@ -36,7 +35,6 @@ class ModelBundle:
     segment_columns: np.ndarray
     #: Manifest defaults for missing features (read-only view).
     defaults: Mapping[str, float]
-    assembler: Assembler
 
     @property
     def manifest(self) -> Manifest:
@@ -60,7 +58,6 @@ class ModelBundle:
             inputs=inputs,
             segment_columns=_columns(manifest.models["segment"].inputs, inputs),
             defaults=MappingProxyType(dict(manifest.defaults)),
-            assembler=Assembler(manifest),
         )
 
 
