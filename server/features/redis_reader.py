@@ -22,8 +22,6 @@ from typing import Any
 
 import redis
 from feast.infra.key_encoding_utils import serialize_entity_key
-from feast.infra.online_stores.helpers import _mmh3
-from feast.infra.online_stores.redis import RedisOnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from google.protobuf.message import DecodeError
@@ -32,6 +30,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
+from modelio.feast_compat import parse_redis_connection_string, redis_field
 from server.features.base import (
     DECODE_ERROR,
     Clock,
@@ -64,7 +63,7 @@ def connect(connection_string: str, cluster: bool, timeout_s: float | None = Non
     none on a timeout and no backoff: within a feature budget of milliseconds, answering
     degraded beats waiting for Redis.
     """
-    nodes, params = RedisOnlineStore._parse_connection_string(connection_string)
+    nodes, params = parse_redis_connection_string(connection_string)
     params.setdefault("retry", Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
     if timeout_s is not None:
         params.setdefault("socket_timeout", timeout_s)
@@ -122,7 +121,7 @@ class RedisFeatureReader(FeatureReader):
         layout = []
         for view in self._spec.views:
             layout.append((view.name, len(fields), view.ttl_seconds, view.features))
-            fields.extend(_mmh3(f"{view.stored_name}:{f}") for f in view.features)
+            fields.extend(redis_field(f"{view.stored_name}:{f}") for f in view.features)
             fields.append(f"_ts:{view.stored_name}".encode())
         return fields, layout
 

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from feast.infra.online_stores.helpers import _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from redis.cluster import RedisCluster
 from redis.connection import Connection
 
+from modelio.feast_compat import redis_key
 from modelio.vocab import FEATURE_SERVICE
 from server.features.base import CustomerFeatures, FeatureReadError, describe_service, is_live
 from server.features.feast_reader import FeastFeatureReader
@@ -96,12 +96,12 @@ def test_key_is_feasts(engine_feast_repo: FeastFixture, engine_redis: RedisServe
     store = engine_feast_repo.store("redis", engine_redis.address)
     reader = RedisFeatureReader(store, FEATURE_SERVICE)
     entity = EntityKey(join_keys=["customer_id"], entity_values=[Value(string_val="C0000042")])
-    assert reader.key("C0000042") == _redis_key(store.config.project, entity, 3)
+    assert reader.key("C0000042") == redis_key(store.config.project, entity, 3)
     assert engine_redis_has(engine_redis, reader.key("C0000042"))
     assert reader._key_head is not None  # the precomputed prefix is in use, and agrees:
     for cid in ["", "x", "é-ü/✓ 漢字", "a" * 1000, "C\x00\x01", *engine_feast_repo.known_ids[:200]]:
         entity = EntityKey(join_keys=["customer_id"], entity_values=[Value(string_val=cid)])
-        assert reader.key(cid) == _redis_key(store.config.project, entity, 3), cid
+        assert reader.key(cid) == redis_key(store.config.project, entity, 3), cid
 
 
 def engine_redis_has(server: RedisServer, key: bytes) -> bool:
