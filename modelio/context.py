@@ -9,21 +9,22 @@ single row and a dict of ~50 floats is cheaper than any dataframe.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from modelio.vocab import (
-    ACTIONS,
-    CHANNELS,
-    DEVICES,
-    ISSUE_CATEGORIES,
-    PLAN_TIERS,
-    SUPPORT_FEATURES,
+from modelio.inputs import (
+    BASE_DEFAULTS,
+    GROUP_FLAGS,
+    Transform,
+    as_float,
+    group_inputs,
+    group_table,
 )
+from modelio.vocab import ACTIONS, CHANNELS, DEVICES, ISSUE_CATEGORIES
 
 
 class UnknownTimeZoneError(ValueError):
@@ -44,27 +45,12 @@ class TurnContext:
     turn_index: int = 1
 
 
-PROFILE_INPUTS: tuple[str, ...] = (
-    "plan_tier_rank",
-    "monthly_spend",
-    "tenure_months",
-    "log_lifetime_value",
-    "num_products",
-)
-ENGAGEMENT_INPUTS: tuple[str, ...] = (
-    "log_sessions_28d",
-    "log_page_views_28d",
-    "log_minutes_28d",
-    "product_usage_28d",
-    "active_days_28d",
-)
+PROFILE_INPUTS: tuple[str, ...] = group_inputs("profile")
+ENGAGEMENT_INPUTS: tuple[str, ...] = group_inputs("engagement")
 #: Support-history inputs: the view's features, with the last ticket's time turned into
 #: an age (relative to the turn) because an absolute timestamp does not generalize.
-HISTORY_INPUTS: tuple[str, ...] = (
-    *(f for f in SUPPORT_FEATURES if f != "last_ticket_ts"),
-    "days_since_last_ticket",
-)
-FLAG_INPUTS: tuple[str, ...] = ("has_profile", "has_history", "has_engagement")
+HISTORY_INPUTS: tuple[str, ...] = group_inputs("history")
+FLAG_INPUTS: tuple[str, ...] = tuple(GROUP_FLAGS[g] for g in ("profile", "history", "engagement"))
 CONTEXT_INPUTS: tuple[str, ...] = (
     "sentiment",
     "turn_index",
@@ -85,32 +71,6 @@ CUSTOMER_INPUTS: tuple[str, ...] = PROFILE_INPUTS + ENGAGEMENT_INPUTS + HISTORY_
 ESCALATION_INPUTS: tuple[str, ...] = CUSTOMER_INPUTS + CONTEXT_INPUTS
 NBA_INPUTS: tuple[str, ...] = ESCALATION_INPUTS + ACTION_INPUTS
 
-#: Values used when a raw feature is missing (unknown customer, expired value, no
-#: consent). Training replaces these with medians of the training set and records
-#: them in the manifest; the server uses the manifest's copy.
-BASE_DEFAULTS: dict[str, float] = {
-    "plan_tier_rank": 0.0,
-    "monthly_spend": 0.0,
-    "tenure_months": 0.0,
-    "log_lifetime_value": 0.0,
-    "num_products": 1.0,
-    "log_sessions_28d": 0.0,
-    "log_page_views_28d": 0.0,
-    "log_minutes_28d": 0.0,
-    "product_usage_28d": 0.0,
-    "active_days_28d": 0.0,
-    "tickets_30d": 0.0,
-    "tickets_90d": 0.0,
-    "escalations_90d": 0.0,
-    "billing_tickets_90d": 0.0,
-    "technical_tickets_90d": 0.0,
-    "avg_resolution_hours_90d": 0.0,
-    "avg_sentiment_90d": 0.0,
-    "last_csat": 3.0,
-    "days_since_last_ticket": 365.0,
-}
-
-_TIER_RANK = {tier: float(i) for i, tier in enumerate(PLAN_TIERS)}
 _NOTHING: Mapping[str, Any] = {}
 _MAX_DAYS_SINCE = 365.0
 
@@ -124,39 +84,9 @@ def zone(name: str) -> ZoneInfo:
         raise UnknownTimeZoneError(name) from exc
 
 
-def _float(value: Any) -> float | None:
-    out = float(value)
-    return None if out != out else out  # NaN is missing
-
-
-def _log1p(value: Any) -> float | None:
-    out = _float(value)
-    return None if out is None else math.log1p(max(out, 0.0))
-
-
-def _tier_rank(value: Any) -> float | None:
-    return _TIER_RANK.get(value) if isinstance(value, str) else None
-
-
-Transform = Callable[[Any], "float | None"]
-#: (input name, raw feature, transform of a present raw value) per input of a group.
-_PROFILE_SPEC: tuple[tuple[str, str, Transform], ...] = (
-    ("plan_tier_rank", "plan_tier", _tier_rank),
-    ("monthly_spend", "monthly_spend", _float),
-    ("tenure_months", "tenure_months", _float),
-    ("log_lifetime_value", "lifetime_value", _log1p),
-    ("num_products", "num_products", _float),
-)
-_ENGAGEMENT_SPEC: tuple[tuple[str, str, Transform], ...] = (
-    ("log_sessions_28d", "sessions_28d", _log1p),
-    ("log_page_views_28d", "page_views_28d", _log1p),
-    ("log_minutes_28d", "minutes_28d", _log1p),
-    ("product_usage_28d", "product_usage_28d", _float),
-    ("active_days_28d", "active_days_28d", _float),
-)
-_HISTORY_SPEC: tuple[tuple[str, str, Transform], ...] = tuple(
-    (name, name, _float) for name in HISTORY_INPUTS[:-1]
-)
+_PROFILE_SPEC = group_table("profile")
+_ENGAGEMENT_SPEC = group_table("engagement")
+_HISTORY_SPEC = group_table("history")
 
 
 def _group(
@@ -184,7 +114,7 @@ def _group(
 
 def _days_since(raw: Mapping[str, Any], event_time: datetime) -> float | None:
     last_ts = raw.get("last_ticket_ts")
-    last = None if last_ts is None else _float(last_ts)
+    last = None if last_ts is None else as_float(last_ts)
     if last is None:
         return None
     return min(max((event_time.timestamp() - last) / 86400.0, 0.0), _MAX_DAYS_SINCE)

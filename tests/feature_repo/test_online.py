@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from modelio.inputs import check_against_views
 from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE, FEATURE_VIEWS
 from tests.helpers.feature_data import latest
@@ -75,3 +76,17 @@ def test_unknown_customer_is_all_missing(sqlite_repo) -> None:
     ).to_dict()
     assert all(served[n] == [None] for names in FEATURE_VIEWS.values() for n in names)
     assert isinstance(pd.Timestamp.now(), pd.Timestamp)
+
+
+def test_model_input_table_reads_only_registered_features(sqlite_repo) -> None:
+    """modelio.inputs declares each input's raw feature; the Feast views must serve it."""
+    store = open_store(sqlite_repo[0])
+    views = {fv.name: tuple(f.name for f in fv.features) for fv in store.list_feature_views()}
+    assert check_against_views(views) == []
+    broken = {
+        **views,
+        "engagement_fv": tuple(f for f in views["engagement_fv"] if f != "minutes_28d"),
+    }
+    assert check_against_views(broken) == [
+        "log_minutes_28d: raw feature 'minutes_28d' is not in engagement_fv"
+    ]
