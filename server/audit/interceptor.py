@@ -20,8 +20,8 @@ from typing import Any
 
 import grpc
 
+from modelio.audit_format import AuditItem, HmacKey, audit_lines
 from personalization.v1 import personalization_pb2 as pb
-from server.audit.records import AuditItem, HmacKey, audit_lines
 from server.audit.writer import AuditWriter
 from server.errors import AuditWriteError
 from server.security.principal import current_principal

@@ -15,40 +15,16 @@ and reopens the path. Renaming the file away (log rotation) works the same way.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
+from modelio.durable import file_lock, lock_path, sync_dir
 from server.errors import AuditWriteError
 
 log = logging.getLogger(__name__)
 _sync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
-
-
-def lock_path(path: Path) -> Path:
-    """The lock file guarding ``path`` against erasure while appending."""
-    return path.with_name(path.name + ".lock")
-
-
-@contextlib.contextmanager
-def file_lock(fd: int, exclusive: bool) -> Iterator[None]:
-    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def sync_dir(path: Path) -> None:
-    """Make a created or renamed directory entry durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Batch:

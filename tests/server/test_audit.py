@@ -19,9 +19,10 @@ from typing import Any
 import grpc
 import pytest
 
+from modelio.audit_format import customer_hmac, erase_customer
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from server.audit import AuditWriteError, AuditWriter, customer_hmac, erase_customer
+from server.audit import AuditWriteError, AuditWriter
 from server.audit import writer as writer_module
 from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
 from server.security.policy import DECIDE

@@ -24,11 +24,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from modelio.audit_format import AuditItem, audit_lines, customer_hmac
 from modelio.context import TurnContext
 from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE
-from server.audit import customer_hmac
-from server.audit.records import AuditItem, audit_lines
 from server.bench.prepare import copy_repo
 from server.engine.factory import build_engine
 from server.engine.types import DecisionRequest

@@ -1,4 +1,4 @@
-"""The audit line format.
+"""The audit line format, shared by the server (which writes it) and erasure.
 
 One JSON object per line, keys in this order::
 
@@ -16,19 +16,27 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
+
+from modelio.durable import file_lock, lock_path, rewrite_lines
+
+log = logging.getLogger(__name__)
 
 HmacKey = str | bytes | SecretStr
 #: Plain customer ids longer than this are cut (only rejected, undecided ids can be).
 MAX_LOGGED_ID = 256
 
 
-def _key_bytes(key: HmacKey) -> bytes:
+def key_bytes(key: HmacKey) -> bytes:
+    """The HMAC key as bytes (a ``SecretStr`` or ``str`` is UTF-8 encoded)."""
     if isinstance(key, SecretStr):
         key = key.get_secret_value()
     return key.encode("utf-8") if isinstance(key, str) else key
@@ -36,7 +44,7 @@ def _key_bytes(key: HmacKey) -> bytes:
 
 def customer_hmac(customer_id: str, key: HmacKey) -> str:
     """HMAC-SHA256 of ``customer_id`` under ``key``, as hex: what hashed lines store."""
-    return hmac.new(_key_bytes(key), customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key_bytes(key), customer_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +92,43 @@ def matches_customer(record: Any, customer_id: str, hmac_key: HmacKey | None) ->
     return hmac_key is not None and record.get("customer_hmac") == customer_hmac(
         customer_id, hmac_key
     )
+
+
+def erase_customer(path: Path | str, customer_id: str, hmac_key: HmacKey | None = None) -> int:
+    """Remove every audit line about ``customer_id``; return how many were removed.
+
+    Lines stored with the plain id match directly; lines stored as a keyed hash match
+    only when ``hmac_key`` (the server's ``audit_hmac_key``) is given. Pass it whenever
+    the log may hold hashed lines, or they stay. The file is replaced atomically
+    (temp file, fsync, rename, fsync of the directory) while holding the log's lock
+    exclusively, so running servers neither lose appends nor see a half-written file;
+    they reopen the new file on their next append. Lines that are not JSON (a line
+    torn by a crash) are kept and counted in a warning. A missing file removes 0.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    lock_fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        with file_lock(lock_fd, exclusive=True):
+            return _rewrite(path, customer_id, hmac_key)
+    finally:
+        os.close(lock_fd)
+
+
+def _rewrite(path: Path, customer_id: str, hmac_key: HmacKey | None) -> int:
+    unreadable = 0
+
+    def drop(line: bytes) -> bool:
+        nonlocal unreadable
+        try:
+            record = json.loads(line)
+        except ValueError:
+            unreadable += 1
+            return False
+        return matches_customer(record, customer_id, hmac_key)
+
+    removed = rewrite_lines(path, drop)
+    if unreadable:
+        log.warning("audit log has unreadable lines", extra={"lines": unreadable})
+    return removed
