@@ -66,7 +66,9 @@ class ModelInput:
     group: Group
 
 
-def _spec(name: str, raw: str, transform: Transform | None, default: float, group: Group):
+def _spec(
+    name: str, raw: str, transform: Transform | None, default: float, group: Group
+) -> ModelInput:
     return ModelInput(name, raw, transform, default, group)
 
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
 from prometheus_client import Counter, Gauge, start_http_server
 
-from server.engine.types import Decision
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,15 @@ BREAKER_TRANSITIONS = Counter(
 _STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 
-def observe_decisions(decisions: list[Decision]) -> list[Decision]:
+class _Observed(Protocol):
+    @property
+    def degraded_reasons(self) -> Sequence[str]: ...
+
+
+_D = TypeVar("_D", bound=_Observed)
+
+
+def observe_decisions(decisions: list[_D]) -> list[_D]:
     """Count a batch of decisions and their degraded reasons; return the batch."""
     DECISIONS.inc(len(decisions))
     reasons = Tally(r for d in decisions for r in d.degraded_reasons)
