@@ -24,12 +24,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from bench.prepare import copy_repo
 from modelio.context import TurnContext
 from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE
 from server.audit import customer_hmac
 from server.audit.records import AuditItem, audit_lines
-from server.bench.prepare import copy_repo
 from server.engine.factory import build_engine
 from server.engine.types import DecisionRequest
 from server.settings import Settings

@@ -1,6 +1,6 @@
 """What every baseline server of the bench shares: gRPC settings, flags and shutdown.
 
-Baselines run in their own process (``python -m server.bench.echo_server --port N``)
+Baselines run in their own process (``python -m bench.echo_server --port N``)
 with exactly the grpc.server options, thread pool and message limits of the real
 server (``server.app``), so only the work inside the handler differs.
 """
