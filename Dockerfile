@@ -19,6 +19,8 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
+# Only the service's packages: training/, loadgen/ and bench/ stay out of the image
+# (packages.find includes what exists; their extras, [train] and [bench], are not installed).
 COPY pyproject.toml README.md ./
 COPY modelio ./modelio
 COPY personalization ./personalization

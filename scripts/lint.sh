@@ -29,7 +29,7 @@ buf_lint() {
 
 run "ruff check" ruff check .
 run "ruff format" ruff format --check .
-run "mypy" mypy modelio training server
+run "mypy" mypy modelio training server bench loadgen
 run "hadolint" hadolint Dockerfile
 run "buf lint" buf_lint
 run "protos up to date" bash scripts/check_protos.sh

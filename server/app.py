@@ -135,7 +135,8 @@ class PersonalizationServer(grpc.Server):
         return self._inner.wait_for_termination(timeout)
 
 
-def _options(settings: Settings) -> list[tuple[str, int]]:
+def server_options(settings: Settings) -> list[tuple[str, int]]:
+    """The gRPC server options these settings ask for (also used by the bench baselines)."""
     return [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
@@ -202,7 +203,7 @@ def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grp
         inner = grpc.server(
             futures.ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix="rpc"),
             interceptors=interceptors,
-            options=_options(settings),
+            options=server_options(settings),
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs + RPC_HEADROOM,
         )
         health_servicer, reloader = _add_services(inner, engine, settings)

@@ -5,7 +5,7 @@ NumPy) lives for the whole process; scanning it on every gen-2 collection only a
 latency spikes. After warm-up we move it to the permanent generation (``gc.freeze``)
 and collect the young generation less often: a request allocates a few hundred small
 objects, all freed by reference counting, so few cycles exist to find.
-Measure the effect with ``python -m server.bench --server-env PERSONALIZATION_GC_TUNING=false``
+Measure the effect with ``python -m bench --server-env PERSONALIZATION_GC_TUNING=false``
 against a default run.
 """
 

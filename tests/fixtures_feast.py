@@ -18,9 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from bench.prepare import copy_repo
 from modelio.store import open_store, repo_config
 from modelio.vocab import PLAN_TIERS
-from server.bench.prepare import copy_repo
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from server.bench.prepare import copy_repo
+from bench.prepare import copy_repo
 from tests.helpers.feature_data import write_sources
 from tests.helpers.redis_server import RedisServer, start_redis
 from training.materialize import apply_repo, materialize

@@ -1,4 +1,4 @@
-"""Small, exactly known source data for a copy of feature_repo/ (server.bench.prepare.copy_repo)."""
+"""Small, exactly known source data for a copy of feature_repo/ (bench.prepare.copy_repo)."""
 
 from __future__ import annotations
 

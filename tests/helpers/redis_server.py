@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.bench.procs import free_port, redis_command
+from bench.procs import free_port, redis_command
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.bench.prepare import copy_repo
+from bench.prepare import copy_repo
 from training.train import TrainResult, train_version
 
 CUSTOMERS = 2500

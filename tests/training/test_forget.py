@@ -24,11 +24,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from bench.prepare import copy_repo
 from modelio.audit_format import AuditItem, audit_lines, customer_hmac
 from modelio.context import TurnContext
 from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE
-from server.bench.prepare import copy_repo
 from server.engine.factory import build_engine
 from server.engine.types import DecisionRequest
 from server.settings import Settings

@@ -32,10 +32,10 @@ from typing import Any
 
 import grpc
 
-from server.bench.feast_listen import start_feast_listen
-from server.bench.prepare import BenchData
-from server.bench.procs import Child, ProcessGroup, base_env, free_port, python_module
-from server.loadgen.workload import Workload, build_pool
+from bench.feast_listen import start_feast_listen
+from bench.prepare import BenchData
+from bench.procs import Child, ProcessGroup, base_env, free_port, python_module
+from loadgen.workload import Workload, build_pool
 from server.settings import Settings
 
 READY_TIMEOUT_S = 180.0
@@ -75,7 +75,7 @@ def server_command(
 ) -> tuple[list[str], dict[str, str]]:
     """Command line and environment of bench server ``name`` (not feast_listen)."""
     if name in DATALESS:
-        return python_module(f"server.bench.{name}_server", "--port", str(port)), base_env()
+        return python_module(f"bench.{name}_server", "--port", str(port)), base_env()
     if data is None:
         raise ValueError(f"{name} needs the prepared data")
     if name == "naive":
@@ -89,7 +89,7 @@ def server_command(
             "--models-dir",
             str(data.models_dir),
         )
-        return python_module("server.bench.naive_server", *args), base_env()
+        return python_module("bench.naive_server", *args), base_env()
     if name in DECIDE_WORKERS:
         env = base_env(
             PERSONALIZATION_WORKERS=str(DECIDE_WORKERS[name]),

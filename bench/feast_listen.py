@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.procs import Child, ProcessGroup, base_env
 from modelio.store import feast_cli_env
-from server.bench.procs import Child, ProcessGroup, base_env
 
 #: Seconds between registry refreshes; long, so refreshes do not disturb the run.
 REGISTRY_TTL_S = 600

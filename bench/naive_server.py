@@ -1,4 +1,4 @@
-"""``python -m server.bench.naive_server --port N --repo R --redis H:P --models-dir M``.
+"""``python -m bench.naive_server --port N --repo R --redis H:P --models-dir M``.
 
 The straightforward way to serve the same models, as KServe's Feast transformer
 sample does it: per call, Feast's SDK ``store.get_online_features(features=<feature
@@ -20,12 +20,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bench.base import baseline_parser, grpc_server, serve_until_signal
 from modelio.context import encode_inputs, vector
 from modelio.manifest import current_version_dir, load_manifest
 from modelio.vocab import ACTIONS
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from server.bench.base import baseline_parser, grpc_server, serve_until_signal
 from server.engine.assemble import Assembler, prepare
 from server.features.base import CustomerFeatures
 from server.settings import Settings
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the naive server until SIGTERM."""
     from modelio.store import open_store
 
-    parser = baseline_parser("python -m server.bench.naive_server", __doc__ or "")
+    parser = baseline_parser("python -m bench.naive_server", __doc__ or "")
     parser.add_argument("--repo", type=Path, required=True)
     parser.add_argument("--redis", required=True, help="host:port of the online store")
     parser.add_argument("--models-dir", type=Path, required=True)

@@ -178,7 +178,7 @@ def _redis_ping(port: int) -> bool:
 def base_env(**extra: str) -> dict[str, str]:
     """This environment with the repository on PYTHONPATH and ``extra`` added."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     env["FEAST_USAGE"] = "False"
     env.update(extra)

@@ -1,6 +1,6 @@
 """What every baseline server of the bench shares: gRPC settings, flags and shutdown.
 
-Baselines run in their own process (``python -m server.bench.echo_server --port N``)
+Baselines run in their own process (``python -m bench.echo_server --port N``)
 with exactly the grpc.server options, thread pool and message limits of the real
 server (``server.app``), so only the work inside the handler differs.
 """
@@ -14,7 +14,7 @@ from concurrent import futures
 
 import grpc
 
-from server.app import _options
+from server.app import server_options
 from server.settings import Settings
 
 
@@ -30,7 +30,7 @@ def grpc_server(settings: Settings) -> grpc.Server:
     """A grpc.Server configured like the real one (no interceptors, no health)."""
     return grpc.server(
         futures.ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix="rpc"),
-        options=_options(settings),
+        options=server_options(settings),
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
     )
 

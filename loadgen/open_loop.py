@@ -25,8 +25,8 @@ from typing import Any
 
 import grpc
 
-from server.loadgen.responses import ResponseSampler
-from server.loadgen.stats import LatencyStats
+from loadgen.responses import ResponseSampler
+from loadgen.stats import LatencyStats
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 64 << 20),

@@ -1,4 +1,4 @@
-"""``python -m server.bench.transport_server --port N``: the product's transport, no work.
+"""``python -m bench.transport_server --port N``: the product's transport, no work.
 
 The real server (``server.app.create_server``: interceptors, validation, converters,
 health, reflection, the same settings) around an engine that answers every turn with
@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
+from bench.base import baseline_parser
 from modelio.vocab import ACTIONS
 from server.app import serve
-from server.bench.base import baseline_parser
 from server.engine.types import (
     Decision,
     DecisionRequest,
@@ -68,7 +68,7 @@ class ConstantEngine:
 
 def main(argv: list[str] | None = None) -> None:
     """Serve exactly as ``python -m server`` does (settings from the environment)."""
-    parser = baseline_parser("python -m server.bench.transport_server", __doc__ or "")
+    parser = baseline_parser("python -m bench.transport_server", __doc__ or "")
     args = parser.parse_args(argv)
     serve(Settings(host=args.host, port=args.port), ConstantEngine())
 

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.loadgen.closed_loop import ClosedLoopSpec, run_closed
-from server.loadgen.open_loop import OpenLoopSpec, run_aio, run_thread
-from server.loadgen.responses import summarize as summarize_responses
-from server.loadgen.stats import LatencyStats, merge_all
-from server.loadgen.workload import Workload, build_pool
+from loadgen.closed_loop import ClosedLoopSpec, run_closed
+from loadgen.open_loop import OpenLoopSpec, run_aio, run_thread
+from loadgen.responses import summarize as summarize_responses
+from loadgen.stats import LatencyStats, merge_all
+from loadgen.workload import Workload, build_pool
 
 START_MARGIN_S = 0.2
 

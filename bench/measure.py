@@ -14,14 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from server.bench import profile
-from server.bench.prepare import BenchData
-from server.bench.procs import ProcessGroup, say
-from server.bench.scenarios import ENTRIES, SERVERS, Entry, Running, launch_server
-from server.bench.search import SearchSpec, find_max_rate
-from server.loadgen.report import table
-from server.loadgen.runner import LoadConfig, merge_results, run_load, run_parts
-from server.loadgen.workload import Workload, load_known_ids
+from bench import profile
+from bench.prepare import BenchData
+from bench.procs import ProcessGroup, say
+from bench.scenarios import ENTRIES, SERVERS, Entry, Running, launch_server
+from bench.search import SearchSpec, find_max_rate
+from loadgen.report import table
+from loadgen.runner import LoadConfig, merge_results, run_load, run_parts
+from loadgen.workload import Workload, load_known_ids
 
 OPEN_LOOP_SERVERS = ("echo", "transport", "decide")
 

@@ -1,5 +1,5 @@
 """The bench: search and report logic on synthetic results, process cleanup, and one
-end-to-end run of ``python -m server.bench --tiny`` (a few hundred customers, well
+end-to-end run of ``python -m bench --tiny`` (a few hundred customers, well
 under a second per entry). Nothing here asserts how fast anything is."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from server.bench import procs, profile
-from server.bench.analysis import TARGETS, evaluate, ratios
-from server.bench.docs import write_markdown
-from server.bench.profile import summarize
-from server.bench.scenarios import ENTRIES
-from server.bench.search import SearchSpec, find_max_rate
+from bench import procs, profile
+from bench.analysis import TARGETS, evaluate, ratios
+from bench.docs import write_markdown
+from bench.profile import summarize
+from bench.scenarios import ENTRIES
+from bench.search import SearchSpec, find_max_rate
 
 
 def _entry(p50: int, p99: int | None = None, ok: int = 100) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def _results() -> dict[str, Any]:
             "unknown_share": 0.1,
             "tiny": True,
         },
-        "machine": {"command": "python -m server.bench --json x", "nproc": 2},
+        "machine": {"command": "python -m bench --json x", "nproc": 2},
     }
 
 
@@ -137,7 +137,7 @@ def test_markdown_report(tmp_path: Path) -> None:
     for needle in (
         "| `decide` |",
         "![latency per entry](p.png)",
-        "python -m server.bench",
+        "python -m bench",
         "Open loop at 300 rps",
         "| 75.0% | `b (y.py)` |",
     ):
@@ -145,7 +145,7 @@ def test_markdown_report(tmp_path: Path) -> None:
 
 
 def test_server_env_flags() -> None:
-    from server.bench.__main__ import server_env
+    from bench.__main__ import server_env
 
     assert server_env(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
     with pytest.raises(SystemExit):
@@ -167,7 +167,7 @@ def test_bench_tiny_end_to_end(
     """The whole command on 300 customers, reusing the session's small model version."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    from server.bench.__main__ import main
+    from bench.__main__ import main
 
     started: list[procs.Child] = []
     original = procs.ProcessGroup.start

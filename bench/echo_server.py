@@ -1,4 +1,4 @@
-"""``python -m server.bench.echo_server --port N``: the floor of the benchmark.
+"""``python -m bench.echo_server --port N``: the floor of the benchmark.
 
 The same proto service and grpc.server settings as the real server, but Decide and
 DecideBatch return an empty response at once: what is left is gRPC + protobuf +
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.base import baseline_parser, grpc_server, serve_until_signal
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from server.bench.base import baseline_parser, grpc_server, serve_until_signal
 from server.settings import Settings
 
 
@@ -27,7 +27,7 @@ class EchoServicer(pb_grpc.PersonalizationServiceServicer):
 
 def main(argv: list[str] | None = None) -> None:
     """Run the echo server until SIGTERM."""
-    args = baseline_parser("python -m server.bench.echo_server", __doc__ or "").parse_args(argv)
+    args = baseline_parser("python -m bench.echo_server", __doc__ or "").parse_args(argv)
     server = grpc_server(Settings())
     pb_grpc.add_PersonalizationServiceServicer_to_server(EchoServicer(), server)
     serve_until_signal(server, args.host, args.port)

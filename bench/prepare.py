@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.bench.procs import Child, ProcessGroup, base_env, python_module, say, start_redis
+from bench.procs import Child, ProcessGroup, base_env, python_module, say, start_redis
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 STEP_TIMEOUT_S = 3600.0
 
 

@@ -20,14 +20,14 @@ from typing import Any
 import grpc
 import pytest
 
-from server.loadgen.__main__ import main as loadgen_main
-from server.loadgen.open_loop import schedule
-from server.loadgen.report import describe, table
-from server.loadgen.responses import ResponseSampler
-from server.loadgen.responses import summarize as summarize_responses
-from server.loadgen.runner import LoadConfig, _spec, run_load
-from server.loadgen.stats import LatencyStats, merge_all
-from server.loadgen.workload import Workload, build_pool
+from loadgen.__main__ import main as loadgen_main
+from loadgen.open_loop import schedule
+from loadgen.report import describe, table
+from loadgen.responses import ResponseSampler
+from loadgen.responses import summarize as summarize_responses
+from loadgen.runner import LoadConfig, _spec, run_load
+from loadgen.stats import LatencyStats, merge_all
+from loadgen.workload import Workload, build_pool
 
 SERVICE = "personalization.v1.PersonalizationService"
 Handler = Callable[[int], grpc.StatusCode | None]  # call number (1-based) -> failure or None

@@ -1,12 +1,12 @@
-"""``python -m server.bench --json FILE``: benchmark Decide against its baselines.
+"""``python -m bench --json FILE``: benchmark Decide against its baselines.
 
 Prepares data (simulated customers materialized into a private redis-server, a model
 version), then measures every entry with the same load generator on this machine and
 writes docs/performance.md and docs/performance.png. Examples::
 
-    python -m server.bench --json bench.json                      # 20k customers, trains
-    python -m server.bench --json bench.json --models-dir models  # reuse a trained version
-    python -m server.bench --json /tmp/b.json --tiny --doc /tmp/p.md --plot /tmp/p.png
+    python -m bench --json bench.json                      # 20k customers, trains
+    python -m bench --json bench.json --models-dir models  # reuse a trained version
+    python -m bench --json /tmp/b.json --tiny --doc /tmp/p.md --plot /tmp/p.png
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from server.bench.analysis import evaluate
-from server.bench.docs import console_summary, write_markdown
-from server.bench.measure import MeasureConfig, ServerLauncher, measure_all
-from server.bench.plot import plot
-from server.bench.prepare import prepare
-from server.bench.procs import ProcessGroup
-from server.bench.scenarios import DATALESS
-from server.bench.search import SearchSpec
+from bench.analysis import evaluate
+from bench.docs import console_summary, write_markdown
+from bench.measure import MeasureConfig, ServerLauncher, measure_all
+from bench.plot import plot
+from bench.prepare import prepare
+from bench.procs import ProcessGroup
+from bench.scenarios import DATALESS
+from bench.search import SearchSpec
 
 TINY = {
     "customers": 300,
@@ -46,7 +46,7 @@ TINY = {
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(
-        prog="python -m server.bench",
+        prog="python -m bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -149,7 +149,7 @@ def machine_info(argv: list[str]) -> dict[str, Any]:
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     return {
-        "command": shlex.join(["python", "-m", "server.bench", *argv]),
+        "command": shlex.join(["python", "-m", "bench", *argv]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "nproc": os.cpu_count(),
         "cpu": cpu,
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
     Path(args.json).write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     title = f"{results['machine']['cpu']}, {results['machine']['nproc']} cores"
-    plot(results, args.plot, f"python -m server.bench: {title}")
+    plot(results, args.plot, f"python -m bench: {title}")
     write_markdown(results, args.doc, os.path.relpath(args.plot, args.doc.parent))
     print(console_summary(results))
     return 0

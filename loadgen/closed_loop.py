@@ -15,9 +15,9 @@ from typing import Any
 
 import grpc
 
-from server.loadgen.open_loop import aio_call, aio_outcome
-from server.loadgen.responses import ResponseSampler
-from server.loadgen.stats import LatencyStats
+from loadgen.open_loop import aio_call, aio_outcome
+from loadgen.responses import ResponseSampler
+from loadgen.stats import LatencyStats
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
-"""``python -m server.loadgen --target HOST:PORT``: load-test a personalization server.
+"""``python -m loadgen --target HOST:PORT``: load-test a personalization server.
 
 Examples::
 
     # open loop, 300 requests/s with Poisson arrivals, 2 client processes
-    python -m server.loadgen --target localhost:50051 --rate 300 --processes 2 \\
+    python -m loadgen --target localhost:50051 --rate 300 --processes 2 \\
         --customers-from feature_repo/data/customer_profile.parquet
     # closed loop, 8 concurrent callers, DecideBatch of 100, JSON to a file
-    python -m server.loadgen --target localhost:50051 --mode closed --concurrency 8 \\
+    python -m loadgen --target localhost:50051 --mode closed --concurrency 8 \\
         --rpc batch --batch-size 100 --known-prefix C --known-count 20000 --json out.json
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import grpc
 
-from server.loadgen.report import describe, write_json
-from server.loadgen.runner import LoadConfig, run_load
-from server.loadgen.workload import RPC_METHODS, Workload, load_known_ids
+from loadgen.report import describe, write_json
+from loadgen.runner import LoadConfig, run_load
+from loadgen.workload import RPC_METHODS, Workload, load_known_ids
 
 MAX_DURATION_S = 3600.0
 
@@ -28,7 +28,7 @@ MAX_DURATION_S = 3600.0
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(
-        prog="python -m server.loadgen",
+        prog="python -m loadgen",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,0 +1,1 @@
+"""Benchmark of Decide against its baselines (``python -m bench``)."""

@@ -1,0 +1,1 @@
+"""Load generator for the personalization gRPC API (``python -m loadgen``)."""

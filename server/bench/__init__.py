@@ -1,1 +1,0 @@
-"""Benchmark of Decide against its baselines (``python -m server.bench``)."""

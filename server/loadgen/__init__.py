@@ -1,1 +1,0 @@
-"""Load generator for the personalization gRPC API (``python -m server.loadgen``)."""
