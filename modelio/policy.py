@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from modelio.context import has_consent
+from modelio.reward import RewardConfig
 from modelio.vocab import ACTIONS
 
 HANDOFF = "human_handoff"
@@ -40,6 +41,9 @@ class PolicyConfig(BaseModel):
     )
     risk_bands: tuple[float, float] = Field(
         (0.3, 0.6), description="Lower bounds of the medium and high escalation-risk bands"
+    )
+    reward: RewardConfig = Field(
+        RewardConfig(), description="How outcomes become rewards (modelio.reward)"
     )
 
 
