@@ -27,15 +27,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from modelio.vocab import ISSUE_CATEGORIES
-from training.sim_config import (
+from training.data.contract import ENGAGEMENT, SUPPORT_HISTORY, timestamp_ns, to_timestamp
+from training.sim.config import (
     DAY,
     ENGAGEMENT_WINDOW_DAYS,
     LONG_WINDOW_DAYS,
     SHORT_WINDOW_DAYS,
     snapshot_times,
 )
-from training.sim_io import CustomerStream, TableWriters
-from training.sim_schema import ENGAGEMENT, SUPPORT_HISTORY, timestamp_ns, to_timestamp
+from training.sim.io import CustomerStream, TableWriters
 
 NS = 1_000_000_000
 _ENGAGEMENT_SUMS = ("sessions", "page_views", "minutes", "product_usage")

@@ -50,8 +50,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, validate, print the truth summary as JSON on stdout."""
-    from training.sim_config import SimConfig
-    from training.simulate import simulate
+    from training.sim.config import SimConfig
+    from training.sim.run import simulate
     from training.validate import DataValidationError
 
     cfg = SimConfig(

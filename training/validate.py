@@ -1,4 +1,4 @@
-"""Validate source parquet files against the contract in training/sim_schema.py.
+"""Validate source parquet files against the contract in training/data/contract.py.
 
 Every row is checked (vectorized, batch by batch, so a 1M-customer directory fits in
 memory); each problem is reported per table, column and rule with a count and up to
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from modelio.context import UnknownTimeZoneError, zone
-from training.sim_schema import SOURCES, Column, TableSpec
+from training.data.contract import SOURCES, Column, TableSpec
 
 MAX_EXAMPLES = 5
 _UTC = {"UTC", "utc", "+00:00", "Etc/UTC", "Z"}

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from training.aggregates import NS, engagement_source, support_history_source
-from training.sim_schema import ENGAGEMENT_DAILY, SUPPORT_HISTORY, TICKETS
+from training.data.contract import ENGAGEMENT_DAILY, SUPPORT_HISTORY, TICKETS
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 END = T0 + timedelta(days=200)

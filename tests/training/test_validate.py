@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from training.__main__ import main
-from training.sim_config import SimConfig
-from training.simulate import simulate
+from training.sim.config import SimConfig
+from training.sim.run import simulate
 from training.validate import DataValidationError, check_sources, validate_sources
 
 

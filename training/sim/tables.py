@@ -14,9 +14,15 @@ from modelio.vocab import (
     LANGUAGES,
     PLAN_TIERS,
 )
-from training.sim_archetypes import ARCHETYPE_NAMES
-from training.sim_config import TIMEZONES
-from training.sim_schema import CUSTOMER_PROFILE, DECISIONS, ENGAGEMENT_DAILY, TICKETS, to_timestamp
+from training.data.contract import (
+    CUSTOMER_PROFILE,
+    DECISIONS,
+    ENGAGEMENT_DAILY,
+    TICKETS,
+    to_timestamp,
+)
+from training.sim.archetypes import ARCHETYPE_NAMES
+from training.sim.config import TIMEZONES
 
 NS = 1_000_000_000
 

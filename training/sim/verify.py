@@ -1,6 +1,6 @@
 """Check that the simulated ground truth is learnable (numbers quoted in docs/data.md).
 
-``python -m training.sim_verify --data-dir feature_repo/data`` prints JSON with:
+``python -m training.sim.verify --data-dir feature_repo/data`` prints JSON with:
 
 * segments: StandardScaler -> KMeans, K by silhouette in 3..9, ARI against the true
   archetypes (also with PCA in the pipeline);
@@ -24,8 +24,8 @@ import pandas as pd
 
 from modelio.context import ESCALATION_INPUTS, SEGMENT_INPUTS, customer_inputs
 from modelio.vocab import ACTIONS, ENGAGEMENT_FEATURES, PLAN_TIERS, PROFILE_FEATURES
-from training.sim_join import encode_frame, ticket_frame
-from training.sim_summary import auc
+from training.sim.join import encode_frame, ticket_frame
+from training.sim.summary import auc
 
 _LGB: dict[str, Any] = {
     "n_estimators": 400,

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from modelio.vocab import ACTIONS
-from training.sim_archetypes import ARCHETYPE_NAMES, K
-from training.sim_config import SimConfig
+from training.sim.archetypes import ARCHETYPE_NAMES, K
+from training.sim.config import SimConfig
 
 
 def auc(score: np.ndarray, label: np.ndarray) -> float:

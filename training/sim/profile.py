@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from modelio.vocab import PLAN_TIERS
-from training.sim_archetypes import choice_rows, param, param_rows
-from training.sim_config import DAY
+from training.sim.archetypes import choice_rows, param, param_rows
+from training.sim.config import DAY
 
 #: List price per tier and per extra product (monthly).
 TIER_PRICE = np.array([0.0, 15.0, 35.0, 69.0])

@@ -1,7 +1,7 @@
 """Ticket skeletons: how many tickets, when they open, and the turn context of each.
 
 Outcomes (escalation, decision, resolution, csat) depend on the history and are drawn
-later in sim_outcomes.py; every random number they need is drawn here, up front, so
+later in outcomes.py; every random number they need is drawn here, up front, so
 the sequential part consumes no generator state.
 """
 
@@ -12,8 +12,8 @@ import pandas as pd
 
 from modelio.context import zone
 from modelio.vocab import CHANNELS, ISSUE_CATEGORIES
-from training.sim_archetypes import choice_rows, param, param_rows
-from training.sim_config import DAY, LOGGED_SHARE, TIMEZONES
+from training.sim.archetypes import choice_rows, param, param_rows
+from training.sim.config import DAY, LOGGED_SHARE, TIMEZONES
 
 _MAX_TICKETS = 200
 #: P(channel | device); rows DEVICES, columns CHANNELS.

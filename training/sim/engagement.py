@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.sim_archetypes import param
-from training.sim_config import DAY
+from training.sim.archetypes import param
+from training.sim.config import DAY
 
 _WEEKEND_FACTOR = 0.75
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from modelio.vocab import ACTIONS, ISSUE_CATEGORIES, SUPPORT_FEATURES
-from training.sim_config import DAY, LONG_WINDOW_DAYS, SHORT_WINDOW_DAYS
-from training.sim_truth import (
+from training.sim.config import DAY, LONG_WINDOW_DAYS, SHORT_WINDOW_DAYS
+from training.sim.truth import (
     eligible_actions,
     escalation_logit,
     logging_policy,

@@ -8,19 +8,19 @@ import numpy as np
 import pyarrow as pa
 
 from training.aggregates import NS, engagement_windows
-from training.sim_archetypes import sample_customers
-from training.sim_config import SimConfig, block_rng, engagement_start, snapshot_times
-from training.sim_engagement import simulate_engagement
-from training.sim_outcomes import simulate_outcomes
-from training.sim_profile import asof_rows, simulate_profiles
-from training.sim_tables import (
+from training.sim.archetypes import sample_customers
+from training.sim.config import SimConfig, block_rng, engagement_start, snapshot_times
+from training.sim.engagement import simulate_engagement
+from training.sim.outcomes import simulate_outcomes
+from training.sim.profile import asof_rows, simulate_profiles
+from training.sim.tables import (
     daily_table,
     format_ids,
     profile_table,
     ticket_tables,
     truth_customers_table,
 )
-from training.sim_tickets import simulate_tickets
+from training.sim.tickets import simulate_tickets
 
 _ENGAGEMENT_VALUES = ("sessions", "page_views", "minutes", "product_usage")
 

@@ -14,10 +14,10 @@ from typing import Any
 import pyarrow as pa
 
 from training.aggregates import NS, engagement_source, support_history_source
-from training.sim_block import simulate_block
-from training.sim_config import BLOCK_SIZE, SimConfig, snapshot_times
-from training.sim_io import TableWriters
-from training.sim_summary import SummaryBuilder, write_summary
+from training.sim.block import simulate_block
+from training.sim.config import BLOCK_SIZE, SimConfig, snapshot_times
+from training.sim.io import TableWriters
+from training.sim.summary import SummaryBuilder, write_summary
 
 #: Output tables in writing order; ``truth/*`` go to the truth folder.
 OUTPUTS = (

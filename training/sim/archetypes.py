@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modelio.vocab import FORMALITIES, LANGUAGES
-from training.sim_config import TIMEZONES, TIMEZONES_BY_LANGUAGE
+from training.sim.config import TIMEZONES, TIMEZONES_BY_LANGUAGE
 
 
 @dataclass(frozen=True)
