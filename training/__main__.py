@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("training.simulate_cli", "generate support data with known ground truth"),
     "validate": ("training.validate_cli", "check source parquet files against their schemas"),
     "materialize": ("training.materialize", "feast apply + incremental materialization"),
-    "dataset": ("training.dataset", "build point-in-time training sets through Feast"),
+    "dataset": ("training.data.dataset", "build point-in-time training sets through Feast"),
     "train": ("training.train", "train, check and export a new model version"),
     "evaluate": ("training.evaluate", "evaluate the current model version"),
     "forget": ("training.forget", "erase customers from every store and log"),

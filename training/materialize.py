@@ -66,7 +66,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.validate import DataValidationError, check_sources
+    from training.data.findings import DataValidationError
+    from training.data.validate import check_sources
 
     repo: Path = args.repo
     try:

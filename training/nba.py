@@ -27,9 +27,10 @@ from modelio.policy import (
     eligible_mask,
 )
 from modelio.vocab import ACTIONS
-from training import inputs, ope
+from training import ope
+from training.data import inputs
+from training.data.frames import TRUE_SUCCESS
 from training.escalation import fit_lgbm, positive_proba
-from training.frames import TRUE_SUCCESS
 
 MAX_WEIGHT = 20.0
 Predict = Callable[[np.ndarray], np.ndarray]

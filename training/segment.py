@@ -28,8 +28,8 @@ from sklearn.preprocessing import StandardScaler
 
 from modelio.context import ENGAGEMENT_INPUTS, SEGMENT_INPUTS, has_consent
 from modelio.manifest import SegmentName
-from training import inputs
-from training.frames import Frames, is_holdout_customer
+from training.data import inputs
+from training.data.frames import Frames, is_holdout_customer
 
 K_RANGE: tuple[int, ...] = tuple(range(3, 10))
 SILHOUETTE_SAMPLE = 4000

@@ -50,9 +50,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate, validate, print the truth summary as JSON on stdout."""
+    from training.data.findings import DataValidationError
     from training.sim.config import SimConfig
     from training.sim.run import simulate
-    from training.validate import DataValidationError
 
     cfg = SimConfig(
         customers=args.customers,

@@ -18,7 +18,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Validate and print the report; 0 when clean, 1 on violations."""
-    from training.validate import validate_sources
+    from training.data.validate import validate_sources
 
     report = validate_sources(args.data_dir)
     print(report.format())

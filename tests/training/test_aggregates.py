@@ -1,4 +1,4 @@
-"""Point-in-time semantics of training/aggregates.py on hand-built raw tables."""
+"""Point-in-time semantics of training/data/aggregates.py on hand-built raw tables."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from training.aggregates import NS, engagement_source, support_history_source
-from training.data.contract import ENGAGEMENT_DAILY, SUPPORT_HISTORY, TICKETS
+from training.data.aggregates import engagement_source
+from training.data.contract import ENGAGEMENT_DAILY, NS, SUPPORT_HISTORY, TICKETS
+from training.data.support_history import support_history_source
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 END = T0 + timedelta(days=200)

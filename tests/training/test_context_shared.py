@@ -1,6 +1,6 @@
 """Training and serving build identical model inputs (no training/serving skew).
 
-Training path: a frame of raw features (Feast point-in-time join) → training.inputs →
+Training path: a frame of raw features (Feast point-in-time join) → training.data.inputs →
 float32 matrices. Serving path: for each request, a dict of raw features (built like an
 online read: only present values, plain Python types — and, in the second test, read by
 the server's own FeastFeatureReader from the materialized online store) plus a
@@ -31,8 +31,8 @@ from modelio.context import (
 from modelio.manifest import load_manifest
 from modelio.store import open_store
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
-from training import inputs
-from training.dataset import historical_features
+from training.data import inputs
+from training.data.dataset import historical_features
 
 from .conftest import Trained
 

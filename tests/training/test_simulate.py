@@ -13,12 +13,12 @@ import pytest
 
 from modelio.vocab import ACTIONS, CHANNELS, DEVICES, ISSUE_CATEGORIES, PLAN_TIERS
 from training.__main__ import main
-from training.aggregates import derive_sources
+from training.data.aggregates import derive_sources
+from training.data.validate import validate_sources
 from training.sim.config import SimConfig
 from training.sim.join import encode_frame, ticket_frame
 from training.sim.run import simulate
 from training.sim.truth import eligible_actions, escalation_logit, sigmoid, success_probabilities
-from training.validate import validate_sources
 
 END = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -26,7 +26,7 @@ from modelio.context import BASE_DEFAULTS
 from modelio.manifest import load_manifest
 from training import evaluate, train
 from training.__main__ import main
-from training.inputs import training_defaults
+from training.data.inputs import training_defaults
 from training.progress import Progress
 from training.report import PLOTS
 

@@ -1,4 +1,4 @@
-"""training/validate.py: a clean simulation passes, each kind of corruption is named."""
+"""training/data/validate.py: a clean simulation passes, each kind of corruption is named."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from training.__main__ import main
+from training.data.findings import DataValidationError
+from training.data.validate import check_sources, validate_sources
 from training.sim.config import SimConfig
 from training.sim.run import simulate
-from training.validate import DataValidationError, check_sources, validate_sources
 
 
 @pytest.fixture(scope="module")

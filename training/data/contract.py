@@ -1,6 +1,6 @@
 """The source-table contract: column names, kinds, ranges, enums and keys.
 
-The simulator writes tables with :meth:`TableSpec.arrow_schema`; training/validate.py
+The simulator writes tables with :meth:`TableSpec.arrow_schema`; training/data/validate.py
 checks any data directory against the same specs, so the two cannot drift.
 """
 
@@ -185,6 +185,10 @@ SOURCES: tuple[TableSpec, ...] = (
     ENGAGEMENT_DAILY,
     DECISIONS,
 )
+
+
+#: Nanoseconds per second (timestamps are ``timestamp[ns, UTC]``).
+NS = 1_000_000_000
 
 
 def timestamp_ns(col: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from training.aggregates import NS, engagement_windows
+from training.data.aggregates import engagement_windows
+from training.data.contract import NS
 from training.sim.archetypes import sample_customers
 from training.sim.config import SimConfig, block_rng, engagement_start, snapshot_times
 from training.sim.engagement import simulate_engagement

@@ -13,7 +13,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from training.aggregates import NS, engagement_source, support_history_source
+from training.data.aggregates import engagement_source
+from training.data.contract import NS
+from training.data.support_history import support_history_source
 from training.sim.block import simulate_block
 from training.sim.config import BLOCK_SIZE, SimConfig, snapshot_times
 from training.sim.io import TableWriters
@@ -54,7 +56,7 @@ def _chunk_tables(cfg: SimConfig, blocks: range, snaps_ns: Any) -> tuple[dict[st
 def simulate(cfg: SimConfig, progress: Callable[[str], None] | None = _stderr) -> dict[str, Any]:
     """Write every table under ``cfg.out`` and return the truth summary.
 
-    Raises training.validate.DataValidationError if the output breaks the contract.
+    Raises training.data.findings.DataValidationError if the output breaks the contract.
     """
     report = progress or (lambda _msg: None)
     n_blocks = -(-cfg.customers // BLOCK_SIZE)
@@ -83,7 +85,7 @@ def simulate(cfg: SimConfig, progress: Callable[[str], None] | None = _stderr) -
     result = summary.build(cfg)
     write_summary(cfg.out / "truth" / "summary.json", result)
     if cfg.validate:
-        from training.validate import check_sources
+        from training.data.validate import check_sources
 
         report("simulate: validating output")
         check_sources(cfg.out)

@@ -1,7 +1,7 @@
 """Labeled frames shared by ``train`` and ``evaluate``: events + point-in-time features.
 
 Tickets (escalation labels) and logged decisions (rewards) get their raw features from
-Feast (:func:`training.dataset.historical_features`); customers get their latest
+Feast (:func:`training.data.dataset.historical_features`); customers get their latest
 features as of the end of the data. Splits are by event time (train < validation <
 test) for the supervised models and by a hash of the customer id for segments, so
 ``evaluate`` can rebuild exactly the holdout the model never saw.
@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
-from training.dataset import historical_features
+from training.data.dataset import historical_features
 
 SOURCE_FILES: tuple[str, ...] = (
     "customer_profile.parquet",
