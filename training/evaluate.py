@@ -19,11 +19,12 @@ import numpy as np
 
 from modelio.manifest import ManifestError, current_version_dir, load_manifest
 from modelio.store import STORE_KINDS, open_store
-from training import export, nba
+from training import export
 from training.data import inputs
 from training.data.frames import data_hash, load_frames, split_by_time
-from training.escalation import escalation_metrics
-from training.segment import segment_metrics, segment_sets
+from training.fit import nba
+from training.fit.escalation import escalation_metrics
+from training.fit.segment import segment_metrics, segment_sets
 from training.train import DEFAULT_SEED
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from modelio.context import ESCALATION_INPUTS, NBA_INPUTS
 from training import export
-from training.escalation import EscalationModel, positive_proba
+from training.fit.escalation import EscalationModel, positive_proba
 
 PROBABILITY_TOLERANCE = 1e-5
 

@@ -27,18 +27,19 @@ from modelio.manifest import Manifest, ModelFile, set_current, write_manifest
 from modelio.policy import PolicyConfig
 from modelio.store import STORE_KINDS, open_store
 from modelio.vocab import FEATURE_SERVICE
-from training import export, nba, report
+from training import export, report
 from training.data import inputs
 from training.data.frames import Frames, data_hash, load_frames, split_by_time
-from training.escalation import (
+from training.fit import nba
+from training.fit.escalation import (
     EscalationModel,
     escalation_metrics,
     fit_escalation,
     positive_proba,
 )
+from training.fit.segment import SegmentFit, fit_segments, segment_metrics, segment_sets
 from training.parity import Holdout, ParityError, check_parity
 from training.progress import Progress
-from training.segment import SegmentFit, fit_segments, segment_metrics, segment_sets
 
 DEFAULT_SEED = 7
 

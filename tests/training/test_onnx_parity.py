@@ -15,7 +15,7 @@ from modelio.context import ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
 from modelio.manifest import load_manifest
 from modelio.vocab import ACTIONS
 from training import export
-from training.escalation import positive_proba
+from training.fit.escalation import positive_proba
 from training.parity import PROBABILITY_TOLERANCE
 
 from .conftest import Trained
@@ -93,7 +93,7 @@ def test_threshold_snapping_keeps_lightgbm_predictions() -> None:
 
 def test_calibrated_escalation_graph_matches(tmp_path: Path) -> None:
     """The Platt post-processing nodes reproduce EscalationModel.predict."""
-    from training.escalation import EscalationModel, fit_lgbm
+    from training.fit.escalation import EscalationModel, fit_lgbm
 
     rng = np.random.default_rng(4)
     x = rng.normal(size=(4000, len(ESCALATION_INPUTS))).astype(np.float32)

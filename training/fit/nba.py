@@ -27,10 +27,10 @@ from modelio.policy import (
     eligible_mask,
 )
 from modelio.vocab import ACTIONS
-from training import ope
 from training.data import inputs
 from training.data.frames import TRUE_SUCCESS
-from training.escalation import fit_lgbm, positive_proba
+from training.fit import ope
+from training.fit.escalation import fit_lgbm, positive_proba
 
 MAX_WEIGHT = 20.0
 Predict = Callable[[np.ndarray], np.ndarray]
