@@ -19,9 +19,9 @@ import numpy as np
 
 from modelio.manifest import ManifestError, current_version_dir, load_manifest
 from modelio.store import STORE_KINDS, open_store
-from training import export
 from training.data import inputs
 from training.data.frames import data_hash, load_frames, split_by_time
+from training.export import graphs
 from training.fit import nba
 from training.fit.escalation import escalation_metrics
 from training.fit.segment import segment_metrics, segment_sets
@@ -41,7 +41,7 @@ def evaluate_version(
     frames = load_frames(data_dir, open_store(repo, kind), manifest.feature_service)
     frames.window = dict(manifest.training_window)
     defaults = dict(manifest.defaults)
-    run = {k: export.predictor(version_dir / m.path, m.output) for k, m in manifest.models.items()}
+    run = {k: graphs.predictor(version_dir / m.path, m.output) for k, m in manifest.models.items()}
 
     _, _, tickets = split_by_time(frames.tickets, frames.window)
     x_esc = inputs.escalation_matrix(inputs.encode_frame(tickets, defaults))

@@ -27,9 +27,10 @@ from modelio.manifest import Manifest, ModelFile, set_current, write_manifest
 from modelio.policy import PolicyConfig
 from modelio.store import STORE_KINDS, open_store
 from modelio.vocab import FEATURE_SERVICE
-from training import export, report
 from training.data import inputs
 from training.data.frames import Frames, data_hash, load_frames, split_by_time
+from training.export import card, graphs
+from training.export.parity import Holdout, ParityError, check_parity
 from training.fit import nba
 from training.fit.escalation import (
     EscalationModel,
@@ -38,7 +39,6 @@ from training.fit.escalation import (
     positive_proba,
 )
 from training.fit.segment import SegmentFit, fit_segments, segment_metrics, segment_sets
-from training.parity import Holdout, ParityError, check_parity
 from training.progress import Progress
 
 DEFAULT_SEED = 7
@@ -113,25 +113,25 @@ def _train_nba(
     return reward, metrics
 
 
-def _export(result: TrainResult) -> dict[export.ModelKind, ModelFile]:
-    protos: dict[export.ModelKind, Any] = {
-        "segment": export.segment_onnx(result.segment.pipeline, len(SEGMENT_INPUTS)),
-        "escalation": export.lgbm_onnx(
+def _export(result: TrainResult) -> dict[graphs.ModelKind, ModelFile]:
+    protos: dict[graphs.ModelKind, Any] = {
+        "segment": graphs.segment_onnx(result.segment.pipeline, len(SEGMENT_INPUTS)),
+        "escalation": graphs.lgbm_onnx(
             result.escalation.booster, len(ESCALATION_INPUTS), result.escalation.calibration
         ),
-        "nba": export.lgbm_onnx(result.reward, len(NBA_INPUTS)),
+        "nba": graphs.lgbm_onnx(result.reward, len(NBA_INPUTS)),
     }
-    return export.export_models(result.version_dir, protos)
+    return graphs.export_models(result.version_dir, protos)
 
 
 def _plots(result: TrainResult, fit_x: np.ndarray) -> None:
     out, h, m = result.version_dir, result.holdout, result.metrics
     p_test = result.escalation.predict(h.escalation_x)
-    report.plot_roc(out, h.escalation_y, p_test, h.escalation_p_true)
-    report.plot_calibration(out, h.escalation_y, p_test)
-    report.plot_segments(out, result.segment.names, fit_x.mean(axis=0), fit_x.std(axis=0))
-    report.plot_silhouette(out, result.segment.curve, result.segment.k)
-    report.plot_policy(out, m["nba"])
+    card.plot_roc(out, h.escalation_y, p_test, h.escalation_p_true)
+    card.plot_calibration(out, h.escalation_y, p_test)
+    card.plot_segments(out, result.segment.names, fit_x.mean(axis=0), fit_x.std(axis=0))
+    card.plot_silhouette(out, result.segment.curve, result.segment.k)
+    card.plot_policy(out, m["nba"])
 
 
 def train_version(
@@ -145,7 +145,7 @@ def train_version(
     """Run the whole pipeline and export ``models_dir/<version>``; point current at it."""
     from training.materialize import apply_repo
 
-    progress, policy = Progress("train", 7), export.load_policy()
+    progress, policy = Progress("train", 7), graphs.load_policy()
     version_dir = models_dir / (version or version_name())
     if version_dir.exists():
         raise FileExistsError(f"{version_dir} exists; pick another --version")
@@ -202,7 +202,7 @@ def train_version(
             policy=policy,
             metrics=metrics,
         )
-        report.model_card(version_dir, result.manifest)
+        card.model_card(version_dir, result.manifest)
     metrics["timings_seconds"] = progress.timings
     metrics["resources"] = progress.finish()
     result.manifest = result.manifest.model_copy(update={"metrics": metrics})

@@ -17,7 +17,7 @@ from modelio.manifest import (
     set_current,
 )
 from modelio.vocab import FEATURE_SERVICE
-from training.export import load_policy
+from training.export.graphs import load_policy
 
 from .conftest import VERSION, Trained
 

@@ -14,9 +14,9 @@ import pytest
 from modelio.context import ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
 from modelio.manifest import load_manifest
 from modelio.vocab import ACTIONS
-from training import export
+from training.export import graphs as export
+from training.export.parity import PROBABILITY_TOLERANCE
 from training.fit.escalation import positive_proba
-from training.parity import PROBABILITY_TOLERANCE
 
 from .conftest import Trained
 

@@ -27,8 +27,8 @@ from modelio.manifest import load_manifest
 from training import evaluate, train
 from training.__main__ import main
 from training.data.inputs import training_defaults
+from training.export.card import PLOTS
 from training.progress import Progress
-from training.report import PLOTS
 
 from .conftest import VERSION, Trained
 

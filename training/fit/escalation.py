@@ -3,7 +3,7 @@
 Early stopping uses the validation split (later in time than training). If the raw
 model's expected calibration error on validation is above ECE_LIMIT, a Platt scaling in
 logit space, ``p' = sigmoid(a·logit(p) + b)``, is fitted on the validation split; it is
-exported as a few ONNX nodes after the LightGBM graph (training.export), so the shipped
+exported as a few ONNX nodes after the LightGBM graph (training.export.graphs), so the shipped
 graph is the calibrated model.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from training.export import snap_thresholds
+from training.export.graphs import snap_thresholds
 
 ECE_LIMIT = 0.02
 ECE_BINS = 15

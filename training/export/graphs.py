@@ -34,7 +34,7 @@ LABEL_OUTPUT = "label"
 PROBABILITY_OUTPUT = "probability"
 OPSET = {"": 17, "ai.onnx.ml": 3}
 ModelKind = Literal["segment", "escalation", "nba"]
-POLICY_FILE = Path(__file__).with_name("policy.yaml")
+POLICY_FILE = Path(__file__).parents[1] / "policy.yaml"
 _registered = False
 
 

@@ -1,7 +1,7 @@
 """ONNX-vs-native parity on the holdout: a version is exported only if its graphs agree.
 
 Probabilities may differ by at most PROBABILITY_TOLERANCE (float32 tree sums, see
-training.export.snap_thresholds for why splits never differ); segment labels must be
+training.export.graphs.snap_thresholds for why splits never differ); segment labels must be
 identical.
 """
 
@@ -16,7 +16,7 @@ from lightgbm import LGBMClassifier
 from sklearn.pipeline import Pipeline
 
 from modelio.context import ESCALATION_INPUTS, NBA_INPUTS
-from training import export
+from training.export import graphs
 from training.fit.escalation import EscalationModel, positive_proba
 
 PROBABILITY_TOLERANCE = 1e-5
@@ -44,16 +44,16 @@ class Holdout:
 
 def check_parity(
     holdout: Holdout,
-    paths: Mapping[export.ModelKind, Path],
+    paths: Mapping[graphs.ModelKind, Path],
     segment: Pipeline,
     escalation: EscalationModel,
     reward: LGBMClassifier,
 ) -> dict[str, float]:
     """Compare each ONNX file in ``paths`` with its native model; raise ParityError."""
-    h, prob = holdout, export.PROBABILITY_OUTPUT
-    labels = export.predictor(paths["segment"], export.LABEL_OUTPUT)(h.segment_x)
-    esc = export.predictor(paths["escalation"], prob)(h.escalation_x)
-    rew = export.predictor(paths["nba"], prob)(h.nba_x)
+    h, prob = holdout, graphs.PROBABILITY_OUTPUT
+    labels = graphs.predictor(paths["segment"], graphs.LABEL_OUTPUT)(h.segment_x)
+    esc = graphs.predictor(paths["escalation"], prob)(h.escalation_x)
+    rew = graphs.predictor(paths["nba"], prob)(h.nba_x)
     out = {
         "segment_label_mismatches": int(np.sum(labels != segment.predict(h.segment_x))),
         "escalation_max_abs_diff": float(np.max(np.abs(esc - escalation.predict(h.escalation_x)))),
