@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from server.bench.prepare import copy_repo
-from training.train import TrainResult, train_version
+from training.pipeline import TrainResult, train_version
 
 CUSTOMERS = 2500
 SIM_SEED = 11

@@ -112,7 +112,7 @@ def test_segment_inputs_identical(ticket_rows: pd.DataFrame, defaults) -> None:
 def test_online_store_read_by_the_server_matches_training(trained: Trained, defaults) -> None:
     """Materialize, read with the server's FeastFeatureReader, compare with the training join."""
     from server.features.feast_reader import FeastFeatureReader
-    from training.materialize import materialize
+    from training.feast_ops import materialize
 
     as_of = datetime.now(UTC).replace(microsecond=0)
     materialize(trained.repo, "sqlite", end=as_of)

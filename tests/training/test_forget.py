@@ -36,7 +36,7 @@ from server.settings import Settings
 from tests.fixtures_feast import FeastFixture, apply, materialize
 from tests.helpers.redis_server import RedisServer, start_redis
 from tests.training.conftest import simulate_into
-from training import forget
+from training.commands import forget
 from training.data.validate import check_sources
 
 pytestmark = pytest.mark.redis

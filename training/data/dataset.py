@@ -3,19 +3,15 @@
 Labeled events (tickets, logged decisions) carry ``customer_id`` and ``event_timestamp``;
 Feast's ``get_historical_features`` joins, for every event, the latest feature values
 stamped at or before the event and within each view's TTL. Nothing after the event leaks
-in; tests/training/test_dataset.py proves it.
+in; tests/feature_repo/test_leakage.py proves it.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
-from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE, FEATURE_VIEWS
 
 EVENT_TABLES = {"tickets": "tickets.parquet", "decisions": "decisions.parquet"}
@@ -60,25 +56,3 @@ def load_events(data_dir: Path, kind: str) -> pd.DataFrame:
     if kind not in EVENT_TABLES:
         raise ValueError(f"unknown event kind {kind!r}; choose from {sorted(EVENT_TABLES)}")
     return pd.read_parquet(data_dir / EVENT_TABLES[kind])
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repo", type=Path, default=Path("feature_repo"))
-    parser.add_argument("--kind", choices=sorted(EVENT_TABLES), default="tickets")
-    parser.add_argument("--events", type=Path, default=None, help="your own events parquet")
-    parser.add_argument("--out", type=Path, default=Path("artifacts/training_set.parquet"))
-    parser.add_argument("--feature-service", default=FEATURE_SERVICE)
-
-
-def run(args: argparse.Namespace) -> int:
-    started = time.perf_counter()
-    events = (
-        pd.read_parquet(args.events) if args.events else load_events(args.repo / "data", args.kind)
-    )
-    print(f"[dataset] {len(events):,} events; joining features point in time…", file=sys.stderr)
-    frame = historical_features(open_store(args.repo), events, args.feature_service)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(args.out, index=False)
-    took = time.perf_counter() - started
-    print(f"[dataset] wrote {args.out} ({len(frame):,} rows) in {took:.1f}s", file=sys.stderr)
-    return 0

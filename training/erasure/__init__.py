@@ -5,6 +5,7 @@
 * :mod:`.logs` -- JSON-lines logs (the audit log through ``server.audit``).
 * :mod:`.record` -- the append-only erasure record, which never holds the id.
 * :mod:`.verify` -- a raw-byte search for ids left behind.
+* :mod:`.forget` -- every place above in order, and the record lines.
 
 Every function takes the whole list of ids and answers ``{customer_id: count}`` per
 place, so many customers cost one pass over each file.

@@ -1,4 +1,4 @@
-"""``python -m training train``: point-in-time training sets → three models → checked export.
+"""The training pipeline: point-in-time training sets → three models → checked export.
 
 Stages (printed with timings on stderr): feast apply and point-in-time joins, defaults
 and inputs, segments, escalation risk, next-best-action, ONNX export with parity
@@ -7,11 +7,7 @@ checks, then model card, manifest and the ``models/current`` pointer. See docs/t
 
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import os
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -25,12 +21,12 @@ from lightgbm import LGBMClassifier
 from modelio.context import ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
 from modelio.manifest import Manifest, ModelFile, set_current, write_manifest
 from modelio.policy import PolicyConfig
-from modelio.store import STORE_KINDS, open_store
+from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE
 from training.data import inputs
 from training.data.frames import Frames, data_hash, load_frames, split_by_time
 from training.export import card, graphs
-from training.export.parity import Holdout, ParityError, check_parity
+from training.export.parity import Holdout, check_parity
 from training.fit import nba
 from training.fit.escalation import (
     EscalationModel,
@@ -143,7 +139,7 @@ def train_version(
     kind: str = "sqlite",
 ) -> TrainResult:
     """Run the whole pipeline and export ``models_dir/<version>``; point current at it."""
-    from training.materialize import apply_repo
+    from training.feast_ops import apply_repo
 
     progress, policy = Progress("train", 7), graphs.load_policy()
     version_dir = models_dir / (version or version_name())
@@ -209,34 +205,3 @@ def train_version(
     write_manifest(version_dir, result.manifest)
     set_current(models_dir, version_dir.name)
     return result
-
-
-def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path, default=Path("feature_repo/data"))
-    parser.add_argument("--repo", type=Path, default=Path("feature_repo"))
-    parser.add_argument("--models-dir", type=Path, default=Path("models"))
-    parser.add_argument("--version", default=None, help="default personalization_v1-<UTC time>")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument(
-        "--online-store",
-        choices=STORE_KINDS,
-        default=os.environ.get("PERSONALIZATION_ONLINE_STORE", "sqlite"),
-        help="store config used for feast apply (env PERSONALIZATION_ONLINE_STORE)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    if not (args.data_dir / "tickets.parquet").is_file():
-        print(f"{args.data_dir}: no tickets.parquet (python -m training simulate)", file=sys.stderr)
-        return 1
-    logging.getLogger("feast").setLevel(logging.WARNING)
-    args.models_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        result = train_version(
-            args.data_dir, args.repo, args.models_dir, args.version, args.seed, args.online_store
-        )
-    except (ParityError, FileExistsError) as exc:
-        print(f"train failed: {exc}", file=sys.stderr)
-        return 1
-    print(result.version_dir)
-    return 0
