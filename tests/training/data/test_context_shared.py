@@ -34,7 +34,7 @@ from modelio.vocab import ACTIONS, FEATURE_SERVICE
 from training.data import inputs
 from training.data.dataset import historical_features
 
-from .conftest import Trained
+from ..conftest import Trained
 
 SAMPLE = 400
 

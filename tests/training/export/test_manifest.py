@@ -19,7 +19,7 @@ from modelio.manifest import (
 from modelio.vocab import FEATURE_SERVICE
 from training.export.graphs import load_policy
 
-from .conftest import VERSION, Trained
+from ..conftest import VERSION, Trained
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from training.export import graphs as export
 from training.export.parity import PROBABILITY_TOLERANCE
 from training.fit.escalation import positive_proba
 
-from .conftest import Trained
+from ..conftest import Trained
 
 
 @pytest.fixture(scope="module")

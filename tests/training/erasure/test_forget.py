@@ -41,7 +41,7 @@ from training.data.validate import check_sources
 
 pytestmark = pytest.mark.redis
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CUSTOMERS = 120
 AUDIT_KEY = "audit-key-for-forget-tests-0123456789"
 RPC = "/personalization.v1.PersonalizationService/Decide"
