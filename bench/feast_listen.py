@@ -20,7 +20,7 @@ REGISTRY_TTL_S = 600
 
 def feast_executable() -> str:
     """The ``feast`` script next to this interpreter (works inside a venv)."""
-    from training.materialize import feast_executable as find
+    from training.feast_ops import feast_executable as find
 
     return find()
 

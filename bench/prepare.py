@@ -115,7 +115,7 @@ def prepare(
 
 def _apply(repo: Path, redis: str) -> float:
     """``feast apply`` on the Redis store config, as ``training materialize`` runs it."""
-    from training.materialize import apply_repo
+    from training.feast_ops import apply_repo
 
     say("feast apply (redis)")
     started = time.monotonic()

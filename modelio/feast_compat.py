@@ -1,7 +1,8 @@
-"""Feast's private names this project depends on, imported in this one place.
+"""Feast's private names this project depends on, used in this one place.
 
 Our direct Redis reader and the erasure of online rows must build exactly the keys and
-hash fields Feast's Redis online store writes. Feast exposes the helpers only under
+hash fields Feast's Redis online store writes, and reach the very connections its
+online stores use. Feast exposes the helpers only under
 private names, so they are imported here and nowhere else: a Feast upgrade that moves
 or changes them breaks this module (guarded by the ``feast`` version pin in
 pyproject.toml and by the Redis reader's parity tests against Feast's own reads).
@@ -9,6 +10,8 @@ pyproject.toml and by the Redis reader's parity tests against Feast's own reads)
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from feast.infra.online_stores.helpers import _mmh3, _redis_key
@@ -34,3 +37,19 @@ def parse_redis_connection_string(
     """Feast's reading of ``connection_string``: startup nodes and connection kwargs."""
     nodes, params = RedisOnlineStore._parse_connection_string(connection_string)
     return list(nodes), dict(params)
+
+
+def redis_client(store: RedisOnlineStore, online_config: Any) -> Any:
+    """The redis-py client Feast's Redis online store uses for ``online_config``."""
+    return store._get_client(online_config)
+
+
+def sqlite_path(store: Any, repo_config: Any) -> Path:
+    """The SQLite online store's database file for ``repo_config``."""
+    return Path(store._get_db_path(repo_config))
+
+
+def sqlite_connection(store: Any, repo_config: Any) -> sqlite3.Connection:
+    """The connection Feast's SQLite online store uses for ``repo_config``."""
+    conn: sqlite3.Connection = store._get_conn(repo_config)
+    return conn

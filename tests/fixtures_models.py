@@ -24,7 +24,7 @@ from modelio.manifest import (
 )
 from modelio.policy import PolicyConfig
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
-from training.export import register_lightgbm
+from training.export.graphs import register_lightgbm
 
 SEGMENT_NAMES = ("budget_newcomers", "steady_regulars", "high_value_power_users")
 _ROWS = 400

@@ -1,0 +1,1 @@
+"""The offline side: simulator, data contract, model fitting, ONNX export, erasure, CLI."""

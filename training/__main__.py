@@ -12,13 +12,13 @@ import logging
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "simulate": ("training.simulate_cli", "generate support data with known ground truth"),
-    "validate": ("training.validate_cli", "check source parquet files against their schemas"),
-    "materialize": ("training.materialize", "feast apply + incremental materialization"),
-    "dataset": ("training.dataset", "build point-in-time training sets through Feast"),
-    "train": ("training.train", "train, check and export a new model version"),
-    "evaluate": ("training.evaluate", "evaluate the current model version"),
-    "forget": ("training.forget", "erase customers from every store and log"),
+    "simulate": ("training.commands.simulate", "generate support data with known ground truth"),
+    "validate": ("training.commands.validate", "check source parquet files against their schemas"),
+    "materialize": ("training.commands.materialize", "feast apply + incremental materialization"),
+    "dataset": ("training.commands.dataset", "build point-in-time training sets through Feast"),
+    "train": ("training.commands.train", "train, check and export a new model version"),
+    "evaluate": ("training.commands.evaluate", "evaluate the current model version"),
+    "forget": ("training.commands.forget", "erase customers from every store and log"),
 }
 
 

@@ -9,7 +9,7 @@ import pytest
 from bench.prepare import copy_repo
 from tests.helpers.feature_data import write_sources
 from tests.helpers.redis_server import RedisServer, start_redis
-from training.materialize import apply_repo, materialize
+from training.feast_ops import apply_repo, materialize
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from modelio.store import StoreConfigError, feast_cli_env, yaml_dir
-from training.materialize import feast_executable
+from training.feast_ops import feast_executable
 
 
 def _feast(repo, kind: str, *args: str, redis: str | None = None) -> str:

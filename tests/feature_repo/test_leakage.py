@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 
 from modelio.store import open_store
-from training.dataset import historical_features
+from training.data.dataset import historical_features
 
 
 def test_value_changed_after_event_is_not_seen(sources_repo) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench.prepare import copy_repo
-from training.train import TrainResult, train_version
+from training.pipeline import TrainResult, train_version
 
 CUSTOMERS = 2500
 SIM_SEED = 11
@@ -29,8 +29,8 @@ class Trained:
 
 def simulate_into(data_dir: Path, customers: int, seed: int) -> None:
     """The project's simulator (the same code as ``python -m training simulate``)."""
-    from training.sim_config import SimConfig
-    from training.simulate import simulate
+    from training.sim.config import SimConfig
+    from training.sim.run import simulate
 
     simulate(SimConfig(customers=customers, seed=seed, out=data_dir), progress=None)
 

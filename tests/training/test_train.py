@@ -24,11 +24,12 @@ import pytest
 
 from modelio.context import BASE_DEFAULTS
 from modelio.manifest import load_manifest
-from training import evaluate, train
+from training import pipeline
 from training.__main__ import main
-from training.inputs import training_defaults
+from training.commands import evaluate, train
+from training.data.inputs import training_defaults
+from training.export.card import PLOTS
 from training.progress import Progress
-from training.report import PLOTS
 
 from .conftest import VERSION, Trained
 
@@ -150,7 +151,7 @@ def test_training_defaults_are_medians_of_present_values() -> None:
 
 
 def test_version_name_format() -> None:
-    name = train.version_name(datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC))
+    name = pipeline.version_name(datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC))
     assert name == "personalization_v1-20260304T050607Z"
 
 

@@ -1,6 +1,6 @@
 """Remove customers' lines from JSON-lines logs (audit, decision and outcome logs).
 
-The audit log goes through :func:`server.audit.erase_customer` (the same code, lock
+The audit log goes through :func:`modelio.audit_format.erase_customer` (the same code, lock
 and line matching the server uses). Other logs are matched more broadly, because
 their format is not ours: a line is removed when, after JSON decoding, any key or
 string value *is* the id or contains it as a token (not inside a longer
@@ -20,10 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from server.audit import erase_customer
-from server.audit.erase import rewrite_lines
-from server.audit.records import HmacKey, customer_hmac
-from server.audit.writer import file_lock, lock_path
+from modelio.audit_format import HmacKey, customer_hmac, erase_customer
+from modelio.durable import file_lock, lock_path, rewrite_lines
 from training.erasure.types import Outcome
 
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from server.audit.writer import sync_dir
+from modelio.durable import sync_dir
 from training.erasure.types import Outcome
 
 CUSTOMER_COLUMN = "customer_id"

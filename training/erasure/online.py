@@ -10,7 +10,7 @@ Feast's pieces around the data:
   with its connection (``SqliteOnlineStore._get_conn``) or client
   (``RedisOnlineStore._get_client``, which also handles Redis Cluster);
 * keys from ``serialize_entity_key`` (SQLite's ``entity_key`` column) and
-  ``_redis_key`` (the Redis hash holding every view of one entity).
+  ``modelio.feast_compat.redis_key`` (the Redis hash holding every view of one entity).
 
 SQLite: ``DELETE ... WHERE entity_key = ?`` in every Feast table of the file (every
 table with ``entity_key`` and ``feature_name`` columns, so tables of removed or
@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from feast.infra.key_encoding_utils import serialize_entity_key
-from feast.infra.online_stores.helpers import _redis_key, get_online_store_from_config
+from feast.infra.online_stores.helpers import get_online_store_from_config
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
+from modelio.feast_compat import redis_client, redis_key, sqlite_connection, sqlite_path
 from modelio.store import repo_config
 from training.erasure.types import Outcome
 
@@ -87,14 +88,14 @@ def _quote(identifier: str) -> str:
 
 def _erase_sqlite(config: Any, store: Any, customer_ids: Sequence[str], key: str) -> Outcome:
     out = Outcome("online", "sqlite", "values")
-    db_path = Path(store._get_db_path(config))
+    db_path = sqlite_path(store, config)
     out.place = f"sqlite {db_path.name}"
     if not db_path.exists():  # never materialized: connecting would create the file
         out.note = "no database file"
         return out
     prefix = f"{config.project}_"
     version = config.entity_key_serialization_version
-    conn = store._get_conn(config)
+    conn = sqlite_connection(store, config)
     try:
         conn.execute("PRAGMA secure_delete = ON")  # overwrite deleted cells with zeros
         tables = _feast_tables(conn)
@@ -121,18 +122,18 @@ def _erase_redis(
     config: Any, store: Any, kind: str, customer_ids: Sequence[str], key: str
 ) -> Outcome:
     out = Outcome("online", kind, "keys")
-    client = store._get_client(config.online_store)
+    client = redis_client(store, config.online_store)
     version = config.entity_key_serialization_version
     try:
         for cid in customer_ids:
-            redis_key = _redis_key(config.project, entity_key(cid, key), version)
-            fields = client.hkeys(redis_key)
+            hash_key = redis_key(config.project, entity_key(cid, key), version)
+            fields = client.hkeys(hash_key)
             views = sorted(
                 f[len(_TS_FIELD) :].decode("utf-8", "replace")
                 for f in fields
                 if f.startswith(_TS_FIELD)
             )
-            deleted = int(client.delete(redis_key))
+            deleted = int(client.delete(hash_key))
             out.removed[cid] = deleted
             out.detail[cid] = {view: 1 for view in views} if deleted else {}
     finally:

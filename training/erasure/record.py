@@ -29,12 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from server.audit.records import HmacKey, _key_bytes, customer_hmac
-from server.audit.writer import sync_dir
+from modelio.audit_format import HmacKey, customer_hmac, key_bytes
+from modelio.durable import sync_dir
 
 
 def key_id(key: HmacKey) -> str:
-    return hashlib.sha256(_key_bytes(key)).hexdigest()[:8]
+    return hashlib.sha256(key_bytes(key)).hexdigest()[:8]
 
 
 def subject(customer_id: str, key: HmacKey | None) -> str:

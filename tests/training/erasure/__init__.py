@@ -1,0 +1,1 @@
+"""Tests of training.erasure and the forget command."""

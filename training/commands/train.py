@@ -1,0 +1,41 @@
+"""``python -m training train``: train, check and export a new model version.
+
+The stages are :func:`training.pipeline.train_version`'s; see docs/training.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from training.export.parity import ParityError
+from training.pipeline import DEFAULT_SEED, train_version
+from training.store_args import add_online_store
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=Path("feature_repo/data"))
+    parser.add_argument("--repo", type=Path, default=Path("feature_repo"))
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--version", default=None, help="default personalization_v1-<UTC time>")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    add_online_store(parser, "store config used for feast apply (env PERSONALIZATION_ONLINE_STORE)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not (args.data_dir / "tickets.parquet").is_file():
+        print(f"{args.data_dir}: no tickets.parquet (python -m training simulate)", file=sys.stderr)
+        return 1
+    logging.getLogger("feast").setLevel(logging.WARNING)
+    args.models_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        result = train_version(
+            args.data_dir, args.repo, args.models_dir, args.version, args.seed, args.online_store
+        )
+    except (ParityError, FileExistsError) as exc:
+        print(f"train failed: {exc}", file=sys.stderr)
+        return 1
+    print(result.version_dir)
+    return 0

@@ -1,0 +1,1 @@
+"""Source data: the contract, validation, derived sources, Feast joins and model inputs."""

@@ -1,0 +1,145 @@
+"""Labeled frames shared by ``train`` and ``evaluate``: events + point-in-time features.
+
+Tickets (escalation labels) and logged decisions (rewards) get their raw features from
+Feast (:func:`training.data.dataset.historical_features`); customers get their latest
+features as of the end of the data. Splits are by event time (train < validation <
+test) for the supervised models and by a hash of the customer id for segments, so
+``evaluate`` can rebuild exactly the holdout the model never saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from modelio.vocab import ACTIONS, FEATURE_SERVICE
+from training.data.dataset import historical_features
+
+SOURCE_FILES: tuple[str, ...] = (
+    "customer_profile.parquet",
+    "support_history.parquet",
+    "engagement.parquet",
+    "tickets.parquet",
+    "engagement_daily.parquet",
+    "decisions.parquet",
+)
+CONTEXT_COLUMNS: tuple[str, ...] = (
+    "channel",
+    "device",
+    "issue_category",
+    "sentiment",
+    "timezone",
+    "turn_index",
+)
+TRUE_SUCCESS: tuple[str, ...] = tuple(f"p_success__{a}" for a in ACTIONS)
+#: Shares of the ticket time range used for training and validation (rest = test).
+TRAIN_SHARE, VALIDATION_SHARE = 0.70, 0.15
+#: One customer in HOLDOUT_MODULO is held out of segment fitting.
+HOLDOUT_MODULO = 5
+
+
+@dataclass
+class Frames:
+    """Everything the models are fitted and evaluated on (raw features, not inputs yet)."""
+
+    tickets: pd.DataFrame  # tickets + raw features (+ p_escalate when truth exists)
+    decisions: pd.DataFrame  # decisions + ticket context + raw features (+ p_success__*)
+    customers: pd.DataFrame  # latest raw features per customer (+ archetype)
+    window: dict[str, datetime]  # start, validation_start, test_start, end
+
+
+def data_hash(data_dir: Path) -> str:
+    """sha256 over the source parquet files (name + bytes, in a fixed order)."""
+    digest = hashlib.sha256()
+    for name in SOURCE_FILES:
+        path = data_dir / name
+        if path.is_file():
+            digest.update(name.encode())
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def time_window(tickets: pd.DataFrame) -> dict[str, datetime]:
+    """Split points by ticket time: the first 70 % train, next 15 % validation, rest test."""
+    times = pd.to_datetime(tickets["event_timestamp"], utc=True)
+    start, end = times.min(), times.max()
+    span = end - start
+    return {
+        "start": start.to_pydatetime(),
+        "validation_start": (start + TRAIN_SHARE * span).to_pydatetime(),
+        "test_start": (start + (TRAIN_SHARE + VALIDATION_SHARE) * span).to_pydatetime(),
+        "end": end.to_pydatetime(),
+    }
+
+
+def split_by_time(
+    frame: pd.DataFrame, window: dict[str, datetime]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(train, validation, test) rows of ``frame`` by ``event_timestamp``."""
+    times = pd.to_datetime(frame["event_timestamp"], utc=True)
+    val, test = pd.Timestamp(window["validation_start"]), pd.Timestamp(window["test_start"])
+    return frame[times < val], frame[(times >= val) & (times < test)], frame[times >= test]
+
+
+def is_holdout_customer(customer_ids: pd.Series) -> pd.Series:
+    """Deterministic customer holdout for segments (crc32 of the id, 1 in 5)."""
+    return customer_ids.map(lambda c: zlib.crc32(str(c).encode()) % HOLDOUT_MODULO == 0)
+
+
+def _read(data_dir: Path, name: str) -> pd.DataFrame | None:
+    path = data_dir / name
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def _tickets(data_dir: Path) -> pd.DataFrame:
+    tickets = pd.read_parquet(data_dir / "tickets.parquet")
+    truth = _read(data_dir, "truth/tickets.parquet")
+    if truth is not None:
+        tickets = tickets.merge(truth[["ticket_id", "p_escalate"]], on="ticket_id", how="left")
+    return tickets.sort_values("event_timestamp", kind="stable", ignore_index=True)
+
+
+def _decisions(data_dir: Path, tickets: pd.DataFrame) -> pd.DataFrame:
+    decisions = pd.read_parquet(data_dir / "decisions.parquet")
+    context = [c for c in CONTEXT_COLUMNS if c not in decisions.columns]
+    decisions = decisions.merge(tickets[["ticket_id", *context]], on="ticket_id", how="left")
+    truth = _read(data_dir, "truth/decisions.parquet")
+    if truth is not None:
+        decisions = decisions.merge(truth, on="decision_id", how="left")
+    return decisions.sort_values("event_timestamp", kind="stable", ignore_index=True)
+
+
+def _customers(data_dir: Path, as_of: datetime) -> pd.DataFrame:
+    profile = pd.read_parquet(data_dir / "customer_profile.parquet", columns=["customer_id"])
+    customers = pd.DataFrame({"customer_id": sorted(profile["customer_id"].unique())})
+    customers["event_timestamp"] = pd.Timestamp(as_of)
+    truth = _read(data_dir, "truth/customers.parquet")
+    if truth is not None:
+        customers = customers.merge(
+            truth[["customer_id", "archetype"]], on="customer_id", how="left"
+        )
+    return customers
+
+
+def load_frames(data_dir: Path, store, feature_service: str = FEATURE_SERVICE) -> Frames:
+    """Read the event tables and join their point-in-time features through ``store``."""
+    tickets = _tickets(data_dir)
+    window = time_window(tickets)
+    decisions = _decisions(data_dir, tickets)
+    customers = _customers(data_dir, window["end"] + timedelta(seconds=1))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Discarding nonzero nanoseconds")
+        return Frames(
+            tickets=historical_features(store, tickets, feature_service),
+            decisions=historical_features(store, decisions, feature_service),
+            customers=historical_features(store, customers, feature_service),
+            window=window,
+        )

@@ -1,0 +1,1 @@
+"""The three models: segments, escalation risk, next-best-action with off-policy evaluation."""

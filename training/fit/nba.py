@@ -1,0 +1,131 @@
+"""Next-best-action: a reward model P(success | x, action) and the served policy on top.
+
+The reward model is LightGBM on NBA_INPUTS (escalation inputs + action one-hot), fitted
+on logged decisions. Two variants are fitted — plain, and weighted by 1/propensity
+(clipped at MAX_WEIGHT) to undo the logging policy's preferences — and the one whose
+greedy policy has the higher SNIPS value on the validation logs is kept (no ground truth
+is used for the choice). The policy is :mod:`modelio.policy`: eligibility rules, forced
+handoff by the escalation model's risk or by sentiment, argmax, ε-exploration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lightgbm import LGBMClassifier
+
+from modelio.policy import (
+    Eligibility,
+    PolicyConfig,
+    action_probabilities,
+    eligibility_of,
+    eligible_mask,
+)
+from modelio.vocab import ACTIONS
+from training.data import inputs
+from training.data.frames import TRUE_SUCCESS
+from training.fit import ope
+from training.fit.escalation import fit_lgbm, positive_proba
+
+MAX_WEIGHT = 20.0
+Predict = Callable[[np.ndarray], np.ndarray]
+_ACTION_INDEX = {a: i for i, a in enumerate(ACTIONS)}
+
+
+def eligibility(raw: Mapping[str, Any]) -> Eligibility:
+    """What the policy rules need from the raw features: the served rule, shared."""
+    return eligibility_of(raw)
+
+
+@dataclass
+class PolicyData:
+    """A decision log encoded for the policy: inputs, eligibility, logged action/reward."""
+
+    encoded: list[dict[str, float]]
+    masks: np.ndarray  # n x 7 bool
+    sentiment: np.ndarray
+    actions: np.ndarray  # index into ACTIONS
+    propensity: np.ndarray
+    reward: np.ndarray
+    p_true: np.ndarray | None  # n x 7 true P(success) when the truth is known
+
+
+def policy_data(
+    frame: pd.DataFrame, defaults: Mapping[str, float], config: PolicyConfig
+) -> PolicyData:
+    """Encode logged decisions (rows of the decisions frame) for training and OPE."""
+    raws = inputs.raw_records(frame)
+    masks = np.array([eligible_mask(eligibility(r), config) for r in raws], dtype=bool)
+    has_truth = all(c in frame.columns for c in TRUE_SUCCESS)
+    return PolicyData(
+        encoded=inputs.encode_frame(frame, defaults),
+        masks=masks.reshape(len(raws), len(ACTIONS)),
+        sentiment=frame["sentiment"].to_numpy(dtype=np.float64),
+        actions=frame["action"].map(_ACTION_INDEX).to_numpy(dtype=np.int64),
+        propensity=frame["propensity"].to_numpy(dtype=np.float64),
+        reward=frame["success"].to_numpy(dtype=np.float64),
+        p_true=frame[list(TRUE_SUCCESS)].to_numpy(dtype=np.float64) if has_truth else None,
+    )
+
+
+def score_all_actions(predict_success: Predict, data: PolicyData) -> np.ndarray:
+    """Predicted success of every action: one (n·7)-row batch, reshaped to n x 7."""
+    batch = inputs.all_actions_matrix(data.encoded)
+    return np.asarray(predict_success(batch), dtype=np.float64).reshape(-1, len(ACTIONS))
+
+
+def policy_matrix(
+    scores: np.ndarray, risk: np.ndarray, data: PolicyData, config: PolicyConfig
+) -> np.ndarray:
+    """π(a|x) for every logged context via modelio.policy.action_probabilities."""
+    rows = [
+        action_probabilities(s.tolist(), m.tolist(), float(r), float(sent), config)
+        for s, m, r, sent in zip(scores, data.masks, risk, data.sentiment, strict=True)
+    ]
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(ACTIONS))
+
+
+def evaluate_policy(
+    data: PolicyData, predict_risk: Predict, predict_success: Predict, config: PolicyConfig
+) -> dict[str, float]:
+    """OPE estimates (+ true values when known) of the served policy on a decision log."""
+    risk = np.asarray(predict_risk(inputs.escalation_matrix(data.encoded)), dtype=np.float64)
+    q_hat = score_all_actions(predict_success, data)
+    pi = policy_matrix(q_hat, risk.reshape(-1), data, config)
+    out = ope.ope_estimates(pi, q_hat, data.actions, data.propensity, data.reward)
+    if data.p_true is not None:
+        out.update(ope.true_values(pi, data.p_true, data.masks, data.actions))
+    out["n"] = len(data.actions)
+    return {k: round(v, 5) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def _weights(data: PolicyData) -> np.ndarray:
+    return np.minimum(1.0 / data.propensity, MAX_WEIGHT)
+
+
+def fit_reward_models(train: PolicyData, val: PolicyData, seed: int) -> dict[str, LGBMClassifier]:
+    """Fit the plain and the propensity-weighted reward model (early stopping on val)."""
+    x, x_val = (inputs.nba_matrix(d.encoded, [ACTIONS[a] for a in d.actions]) for d in (train, val))
+    return {
+        "unweighted": fit_lgbm(x, train.reward, x_val, val.reward, seed),
+        "ips_weighted": fit_lgbm(
+            x, train.reward, x_val, val.reward, seed, _weights(train), _weights(val)
+        ),
+    }
+
+
+def select_reward_model(
+    models: Mapping[str, Any], val: PolicyData, predict_risk: Predict, config: PolicyConfig
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """Name of the variant with the best validation SNIPS, and every variant's report."""
+    reports = {
+        name: evaluate_policy(val, predict_risk, partial(positive_proba, model), config)
+        for name, model in models.items()
+    }
+    best = max(reports, key=lambda name: reports[name]["snips"])
+    return best, reports

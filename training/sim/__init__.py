@@ -1,0 +1,1 @@
+"""The simulator: support data with known ground truth (see docs/data.md)."""
