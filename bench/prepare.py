@@ -166,8 +166,8 @@ def _tiny_models(models: Path) -> None:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:  # imported by name: tests/ is not part of the package (nor of mypy's scope)
-        builder = importlib.import_module("tests.fixtures_models")
+        builder = importlib.import_module("tests.support.models")
     except ImportError as exc:
-        raise RuntimeError("--tiny without --models-dir needs tests/fixtures_models.py") from exc
+        raise RuntimeError("--tiny without --models-dir needs tests/support/models.py") from exc
     models.mkdir(parents=True, exist_ok=True)
     builder.make_model_version(models, "bench-tiny")

@@ -30,7 +30,7 @@ buf_lint() {
 
 run "ruff check" ruff check .
 run "ruff format" ruff format --check .
-run "mypy" mypy modelio training server bench loadgen
+run "mypy" mypy modelio training server bench loadgen tests
 run "import layers" lint-imports --no-cache
 run "hadolint" hadolint Dockerfile
 run "buf lint" buf_lint

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures_cluster import SingleNodeCluster
-from tests.fixtures_feast import FeastFixture, build_feast_repo, materialize
-from tests.fixtures_models import make_model_version
-from tests.helpers.redis_server import RedisServer, start_redis
+from tests.support.cluster import SingleNodeCluster
+from tests.support.feast import FeastFixture, build_feast_repo, materialize
+from tests.support.models import make_model_version
+from tests.support.redis_server import RedisServer, start_redis
 
 
 @pytest.fixture(scope="session")

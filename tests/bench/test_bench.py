@@ -84,6 +84,7 @@ def test_max_rate_search_brackets_the_limit_within_its_step_budget() -> None:
     spec = SearchSpec(p99_limit_us=10_000, start_rps=100, max_steps=12, retry_failures=False)
     found = find_max_rate(measure, spec)
     assert len(calls) <= 12
+    assert found.max_rate_rps is not None and found.first_failing_rps is not None
     assert 900 <= found.max_rate_rps <= 1000 < found.first_failing_rps <= 1100
     assert [s["passed"] for s in found.steps[:4]] == [True, True, True, True]  # 100..800
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from bench.prepare import copy_repo
-from tests.helpers.feature_data import write_sources
-from tests.helpers.redis_server import RedisServer, start_redis
+from tests.support.feature_data import write_sources
+from tests.support.redis_server import RedisServer, start_redis
 from training.feast_ops import apply_repo, materialize
 
 

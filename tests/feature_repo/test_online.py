@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -10,7 +12,8 @@ import pytest
 from modelio.inputs import check_against_views
 from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE, FEATURE_VIEWS
-from tests.helpers.feature_data import latest
+from tests.support.feature_data import latest
+from tests.support.redis_server import RedisServer
 
 TTL_DAYS = {"customer_profile_fv": 400, "support_history_fv": 180, "engagement_fv": 14}
 SOURCE = {
@@ -24,11 +27,13 @@ def _same(expected: object, served: object) -> bool:
     if expected is None or (isinstance(expected, float) and math.isnan(expected)):
         return served is None
     if isinstance(expected, float):
-        return served is not None and math.isclose(expected, served, rel_tol=1e-12)
+        return isinstance(served, int | float) and math.isclose(expected, served, rel_tol=1e-12)
     return bool(expected == served)
 
 
-def _check_online(repo, frames, kind: str, redis: str | None = None) -> None:
+def _check_online(
+    repo: Path, frames: dict[str, pd.DataFrame], kind: str, redis: str | None = None
+) -> None:
     store = open_store(repo, kind, redis)
     ids = [*sorted(frames["customer_profile"]["customer_id"].unique())[::3], "C9999999"]
     served = store.get_online_features(
@@ -41,7 +46,7 @@ def _check_online(repo, frames, kind: str, redis: str | None = None) -> None:
         want = latest(frame, TTL_DAYS[view])
         for row, cid in enumerate(ids):
             for name in names:
-                expected = want.at[cid, name] if cid in want.index else None
+                expected: Any = want.at[cid, name] if cid in want.index else None
                 if hasattr(expected, "item"):
                     expected = expected.item()
                 assert _same(expected, served[name][row]), (view, cid, name, expected)
@@ -51,12 +56,14 @@ def _check_online(repo, frames, kind: str, redis: str | None = None) -> None:
     assert stale > 0, "the fixture must hold customers whose only values exceed the TTL"
 
 
-def test_sqlite_serves_latest_values(sqlite_repo) -> None:
+def test_sqlite_serves_latest_values(sqlite_repo: tuple[Path, dict[str, pd.DataFrame]]) -> None:
     _check_online(*sqlite_repo, "sqlite")
 
 
 @pytest.mark.redis
-def test_redis_serves_latest_values(redis_repo, redis_server) -> None:
+def test_redis_serves_latest_values(
+    redis_repo: tuple[Path, dict[str, pd.DataFrame]], redis_server: RedisServer
+) -> None:
     _check_online(*redis_repo, "redis", redis_server.address)
 
 

@@ -21,7 +21,7 @@ import grpc
 import pytest
 
 from loadgen.__main__ import main as loadgen_main
-from loadgen.open_loop import schedule
+from loadgen.open_loop import OpenLoopSpec, schedule
 from loadgen.report import describe, table
 from loadgen.responses import ResponseSampler
 from loadgen.responses import summarize as summarize_responses
@@ -139,12 +139,13 @@ def test_process_shares_of_a_constant_schedule_interleave_into_the_full_rate() -
     cfg = LoadConfig(
         target="x:1", rate=300.0, arrival="constant", duration_s=1.0, warmup_s=0.0, processes=3
     )
+    specs = [_spec(cfg, w) for w in range(3)]
+    assert all(isinstance(s, OpenLoopSpec) for s in specs)
     merged = sorted(
         t
-        for w in range(3)
-        for t in schedule(
-            _spec(cfg, w).rate, 1.0, "constant", random.Random(0), _spec(cfg, w).phase_s
-        )
+        for s in specs
+        if isinstance(s, OpenLoopSpec)
+        for t in schedule(s.rate, 1.0, "constant", random.Random(0), s.phase_s)
     )
     assert merged == pytest.approx([i / 300.0 for i in range(300)])
 

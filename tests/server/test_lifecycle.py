@@ -24,7 +24,7 @@ from server.healthcheck import main as healthcheck_main
 from server.logging_setup import JsonFormatter
 from server.settings import Settings
 from server.transport.errors import abort_if_expired, status_for
-from tests.server.conftest import FakeEngine, Running, test_settings
+from tests.support.servers import FakeEngine, Running, test_settings
 
 
 def test_every_domain_error_has_a_status() -> None:

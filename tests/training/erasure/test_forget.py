@@ -32,8 +32,8 @@ from modelio.vocab import FEATURE_SERVICE
 from server.engine.factory import build_engine
 from server.engine.types import DecisionRequest
 from server.settings import Settings
-from tests.fixtures_feast import FeastFixture, apply, materialize
-from tests.helpers.redis_server import RedisServer, start_redis
+from tests.support.feast import FeastFixture, apply, materialize
+from tests.support.redis_server import RedisServer, start_redis
 from tests.training.conftest import simulate_into
 from training.commands import forget
 from training.data.validate import check_sources
@@ -439,8 +439,8 @@ def test_offline_erasure_streams_row_groups_and_keeps_the_rest(tmp_path: Path) -
 
 def test_forget_on_redis_cluster(tmp_path: Path) -> None:
     """The same Feast key, deleted through the cluster client (slot routing)."""
-    from tests.fixtures_cluster import SingleNodeCluster
-    from tests.fixtures_feast import build_feast_repo
+    from tests.support.cluster import SingleNodeCluster
+    from tests.support.feast import build_feast_repo
 
     fixture = build_feast_repo(tmp_path / "repo", n=30)
     cluster = SingleNodeCluster(tmp_path / "cluster")

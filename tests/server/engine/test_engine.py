@@ -14,8 +14,7 @@ from server.engine.decide import DecisionEngine
 from server.engine.protocol import Engine
 from server.errors import InvalidRequestError, NotReadyError
 from server.models.runner import ModelRunner
-from tests.fixtures_models import with_policy
-from tests.server.engine_fixtures import (
+from tests.support.engines import (
     ENGAGEMENT,
     NOW_TS,
     OTHER_PROFILE,
@@ -27,6 +26,7 @@ from tests.server.engine_fixtures import (
     turn,
     without_id,
 )
+from tests.support.models import with_policy
 
 NO_CONSENT = {**PROFILE, "personalization_consent": False}
 
@@ -45,6 +45,13 @@ def explorer(model_dir: Path) -> ModelRunner:
 def engine_with(runner: ModelRunner, **rows: dict) -> DecisionEngine:
     table = {cid: features(cid, values) for cid, values in rows.items()}
     return DecisionEngine(runner, ScriptedReader(table), clock=lambda: NOW_TS)
+
+
+def scripted(engine: DecisionEngine) -> ScriptedReader:
+    """The engine's reader, as the ScriptedReader :func:`engine_with` gave it."""
+    reader = engine._reader
+    assert isinstance(reader, ScriptedReader)
+    return reader
 
 
 def test_personalized_decision(runner: ModelRunner) -> None:
@@ -86,7 +93,7 @@ def test_batch_equals_single_and_runs_each_model_once(runner: ModelRunner) -> No
     try:
         batch = engine.decide_batch(reqs)
         assert calls == {"segment": 1, "escalation": 1, "nba": 1}
-        assert engine._reader.calls[-1] == ["C1", "C2", "C3", "nobody"]  # distinct, one read
+        assert scripted(engine).calls[-1] == ["C1", "C2", "C3", "nobody"]  # distinct, one read
         singles = [engine.decide(r) for r in reqs]
     finally:
         for kind in ("segment", "escalation", "nba"):
@@ -189,7 +196,7 @@ def test_close(runner: ModelRunner) -> None:
     assert engine.ready()
     engine.close()
     engine.close()
-    assert not engine.ready() and engine._reader.closed
+    assert not engine.ready() and scripted(engine).closed
     with pytest.raises(NotReadyError):
         engine.decide(turn())
 

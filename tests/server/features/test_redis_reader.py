@@ -20,9 +20,9 @@ from modelio.vocab import FEATURE_SERVICE
 from server.features.base import CustomerFeatures, FeatureReadError, describe_service, is_live
 from server.features.feast_reader import FeastFeatureReader
 from server.features.redis_reader import RedisFeatureReader, connect
-from tests.fixtures_feast import FeastFixture
-from tests.helpers.redis_server import RedisServer, free_port
-from tests.server.chaos_helpers import private_redis
+from tests.support.chaos import private_redis
+from tests.support.feast import FeastFixture
+from tests.support.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -169,13 +169,12 @@ def test_direct_resp_path_is_one_write_and_matches_the_pipeline(
     assert direct.read(ids) == piped.read(ids)
     writes: list[int] = []
     send = Connection.send_packed_command
-    monkeypatch.setattr(
-        Connection,
-        "send_packed_command",
-        lambda conn, command, check_health=True: (
-            writes.append(1) or send(conn, command, check_health)
-        ),
-    )
+
+    def counted(conn: Connection, command: Any, check_health: bool = True) -> None:
+        writes.append(1)
+        send(conn, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
     admin = connect(engine_redis.address, cluster=False)
     before = hmget_calls(admin)
     writes.clear()

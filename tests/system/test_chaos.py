@@ -21,10 +21,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.app import create_server, shutdown
-from tests.fixtures_feast import FeastFixture
-from tests.helpers.redis_server import RedisServer, start_redis
-from tests.server.chaos_helpers import open_loop, private_redis
-from tests.server.conftest import make_request, test_settings
+from tests.support.chaos import open_loop, private_redis
+from tests.support.feast import FeastFixture
+from tests.support.redis_server import RedisServer, start_redis
+from tests.support.servers import make_request, test_settings
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

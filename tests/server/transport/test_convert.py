@@ -16,7 +16,7 @@ from server.transport.convert import (
     decision_request_from_proto,
     decision_to_proto,
 )
-from tests.server.conftest import EVENT_TIME, fake_decision, make_request
+from tests.support.servers import EVENT_TIME, fake_decision, make_request
 
 
 def _convert(msg: pb.DecideRequest, max_len: int = 128):

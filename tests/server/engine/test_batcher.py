@@ -106,7 +106,7 @@ def test_a_wrong_number_of_results_is_an_error_not_a_hang() -> None:
 
 
 def test_many_threads_each_get_their_own_answer() -> None:
-    batcher = MicroBatcher(lambda items: [i * 10 for i in items], max_batch=16)
+    batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: [i * 10 for i in items], 16)
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(batcher.submit, range(3000)))
     assert results == [i * 10 for i in range(3000)]

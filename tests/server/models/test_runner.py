@@ -31,7 +31,7 @@ def test_loads_current_and_predicts(model_dir: Path) -> None:
         ("escalation", ESCALATION_INPUTS),
         ("nba", NBA_INPUTS),
     ):
-        assert runner.width(kind) == len(inputs)
+        assert runner.width(kind) == len(inputs)  # type: ignore[arg-type]
         out = getattr(runner, kind)(rng.normal(size=(9, len(inputs))).astype(np.float32))
         assert out.shape == (9,)
     labels = runner.segment(np.zeros((3, len(SEGMENT_INPUTS)), np.float32))

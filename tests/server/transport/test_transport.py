@@ -22,7 +22,7 @@ from server.errors import (
     OverloadedError,
 )
 from server.transport.convert import decision_request_from_proto, decision_to_proto
-from tests.server.conftest import FakeEngine, Running, fake_decision, make_request
+from tests.support.servers import FakeEngine, Running, fake_decision, make_request
 
 SERVICE = "personalization.v1.PersonalizationService"
 

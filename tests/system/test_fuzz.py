@@ -35,8 +35,8 @@ from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.app import create_server
 from server.transport.convert import MAX_REQUEST_ID_LENGTH
-from tests.fixtures_feast import FeastFixture
-from tests.server.conftest import make_request, test_settings
+from tests.support.feast import FeastFixture
+from tests.support.servers import make_request, test_settings
 
 MAX_BATCH = 16
 #: Oversized messages are refused by gRPC core (RESOURCE_EXHAUSTED), which costs it

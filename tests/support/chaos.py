@@ -16,7 +16,7 @@ import redis
 
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from tests.helpers.redis_server import RedisServer, start_redis
+from tests.support.redis_server import RedisServer, start_redis
 
 
 def _client(address: str) -> redis.Redis:

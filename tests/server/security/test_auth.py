@@ -28,8 +28,8 @@ from server.security.keys import KeyRecord, KeyStore, generate_key, hash_key, wr
 from server.security.keys_cli import main as keys_main
 from server.security.policy import ADMIN, DECIDE, AccessPolicy
 from server.security.principal import current_principal
-from tests.server.conftest import FakeEngine, Running, make_request
-from tests.server.tls_certs import Pki, make_pki
+from tests.support.servers import FakeEngine, Running, make_request
+from tests.support.tls_certs import Pki, make_pki
 
 Code = grpc.StatusCode
 

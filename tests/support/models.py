@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -87,12 +87,12 @@ def make_model_version(
     rng = np.random.default_rng(seed)
     version_dir = models_dir / version
     version_dir.mkdir(parents=True, exist_ok=True)
-    blobs = {
+    blobs: dict[Literal["segment", "escalation", "nba"], tuple[bytes, tuple[str, ...], str]] = {
         "segment": (segment_model(rng), SEGMENT_INPUTS, "label"),
         "escalation": (escalation_model(rng), ESCALATION_INPUTS, "probabilities"),
         "nba": (nba_model(rng), NBA_INPUTS, "probabilities"),
     }
-    models = {}
+    models: dict[Literal["segment", "escalation", "nba"], ModelFile] = {}
     for kind, (blob, inputs, output) in blobs.items():
         path = version_dir / f"{kind}.onnx"
         path.write_bytes(blob)

@@ -28,11 +28,11 @@ from server.features.cache import ProfileCache
 from server.features.guard import GuardedReader, log_breaker_change
 from server.models.runner import ModelRunner
 from server.settings import Settings
-from tests.fixtures_feast import FeastFixture
-from tests.helpers.redis_server import RedisServer, free_port
-from tests.server.chaos_helpers import DelayProxy, private_redis
-from tests.server.conftest import make_request, test_settings
-from tests.server.engine_fixtures import PROFILE, SUPPORT, features, turn
+from tests.support.chaos import DelayProxy, private_redis
+from tests.support.engines import PROFILE, SUPPORT, features, turn
+from tests.support.feast import FeastFixture
+from tests.support.redis_server import RedisServer, free_port
+from tests.support.servers import make_request, test_settings
 
 # ---- fakes --------------------------------------------------------------------------
 

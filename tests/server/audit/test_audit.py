@@ -27,9 +27,9 @@ from server.audit import writer as writer_module
 from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
 from server.security.policy import DECIDE
 from server.settings import Settings
-from tests.server.conftest import Running, make_request
+from tests.support.servers import Running, make_request
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DECIDE_RPC = "/personalization.v1.PersonalizationService/Decide"
 HMAC_KEY = "audit-secret-0123456789"
 
@@ -190,7 +190,7 @@ _CHILD = """
 import sys
 from pathlib import Path
 from server.app import create_server
-from tests.server.conftest import FakeEngine, test_settings
+from tests.support.servers import FakeEngine, test_settings
 settings = test_settings(audit_log_path=Path(sys.argv[1]), thread_pool_size=8)
 server, port = create_server(settings, engine=FakeEngine())
 server.start()
@@ -246,6 +246,8 @@ def test_sigkill_loses_no_acknowledged_decision(tmp_path: Path) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
     assert len(acked) >= 300
     lines = _lines(log)  # every line parses
     logged = {line["decision_id"] for line in lines}

@@ -13,9 +13,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.app import create_server, shutdown
-from tests.fixtures_feast import FeastFixture
-from tests.helpers.redis_server import RedisServer
-from tests.server.conftest import make_request, test_settings
+from tests.support.feast import FeastFixture
+from tests.support.redis_server import RedisServer
+from tests.support.servers import make_request, test_settings
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,13 +17,13 @@ from server.features.feast_reader import FeastFeatureReader
 from server.features.guard import GuardedReader
 from server.features.redis_reader import RedisFeatureReader
 from server.settings import Settings
-from tests.fixtures_feast import FeastFixture
-from tests.helpers.redis_server import RedisServer
+from tests.support.feast import FeastFixture
+from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
 
-def settings(fx: FeastFixture, models: Path, **overrides: object) -> Settings:
+def settings(fx: FeastFixture, models: Path, **overrides: Any) -> Settings:
     return Settings(feature_repo=fx.repo, models_dir=models, **overrides)
 
 
@@ -47,7 +48,7 @@ def test_sqlite_and_redis_engines_agree(
         assert sqlite.ready() and redis.ready()
         reqs = requests(engine_feast_repo)
         a, b = sqlite.decide_batch(reqs), redis.decide_batch(reqs)
-        blank = {"decision_id": "", "feature_age_seconds": 0.0}
+        blank: dict[str, Any] = {"decision_id": "", "feature_age_seconds": 0.0}
         assert [dataclasses.replace(d, **blank) for d in a] == [
             dataclasses.replace(d, **blank) for d in b
         ]

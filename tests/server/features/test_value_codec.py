@@ -25,9 +25,9 @@ values = st.one_of(
     st.builds(lambda v: Value(bool_val=v), st.booleans()),
     st.builds(lambda v: Value(string_val=v), st.text(max_size=300)),
     st.builds(lambda v: Value(bytes_val=v), st.binary(max_size=20)),
-    st.builds(lambda v: Value(null_val=0), st.none()),
-    st.builds(lambda v: Value(double_list_val={"val": v}), st.lists(st.floats(), max_size=3)),
-    st.builds(lambda v: Value(string_list_val={"val": v}), st.lists(st.text(), max_size=3)),
+    st.builds(lambda v: Value(null_val=0), st.none()),  # type: ignore[arg-type]
+    st.builds(lambda v: Value(double_list_val={"val": v}), st.lists(st.floats(), max_size=3)),  # type: ignore[arg-type]
+    st.builds(lambda v: Value(string_list_val={"val": v}), st.lists(st.text(), max_size=3)),  # type: ignore[arg-type]
     st.just(Value()),
 )
 

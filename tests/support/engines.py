@@ -80,7 +80,7 @@ class ScriptedReader(FeatureReader):
 
 
 def turn(customer_id: str = "C1", request_id: str = "r-1", **overrides: Any) -> DecisionRequest:
-    context = {
+    context: dict[str, Any] = {
         "channel": "web_chat",
         "device": "mobile",
         "issue_category": "billing",

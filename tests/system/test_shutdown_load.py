@@ -20,8 +20,8 @@ from server.app import create_server, shutdown
 from server.engine.decide import DecisionEngine
 from server.engine.factory import build_engine
 from server.engine.types import Decision, DecisionRequest
-from tests.fixtures_feast import FeastFixture
-from tests.server.conftest import make_request, test_settings
+from tests.support.feast import FeastFixture
+from tests.support.servers import make_request, test_settings
 
 CLIENTS, GRACE_S, SERVICE_S = 12, 5.0, 0.05
 

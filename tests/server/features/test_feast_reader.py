@@ -17,7 +17,7 @@ from modelio.vocab import FEATURE_SERVICE, FEATURE_VIEWS
 from server.errors import FeatureStoreError
 from server.features.base import CustomerFeatures, describe_service
 from server.features.feast_reader import FeastFeatureReader
-from tests.fixtures_feast import FeastFixture
+from tests.support.feast import FeastFixture
 
 SOURCES = {
     "customer_profile_fv": "customer_profile.parquet",

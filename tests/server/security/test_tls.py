@@ -17,8 +17,8 @@ from server.security.client_tls import API_KEY_ENV
 from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
 from server.security.policy import DECIDE
 from server.settings import Settings
-from tests.server.conftest import Running, make_request
-from tests.server.tls_certs import Pki, make_pki
+from tests.support.servers import Running, make_request
+from tests.support.tls_certs import Pki, make_pki
 
 
 @pytest.fixture(scope="module")

@@ -35,9 +35,9 @@ from server.models.reload import ModelReloader, ReloadOnEvent
 from server.models.runner import ModelRunner
 from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
 from server.security.policy import ADMIN, DECIDE
-from tests.fixtures_feast import FeastFixture
-from tests.server.conftest import Running, make_request
-from tests.server.engine_fixtures import ScriptedReader, turn
+from tests.support.engines import ScriptedReader, turn
+from tests.support.feast import FeastFixture
+from tests.support.servers import Running, make_request
 
 Code = grpc.StatusCode
 

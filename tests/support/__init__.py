@@ -1,0 +1,1 @@
+"""Fixtures and helpers shared by every test package (one place, imported explicitly)."""
