@@ -61,7 +61,7 @@ _GENERIC_DETAILS = {
     FeatureStoreError: "feature store unavailable; retry later",
     ModelLoadError: "model bundle unavailable",
     AuditWriteError: "audit log unavailable; retry later",
-    RecordLogFullError: "decision log full; retry later",
+    RecordLogFullError: "decision/outcome log full; retry later",
 }
 
 
