@@ -24,6 +24,16 @@ class EchoServicer(pb_grpc.PersonalizationServiceServicer):
     def DecideBatch(self, request: pb.DecideBatchRequest, context: Any) -> pb.DecideBatchResponse:
         return pb.DecideBatchResponse()
 
+    def RecordOutcome(
+        self, request: pb.RecordOutcomeRequest, context: Any
+    ) -> pb.RecordOutcomeResponse:
+        return pb.RecordOutcomeResponse()
+
+    def RecordOutcomeBatch(
+        self, request: pb.RecordOutcomeBatchRequest, context: Any
+    ) -> pb.RecordOutcomeBatchResponse:
+        return pb.RecordOutcomeBatchResponse()
+
 
 def main(argv: list[str] | None = None) -> None:
     """Run the echo server until SIGTERM."""

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import grpc
 import numpy as np
 
 from bench.base import baseline_parser, grpc_server, serve_until_signal
@@ -89,6 +90,18 @@ class NaiveServicer(pb_grpc.PersonalizationServiceServicer):
             max_customer_id_length=self.settings.max_customer_id_length,
         )
         return pb.DecideBatchResponse(responses=self._decide(reqs))
+
+    def RecordOutcome(
+        self, request: pb.RecordOutcomeRequest, context: Any
+    ) -> pb.RecordOutcomeResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the naive baseline only decides")
+        raise AssertionError("context.abort() returned")
+
+    def RecordOutcomeBatch(
+        self, request: pb.RecordOutcomeBatchRequest, context: Any
+    ) -> pb.RecordOutcomeBatchResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the naive baseline only decides")
+        raise AssertionError("context.abort() returned")
 
     def _features(self, ids: list[str]) -> list[CustomerFeatures]:
         rows = [{"customer_id": cid} for cid in ids]

@@ -9,6 +9,10 @@ One JSON object per line, keys in this order::
 
 ``principal`` is the API key id (null with auth disabled). ``decision_id`` is null
 when the call failed; ``status`` is the gRPC status code name of the call.
+
+Outcome lines (RecordOutcome, one per outcome) have no customer key at all: an
+outcome names only its ``decision_id``, the caller's, so it is set even when the
+call failed.
 """
 
 from __future__ import annotations
@@ -49,9 +53,9 @@ def customer_hmac(customer_id: str, key: HmacKey) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AuditItem:
-    """One customer of one call."""
+    """One customer (or, for outcomes, one decision) of one call."""
 
-    customer_id: str
+    customer_id: str | None  # None: the call names no customer (outcomes)
     request_id: str
     decision_id: str | None
 
@@ -70,11 +74,14 @@ def audit_lines(
     out = []
     for item in items:
         record: dict[str, Any] = {"ts": ts, "principal": principal, "rpc": rpc}
-        if hmac_key is not None:
+        if item.customer_id is None:
+            pass
+        elif hmac_key is not None:
             record["customer_hmac"] = customer_hmac(item.customer_id, hmac_key)
         else:
             record["customer_id"] = item.customer_id[:MAX_LOGGED_ID]
-        record["decision_id"] = item.decision_id
+        decision_id = item.decision_id
+        record["decision_id"] = decision_id[:MAX_LOGGED_ID] if decision_id is not None else None
         record["request_id"] = item.request_id[:MAX_LOGGED_ID]
         record["status"] = status
         # ASCII-only JSON: control and non-ASCII characters are escaped, so a line

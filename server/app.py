@@ -5,7 +5,9 @@ it until SIGTERM/SIGINT, then ``shutdown`` drains it. An engine that can swap mo
 (``server.models.reload.Reloadable``) also gets the AdminService (ReloadModels), and
 ``serve`` reloads ``models/current`` on SIGHUP. The server is a thin
 :class:`grpc.Server` wrapper that also owns the engine and the health status, so
-``server.stop()`` flips health to NOT_SERVING before draining.
+``server.stop()`` flips health to NOT_SERVING before draining. Outcomes
+(RecordOutcome) go to the engine's record log (``HasRecordLog``) unless a
+``record_log`` is passed; an engine without one and no ``record_log`` logs nothing.
 """
 
 from __future__ import annotations
@@ -25,10 +27,13 @@ from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server import metrics
 from server.audit.interceptor import build_audit
 from server.audit.writer import AuditWriter
-from server.engine.protocol import Engine
+from server.engine.outcomes import OutcomeRecorder
+from server.engine.protocol import Engine, HasRecordLog
 from server.gc_tuning import tune_gc
 from server.logging_setup import configure_logging
+from server.logs.base import NullLog, RecordLog
 from server.models.reload import ModelReloader, Reloadable, ReloadOnEvent
+from server.security.principal import current_key_id
 from server.security.setup import build_auth, build_credentials
 from server.settings import Settings
 from server.transport.admin import ADMIN_SERVICE_NAME, add_admin_service
@@ -91,7 +96,11 @@ class ReadinessWatcher:
 
 
 class PersonalizationServer(grpc.Server):
-    """A started-or-not grpc.Server plus the engine, health state and audit log it serves."""
+    """A started-or-not grpc.Server plus the engine, health state and audit log it serves.
+
+    ``record_log`` is the outcome log the server was given (closed by :func:`shutdown`
+    after the engine); None when outcomes go to the engine's own log (or nowhere).
+    """
 
     def __init__(
         self,
@@ -101,6 +110,7 @@ class PersonalizationServer(grpc.Server):
         watcher: ReadinessWatcher,
         audit: AuditWriter | None = None,
         reloader: ModelReloader | None = None,
+        record_log: RecordLog | None = None,
     ) -> None:
         self._inner = inner
         self.engine = engine
@@ -108,6 +118,7 @@ class PersonalizationServer(grpc.Server):
         self.watcher = watcher
         self.audit = audit
         self.reloader = reloader  # None when the engine cannot swap models
+        self.record_log = record_log
 
     def add_generic_rpc_handlers(self, generic_rpc_handlers):  # type: ignore[no-untyped-def]
         self._inner.add_generic_rpc_handlers(generic_rpc_handlers)
@@ -150,12 +161,22 @@ def server_options(settings: Settings) -> list[tuple[str, int]]:
     ]
 
 
+def outcome_log(engine: Engine, record_log: RecordLog | None) -> RecordLog:
+    """Where outcomes go: ``record_log`` if given, else the engine's log, else nowhere."""
+    if record_log is not None:
+        return record_log
+    if isinstance(engine, HasRecordLog):
+        return engine.record_log
+    return NullLog()
+
+
 def _add_services(
-    server: grpc.Server, engine: Engine, settings: Settings
+    server: grpc.Server, engine: Engine, settings: Settings, record_log: RecordLog
 ) -> tuple[health.HealthServicer, ModelReloader | None]:
-    pb_grpc.add_PersonalizationServiceServicer_to_server(
-        PersonalizationServicer(engine, settings), server
+    servicer = PersonalizationServicer(
+        engine, settings, OutcomeRecorder(record_log), principal=current_key_id
     )
+    pb_grpc.add_PersonalizationServiceServicer_to_server(servicer, server)
     reloader = None
     if isinstance(engine, Reloadable):
         reloader = ModelReloader(engine, settings.models_dir)
@@ -174,10 +195,14 @@ def _add_services(
     return health_servicer, reloader
 
 
-def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grpc.Server, int]:
+def create_server(
+    settings: Settings, engine: Engine | None = None, record_log: RecordLog | None = None
+) -> tuple[grpc.Server, int]:
     """Build a server bound to ``settings.host:port`` and return it with the bound port.
 
     Without ``engine`` the real one is built by ``server.engine.factory.build_engine``.
+    Outcomes are submitted to ``record_log``, else to the engine's record log (see
+    :func:`outcome_log`); a ``record_log`` passed here is closed by :func:`shutdown`.
     The server is not started. Health reports NOT_SERVING until the engine is ready.
     Key file, TLS files and the audit log are opened here, so a bad path fails now.
     """
@@ -206,7 +231,9 @@ def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grp
             options=server_options(settings),
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs + RPC_HEADROOM,
         )
-        health_servicer, reloader = _add_services(inner, engine, settings)
+        health_servicer, reloader = _add_services(
+            inner, engine, settings, outcome_log(engine, record_log)
+        )
         port = (
             inner.add_secure_port(settings.address, credentials)
             if credentials is not None
@@ -220,16 +247,20 @@ def create_server(settings: Settings, engine: Engine | None = None) -> tuple[grp
         raise
     watcher = ReadinessWatcher(engine, health_servicer, settings.readiness_poll_s)
     writer = audit.writer if audit is not None else None
-    server = PersonalizationServer(inner, engine, health_servicer, watcher, writer, reloader)
+    server = PersonalizationServer(
+        inner, engine, health_servicer, watcher, writer, reloader, record_log
+    )
     return server, port
 
 
 def shutdown(server: grpc.Server, grace: float | None) -> None:
     """Stop accepting RPCs, wait up to ``grace`` s for in-flight ones, then close the
-    engine and the audit log."""
+    engine, the outcome log it was given and the audit log."""
     server.stop(grace).wait()
     if isinstance(server, PersonalizationServer):
         server.engine.close()
+        if server.record_log is not None:
+            server.record_log.close(grace)
         if server.audit is not None:
             server.audit.close()
 

@@ -67,3 +67,8 @@ class AuditWriteError(PersonalizationError):
     Raised without a message (the cause is chained and logged server-side), so the
     caller learns nothing about the server's file system.
     """
+
+
+class RecordLogFullError(PersonalizationError):
+    """The decision/outcome log cannot take more records right now and the operator asked
+    the server to refuse rather than drop (``decision_log_when_full = "refuse"``)."""

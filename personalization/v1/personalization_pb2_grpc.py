@@ -45,6 +45,16 @@ class PersonalizationServiceStub:
                 request_serializer=personalization_dot_v1_dot_personalization__pb2.DecideBatchRequest.SerializeToString,
                 response_deserializer=personalization_dot_v1_dot_personalization__pb2.DecideBatchResponse.FromString,
                 _registered_method=True)
+        self.RecordOutcome = channel.unary_unary(
+                '/personalization.v1.PersonalizationService/RecordOutcome',
+                request_serializer=personalization_dot_v1_dot_personalization__pb2.RecordOutcomeRequest.SerializeToString,
+                response_deserializer=personalization_dot_v1_dot_personalization__pb2.RecordOutcomeResponse.FromString,
+                _registered_method=True)
+        self.RecordOutcomeBatch = channel.unary_unary(
+                '/personalization.v1.PersonalizationService/RecordOutcomeBatch',
+                request_serializer=personalization_dot_v1_dot_personalization__pb2.RecordOutcomeBatchRequest.SerializeToString,
+                response_deserializer=personalization_dot_v1_dot_personalization__pb2.RecordOutcomeBatchResponse.FromString,
+                _registered_method=True)
 
 
 class PersonalizationServiceServicer:
@@ -68,6 +78,31 @@ class PersonalizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordOutcome(self, request, context):
+        """Records what happened after a decision (resolved, escalated, CSAT), for the
+        feedback join that trains the next models (`python -m training feedback`).
+        Needs an API key with the "feedback" role. Idempotent: a retry of the same
+        outcome is safe, because the join counts one outcome per decision_id. Every
+        accepted outcome is stored, repeats included (the response then says
+        duplicate = true when this server has seen the decision_id recently). A
+        decision_id the join cannot find is kept and reported there as unmatched; it
+        is never joined to another decision. Fails with INVALID_ARGUMENT naming the
+        field (e.g. "csat"), UNAVAILABLE when the outcome log is full (retry with
+        backoff, nothing was stored).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordOutcomeBatch(self, request, context):
+        """Records many outcomes in one call (backfills), at most the server's
+        max_batch_size. All or nothing: if any outcome is invalid nothing is stored
+        and the details name it, e.g. "outcomes[3].csat".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PersonalizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -80,6 +115,16 @@ def add_PersonalizationServiceServicer_to_server(servicer, server):
                     servicer.DecideBatch,
                     request_deserializer=personalization_dot_v1_dot_personalization__pb2.DecideBatchRequest.FromString,
                     response_serializer=personalization_dot_v1_dot_personalization__pb2.DecideBatchResponse.SerializeToString,
+            ),
+            'RecordOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordOutcome,
+                    request_deserializer=personalization_dot_v1_dot_personalization__pb2.RecordOutcomeRequest.FromString,
+                    response_serializer=personalization_dot_v1_dot_personalization__pb2.RecordOutcomeResponse.SerializeToString,
+            ),
+            'RecordOutcomeBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordOutcomeBatch,
+                    request_deserializer=personalization_dot_v1_dot_personalization__pb2.RecordOutcomeBatchRequest.FromString,
+                    response_serializer=personalization_dot_v1_dot_personalization__pb2.RecordOutcomeBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,6 +182,60 @@ class PersonalizationService:
             '/personalization.v1.PersonalizationService/DecideBatch',
             personalization_dot_v1_dot_personalization__pb2.DecideBatchRequest.SerializeToString,
             personalization_dot_v1_dot_personalization__pb2.DecideBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/personalization.v1.PersonalizationService/RecordOutcome',
+            personalization_dot_v1_dot_personalization__pb2.RecordOutcomeRequest.SerializeToString,
+            personalization_dot_v1_dot_personalization__pb2.RecordOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordOutcomeBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/personalization.v1.PersonalizationService/RecordOutcomeBatch',
+            personalization_dot_v1_dot_personalization__pb2.RecordOutcomeBatchRequest.SerializeToString,
+            personalization_dot_v1_dot_personalization__pb2.RecordOutcomeBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

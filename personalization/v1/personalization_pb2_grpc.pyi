@@ -51,6 +51,23 @@ class PersonalizationServiceStub:
     """Decides for many turns in one call. The whole batch fails if any item is
     invalid (the details name it, e.g. "requests[3].context.sentiment").
     """
+    RecordOutcome: _grpc.UnaryUnaryMultiCallable[_personalization_pb2.RecordOutcomeRequest, _personalization_pb2.RecordOutcomeResponse]
+    """Records what happened after a decision (resolved, escalated, CSAT), for the
+    feedback join that trains the next models (`python -m training feedback`).
+    Needs an API key with the "feedback" role. Idempotent: a retry of the same
+    outcome is safe, because the join counts one outcome per decision_id. Every
+    accepted outcome is stored, repeats included (the response then says
+    duplicate = true when this server has seen the decision_id recently). A
+    decision_id the join cannot find is kept and reported there as unmatched; it
+    is never joined to another decision. Fails with INVALID_ARGUMENT naming the
+    field (e.g. "csat"), UNAVAILABLE when the outcome log is full (retry with
+    backoff, nothing was stored).
+    """
+    RecordOutcomeBatch: _grpc.UnaryUnaryMultiCallable[_personalization_pb2.RecordOutcomeBatchRequest, _personalization_pb2.RecordOutcomeBatchResponse]
+    """Records many outcomes in one call (backfills), at most the server's
+    max_batch_size. All or nothing: if any outcome is invalid nothing is stored
+    and the details name it, e.g. "outcomes[3].csat".
+    """
 
 @_typing.type_check_only
 class PersonalizationServiceAsyncStub(PersonalizationServiceStub):
@@ -65,6 +82,23 @@ class PersonalizationServiceAsyncStub(PersonalizationServiceStub):
     DecideBatch: _aio.UnaryUnaryMultiCallable[_personalization_pb2.DecideBatchRequest, _personalization_pb2.DecideBatchResponse]  # type: ignore[assignment]
     """Decides for many turns in one call. The whole batch fails if any item is
     invalid (the details name it, e.g. "requests[3].context.sentiment").
+    """
+    RecordOutcome: _aio.UnaryUnaryMultiCallable[_personalization_pb2.RecordOutcomeRequest, _personalization_pb2.RecordOutcomeResponse]  # type: ignore[assignment]
+    """Records what happened after a decision (resolved, escalated, CSAT), for the
+    feedback join that trains the next models (`python -m training feedback`).
+    Needs an API key with the "feedback" role. Idempotent: a retry of the same
+    outcome is safe, because the join counts one outcome per decision_id. Every
+    accepted outcome is stored, repeats included (the response then says
+    duplicate = true when this server has seen the decision_id recently). A
+    decision_id the join cannot find is kept and reported there as unmatched; it
+    is never joined to another decision. Fails with INVALID_ARGUMENT naming the
+    field (e.g. "csat"), UNAVAILABLE when the outcome log is full (retry with
+    backoff, nothing was stored).
+    """
+    RecordOutcomeBatch: _aio.UnaryUnaryMultiCallable[_personalization_pb2.RecordOutcomeBatchRequest, _personalization_pb2.RecordOutcomeBatchResponse]  # type: ignore[assignment]
+    """Records many outcomes in one call (backfills), at most the server's
+    max_batch_size. All or nothing: if any outcome is invalid nothing is stored
+    and the details name it, e.g. "outcomes[3].csat".
     """
 
 class PersonalizationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -89,6 +123,35 @@ class PersonalizationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_personalization_pb2.DecideBatchResponse, _abc.Awaitable[_personalization_pb2.DecideBatchResponse]]:
         """Decides for many turns in one call. The whole batch fails if any item is
         invalid (the details name it, e.g. "requests[3].context.sentiment").
+        """
+
+    @_abc_1.abstractmethod
+    def RecordOutcome(
+        self,
+        request: _personalization_pb2.RecordOutcomeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_personalization_pb2.RecordOutcomeResponse, _abc.Awaitable[_personalization_pb2.RecordOutcomeResponse]]:
+        """Records what happened after a decision (resolved, escalated, CSAT), for the
+        feedback join that trains the next models (`python -m training feedback`).
+        Needs an API key with the "feedback" role. Idempotent: a retry of the same
+        outcome is safe, because the join counts one outcome per decision_id. Every
+        accepted outcome is stored, repeats included (the response then says
+        duplicate = true when this server has seen the decision_id recently). A
+        decision_id the join cannot find is kept and reported there as unmatched; it
+        is never joined to another decision. Fails with INVALID_ARGUMENT naming the
+        field (e.g. "csat"), UNAVAILABLE when the outcome log is full (retry with
+        backoff, nothing was stored).
+        """
+
+    @_abc_1.abstractmethod
+    def RecordOutcomeBatch(
+        self,
+        request: _personalization_pb2.RecordOutcomeBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_personalization_pb2.RecordOutcomeBatchResponse, _abc.Awaitable[_personalization_pb2.RecordOutcomeBatchResponse]]:
+        """Records many outcomes in one call (backfills), at most the server's
+        max_batch_size. All or nothing: if any outcome is invalid nothing is stored
+        and the details name it, e.g. "outcomes[3].csat".
         """
 
 def add_PersonalizationServiceServicer_to_server(servicer: PersonalizationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,4 +1,5 @@
-"""The server interceptor that writes audit lines for the RPCs that decide.
+"""The server interceptor that writes audit lines for the RPCs that decide or take
+outcomes (one line per customer, or per outcome).
 
 Install it inside the auth interceptor (so the principal is known) and outside the
 error mapping (so it sees the final status of failed calls)::
@@ -31,7 +32,7 @@ from server.transport.interceptors import Behavior, Continuation, wrap_unary
 
 log = logging.getLogger(__name__)
 
-#: (request, response or None if the call failed) -> one item per customer.
+#: (request, response or None if the call failed) -> one item per customer or outcome.
 Extractor = Callable[[Any, Any | None], list[AuditItem]]
 
 
@@ -51,12 +52,26 @@ def _decide_batch(
     ]
 
 
+def _outcome(
+    request: pb.RecordOutcomeRequest, response: pb.RecordOutcomeResponse | None
+) -> list[AuditItem]:
+    return [AuditItem(None, request.request_id, request.decision_id)]
+
+
+def _outcome_batch(
+    request: pb.RecordOutcomeBatchRequest, response: pb.RecordOutcomeBatchResponse | None
+) -> list[AuditItem]:
+    return [AuditItem(None, o.request_id, o.decision_id) for o in request.outcomes]
+
+
 _SERVICE = pb.DESCRIPTOR.services_by_name["PersonalizationService"].full_name
 #: Full method name -> how to list the customers of a call. Add RPCs that touch
 #: personal data here.
 AUDITED_RPCS: Mapping[str, Extractor] = {
     f"/{_SERVICE}/Decide": _decide,
     f"/{_SERVICE}/DecideBatch": _decide_batch,
+    f"/{_SERVICE}/RecordOutcome": _outcome,
+    f"/{_SERVICE}/RecordOutcomeBatch": _outcome_batch,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from server.engine.types import Decision, DecisionRequest
+from server.logs.base import RecordLog
 
 
 @runtime_checkable
@@ -40,4 +41,15 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release connections and threads; called once after the server stopped."""
+        ...
+
+
+@runtime_checkable
+class HasRecordLog(Protocol):
+    """An engine that owns a record log (the decision log); the server records
+    outcomes into the same log unless it is given another one."""
+
+    @property
+    def record_log(self) -> RecordLog:
+        """The log the engine submits its ``decisions`` rows to."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from modelio.context import TurnContext
 
@@ -65,3 +66,24 @@ class Decision:
     feature_age_seconds: float = -1.0  # -1: no features were found
     model_version: str = ""
     extras: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A validated outcome of one decision (RecordOutcome), times in UTC."""
+
+    decision_id: str
+    resolved: bool
+    escalated: bool
+    csat: int | None  # 1-5, None when the customer gave no score
+    event_time: datetime
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeReceipt:
+    """What the caller learns about one recorded outcome."""
+
+    decision_id: str
+    request_id: str
+    duplicate: bool  # this server recorded the decision_id recently

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 DECIDE = "decide"
+#: Sends outcomes of decisions (RecordOutcome); cannot decide.
+FEEDBACK = "feedback"
 ADMIN = "admin"
 #: Roles a key file may grant.
-ROLES: frozenset[str] = frozenset({DECIDE, ADMIN})
+ROLES: frozenset[str] = frozenset({DECIDE, FEEDBACK, ADMIN})
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 REFLECTION_PREFIXES: tuple[str, ...] = (
@@ -27,6 +29,8 @@ REFLECTION_PREFIXES: tuple[str, ...] = (
 ROLE_BY_PREFIX: Mapping[str, str | None] = MappingProxyType(
     {
         "/personalization.v1.PersonalizationService/": DECIDE,
+        "/personalization.v1.PersonalizationService/RecordOutcome": FEEDBACK,
+        "/personalization.v1.PersonalizationService/RecordOutcomeBatch": FEEDBACK,
         "/personalization.v1.AdminService/": ADMIN,
         HEALTH_PREFIX: None,
         **dict.fromkeys(REFLECTION_PREFIXES, None),

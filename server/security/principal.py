@@ -46,3 +46,9 @@ def bound(principal: Principal | None) -> Iterator[None]:
         # token of this context; that thread never saw the value anyway.
         with contextlib.suppress(ValueError):
             _CURRENT.reset(token)
+
+
+def current_key_id() -> str:
+    """The current caller's API key id, or "" when there is no principal (auth off)."""
+    principal = _CURRENT.get()
+    return principal.key_id if principal is not None else ""

@@ -21,16 +21,15 @@ from modelio.vocab import ACTIONS, CHANNELS, DEVICES, FORMALITIES, ISSUE_CATEGOR
 from personalization.v1 import personalization_pb2 as pb
 from server.engine.types import Decision, DecisionRequest, ScoredAction
 from server.errors import BatchTooLargeError, InvalidRequestError
+from server.transport.fields import MAX_REQUEST_ID_LENGTH, text, timestamp
 
 MAX_TURN_INDEX = 10_000
-MAX_REQUEST_ID_LENGTH = 128
 _MAX_TIME_ZONE_LENGTH = 64
 #: Accepted event times: the engine converts them to the turn's local time, which
 #: overflows near the ends of what Timestamp allows (years 1 and 9999).
 MIN_EVENT_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_EVENT_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 _LOCALE = re.compile(r"^[A-Za-z0-9]{1,8}([-_][A-Za-z0-9]{1,8}){0,7}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _prefix(enum: EnumDescriptor) -> str:
@@ -81,8 +80,10 @@ class MalformedRequest:
 
     __slots__ = ("message_type",)
     customer_id = ""
+    decision_id = ""
     request_id = ""
     requests = ()
+    outcomes = ()
 
     def __init__(self, message_type: str) -> None:
         self.message_type = message_type
@@ -115,18 +116,6 @@ def _enum(field: str, value: int, table: dict[int, str], enum: EnumDescriptor) -
     return table[value]
 
 
-def _text(field: str, value: str, max_length: int, *, required: bool) -> str:
-    if required and not value:
-        raise InvalidRequestError(field, "must not be empty")
-    if len(value) > max_length:
-        raise InvalidRequestError(
-            field, f"must be at most {max_length} characters, got {len(value)}"
-        )
-    if _CONTROL.search(value):
-        raise InvalidRequestError(field, "must not contain control characters")
-    return value
-
-
 def _sentiment(value: float) -> float:
     if not math.isfinite(value):
         raise InvalidRequestError("context.sentiment", f"must be a finite number, got {value}")
@@ -138,10 +127,7 @@ def _sentiment(value: float) -> float:
 def _event_time(ctx: pb.TurnContext, now: datetime | None) -> datetime:
     if not ctx.HasField("event_time"):
         return now or datetime.now(UTC)
-    try:
-        value = ctx.event_time.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError, OSError):
-        raise InvalidRequestError("context.event_time", "is not a valid timestamp") from None
+    value = timestamp("context.event_time", ctx.event_time)
     if not MIN_EVENT_TIME <= value < MAX_EVENT_TIME:
         raise InvalidRequestError(
             "context.event_time",
@@ -197,8 +183,8 @@ def decision_request_from_proto(
     msg: pb.DecideRequest, *, max_customer_id_length: int, now: datetime | None = None
 ) -> DecisionRequest:
     """Validate a DecideRequest; raises ``InvalidRequestError`` naming the bad field."""
-    customer_id = _text("customer_id", msg.customer_id, max_customer_id_length, required=True)
-    request_id = _text("request_id", msg.request_id, MAX_REQUEST_ID_LENGTH, required=False)
+    customer_id = text("customer_id", msg.customer_id, max_customer_id_length, required=True)
+    request_id = text("request_id", msg.request_id, MAX_REQUEST_ID_LENGTH, required=False)
     if not msg.HasField("context"):
         raise InvalidRequestError("context", "is required")
     return DecisionRequest(

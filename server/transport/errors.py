@@ -24,6 +24,7 @@ from server.errors import (
     OverloadedError,
     PermissionDeniedError,
     PersonalizationError,
+    RecordLogFullError,
     UnauthenticatedError,
 )
 
@@ -47,6 +48,9 @@ STATUS_BY_ERROR: Mapping[type[Exception], grpc.StatusCode] = {
     PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
     # The audit line could not be made durable, so no decision may be returned.
     AuditWriteError: grpc.StatusCode.UNAVAILABLE,
+    # The decision/outcome log is full and set to refuse: transient, another replica
+    # or a retry after backoff may take it.
+    RecordLogFullError: grpc.StatusCode.UNAVAILABLE,
     # Any other deliberate engine error we forgot to list is still a server fault.
     PersonalizationError: grpc.StatusCode.INTERNAL,
 }
@@ -57,6 +61,7 @@ _GENERIC_DETAILS = {
     FeatureStoreError: "feature store unavailable; retry later",
     ModelLoadError: "model bundle unavailable",
     AuditWriteError: "audit log unavailable; retry later",
+    RecordLogFullError: "decision/outcome log full; retry later",
 }
 
 

@@ -158,9 +158,11 @@ def _log_rpc(
         # Caller-supplied and logged even when invalid: cap it (JSON/repr escape the rest).
         "request_id": str(getattr(request, "request_id", ""))[:_MAX_LOGGED_ID],
     }
-    requests = getattr(request, "requests", None)
-    if requests is not None:
-        fields["batch_size"] = len(requests)
+    items = getattr(request, "requests", None)
+    if items is None:
+        items = getattr(request, "outcomes", None)  # RecordOutcomeBatch
+    if items is not None:
+        fields["batch_size"] = len(items)
     fields.update(extra)
     if code is not grpc.StatusCode.OK:
         fields["details"] = context.details() or ""

@@ -10,8 +10,10 @@ OK answers are well formed. Generation is derandomized, so runs are reproducible
   huge turn_index, odd time zones, Timestamps far outside the representable range,
   batches empty or over the limit) and sends each one through Decide and all of them
   in one DecideBatch;
+* outcomes: hypothesis builds RecordOutcomeRequests the same way (hostile decision
+  ids, csat out of range, any Timestamp) for RecordOutcome and RecordOutcomeBatch;
 * bytes: payloads that are not, or are damaged, protobuf (random bytes, bit flips and
-  truncations of valid requests) sent with identity serializers.
+  truncations of valid requests) sent with identity serializers to every RPC.
 """
 
 from __future__ import annotations
@@ -45,9 +47,12 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 MODEL_VERSION = "test-v1"
 DECIDE = "/personalization.v1.PersonalizationService/Decide"
 DECIDE_BATCH = "/personalization.v1.PersonalizationService/DecideBatch"
+RECORD_OUTCOME = "/personalization.v1.PersonalizationService/RecordOutcome"
+RECORD_OUTCOME_BATCH = "/personalization.v1.PersonalizationService/RecordOutcomeBatch"
 ALLOWED = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED}
-# "field: reason" -- the field a path like requests[3].context.sentiment, or "request".
-_FIELD_DETAILS = re.compile(r"^(requests(\[\d+\])?\.)?[a-z_]+(\.[a-z_]+)?: \S.*", re.S)
+# "field: reason" -- the field a path like requests[3].context.sentiment,
+# outcomes[2].csat, or "request".
+_FIELD_DETAILS = re.compile(r"^((requests|outcomes)(\[\d+\])?\.)?[a-z_]+(\.[a-z_]+)?: \S.*", re.S)
 _ACTIONS = {v.number for v in pb.Action.DESCRIPTOR.values if v.number}
 _BANDS = {v.number for v in pb.EscalationBand.DESCRIPTOR.values if v.number}
 
@@ -58,6 +63,8 @@ class Target:
     stub: pb_grpc.PersonalizationServiceStub
     raw_decide: Any
     raw_batch: Any
+    raw_outcome: Any
+    raw_outcome_batch: Any
     known_ids: tuple[str, ...]
     sent: dict[str, int] = field(default_factory=lambda: {"messages": 0, "bytes": 0})
 
@@ -83,6 +90,8 @@ def target(engine_feast_repo: FeastFixture, model_dir: Path) -> Iterator[Target]
             pb_grpc.PersonalizationServiceStub(channel),
             channel.unary_unary(DECIDE),  # no serializers: bytes in, bytes out
             channel.unary_unary(DECIDE_BATCH),
+            channel.unary_unary(RECORD_OUTCOME),
+            channel.unary_unary(RECORD_OUTCOME_BATCH),
             engine_feast_repo.known_ids,
         )
     finally:
@@ -129,6 +138,12 @@ def check_decision(d: pb.DecideResponse, request_id: str | None) -> None:
     assert d.personalized == (d.not_personalized_reason == "")
     assert d.degraded == bool(d.degraded_reasons)
     assert d.feature_age.seconds >= 0
+
+
+def check_receipt(r: pb.RecordOutcomeResponse, request_id: str | None) -> None:
+    assert r.recorded
+    if request_id is not None:
+        assert r.request_id == request_id
 
 
 def resolve(future: Future, what: Any) -> Any | None:
@@ -242,6 +257,38 @@ def requests(known: tuple[str, ...]) -> st.SearchStrategy[pb.DecideRequest]:
     return build()
 
 
+CSATS = st.one_of(st.none(), st.integers(0, 6), st.integers(-(2**31), 2**31 - 1))
+
+
+@st.composite
+def outcomes(draw: st.DrawFn) -> pb.RecordOutcomeRequest:
+    """About a third valid outcomes (of made-up decisions), the rest hostile."""
+    if draw(st.integers(0, 2)) == 0:
+        msg = pb.RecordOutcomeRequest(
+            decision_id=f"d-{draw(st.integers(0, 50))}",
+            resolved=draw(st.booleans()),
+            escalated=draw(st.booleans()),
+            request_id=draw(st.sampled_from(["", "r-1"])),
+        )
+        msg.event_time.FromSeconds(draw(st.integers(1_500_000_000, 1_700_000_000)))
+        if draw(st.booleans()):
+            msg.csat = draw(st.integers(1, 5))
+        return msg
+    msg = pb.RecordOutcomeRequest(
+        decision_id=draw(st.one_of(st.just(""), texts(128))),
+        resolved=draw(st.booleans()),
+        escalated=draw(st.booleans()),
+        request_id=draw(REQUEST_IDS),
+    )
+    csat = draw(CSATS)
+    if csat is not None:
+        msg.csat = csat
+    stamp = draw(TIMESTAMPS)
+    if stamp is not None:
+        msg.event_time.CopyFrom(stamp)
+    return msg
+
+
 # --- phase 1: generated messages ------------------------------------------------------
 
 
@@ -298,6 +345,33 @@ def test_generated_messages_never_fail_internally(target: Target) -> None:
     assert target.sent["messages"] >= 3500  # 700 examples of at least 4 Decides + a batch
 
 
+def test_generated_outcomes_never_fail_internally(target: Target) -> None:
+    @settings(
+        max_examples=300,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(items=st.lists(outcomes(), min_size=1, max_size=MAX_BATCH + 2))
+    def fuzz(items: list[pb.RecordOutcomeRequest]) -> None:
+        futures = [target.stub.RecordOutcome.future(o, timeout=30) for o in items]
+        batch = pb.RecordOutcomeBatchRequest(outcomes=items)
+        batch_future = target.stub.RecordOutcomeBatch.future(batch, timeout=30)
+        for o, f in zip(items, futures, strict=True):
+            reply = resolve(f, Described("RecordOutcome", o))
+            if reply is not None:
+                check_receipt(reply, o.request_id)
+        reply = resolve(batch_future, Described("RecordOutcomeBatch", batch))
+        if reply is not None:
+            assert len(reply.responses) == len(items)
+            for o, r in zip(items, reply.responses, strict=True):
+                check_receipt(r, o.request_id)
+        target.sent["messages"] += len(items) + 1
+
+    fuzz()
+
+
 def test_batch_limits(target: Target) -> None:
     req = make_request(target.known_ids[2])
     empty = target.stub.DecideBatch(pb.DecideBatchRequest(), timeout=10)
@@ -340,33 +414,54 @@ def test_found_bugs_are_invalid_argument_with_reasons(target: Target) -> None:
     for call, name in (
         (target.raw_decide, "DecideRequest"),
         (target.raw_batch, "DecideBatchRequest"),
+        (target.raw_outcome, "RecordOutcomeRequest"),
+        (target.raw_outcome_batch, "RecordOutcomeBatchRequest"),
     ):
         with pytest.raises(grpc.RpcError) as error:
             call(b"\xff\xff", timeout=10)
         assert error.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert error.value.details() == f"request: is not a valid personalization.v1.{name} message"
-    target.sent["messages"] += len(cases) + 2
+    target.sent["messages"] += len(cases) + 4
 
 
 # --- phase 2: bytes that are not (quite) protobuf -------------------------------------
 
 
+def _check_decide_bytes(reply: bytes) -> None:
+    check_decision(pb.DecideResponse.FromString(reply), None)
+
+
+def _check_decide_batch_bytes(reply: bytes) -> None:
+    for d in pb.DecideBatchResponse.FromString(reply).responses:
+        check_decision(d, None)
+
+
+def _check_outcome_bytes(reply: bytes) -> None:
+    check_receipt(pb.RecordOutcomeResponse.FromString(reply), None)
+
+
+def _check_outcome_batch_bytes(reply: bytes) -> None:
+    for r in pb.RecordOutcomeBatchResponse.FromString(reply).responses:
+        check_receipt(r, None)
+
+
 def send_bytes(target: Target, payloads: list[bytes]) -> None:
+    """Each payload to every RPC; an OK answer must be a well-formed response."""
+    calls = (
+        ("Decide", target.raw_decide, _check_decide_bytes),
+        ("DecideBatch", target.raw_batch, _check_decide_batch_bytes),
+        ("RecordOutcome", target.raw_outcome, _check_outcome_bytes),
+        ("RecordOutcomeBatch", target.raw_outcome_batch, _check_outcome_batch_bytes),
+    )
     futures = [
-        (p, batch, call.future(p, timeout=30))
+        (p, name, check, call.future(p, timeout=30))
         for p in payloads
-        for batch, call in ((False, target.raw_decide), (True, target.raw_batch))
+        for name, call, check in calls
     ]
-    for payload, batch, future in futures:
-        reply = resolve(future, Described("DecideBatch" if batch else "Decide", payload))
-        if reply is None:
-            continue
-        # An OK answer is a well-formed response.
-        if batch:
-            for d in pb.DecideBatchResponse.FromString(reply).responses:
-                check_decision(d, None)
-        else:
-            check_decision(pb.DecideResponse.FromString(reply), None)
+    for payload, name, check, future in futures:
+        reply = resolve(future, Described(name, payload))
+        if reply is not None:
+            check(reply)
     target.sent["bytes"] += len(futures)
 
 
@@ -389,6 +484,12 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 def test_random_and_damaged_bytes_never_fail_internally(target: Target) -> None:
     seeds = [make_request(cid).SerializeToString() for cid in target.known_ids[:20]] + [
         pb.DecideBatchRequest(requests=[make_request(c)]).SerializeToString() for c in "AB"
+    ]
+    outcome = pb.RecordOutcomeRequest(decision_id="d-1", resolved=True, csat=3, request_id="r")
+    outcome.event_time.FromSeconds(1_700_000_000)
+    seeds += [
+        outcome.SerializeToString(),
+        pb.RecordOutcomeBatchRequest(outcomes=[outcome, outcome]).SerializeToString(),
     ]
 
     @settings(
@@ -425,5 +526,5 @@ def test_random_and_damaged_bytes_never_fail_internally(target: Target) -> None:
             else:
                 chunk.append(mutate(rng, rng.choice(seeds)))
         send_bytes(target, chunk)
-    # 1,200 hypothesis-driven + 6,400 bulk; with phase 1, over 10,000 requests in all.
-    assert target.sent["bytes"] >= 7600
+    # 2,400 hypothesis-driven + 12,800 bulk (each payload to all four RPCs).
+    assert target.sent["bytes"] >= 15200
