@@ -11,7 +11,7 @@ from modelio.logrecords import OUTCOME_SCHEMA, OUTCOMES, table
 from server.engine.outcomes import OutcomeRecorder, RecentIds
 from server.engine.types import Outcome, OutcomeReceipt
 from server.errors import RecordLogFullError
-from tests.server.record_logs import MemoryLog
+from tests.support.record_logs import MemoryLog
 
 NOW = datetime(2024, 5, 6, 15, 0, tzinfo=UTC)
 EVENT = datetime(2024, 5, 6, 14, 45, tzinfo=UTC)

@@ -12,8 +12,8 @@ from grpc_health.v1 import health_pb2_grpc
 
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.app import create_server
-from tests.server.conftest import FakeEngine, Running, test_settings
-from tests.server.record_logs import MemoryLog
+from tests.support.record_logs import MemoryLog
+from tests.support.servers import FakeEngine, Running, test_settings
 
 
 @dataclass

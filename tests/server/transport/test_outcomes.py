@@ -20,9 +20,9 @@ from server.logs.base import NullLog
 from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
 from server.security.keys_cli import main as keys_main
 from server.security.policy import ADMIN, DECIDE, FEEDBACK
-from tests.server.conftest import EVENT_TIME, FakeEngine, make_request, test_settings
-from tests.server.record_logs import MemoryLog
 from tests.server.transport.conftest import OutcomeServer
+from tests.support.record_logs import MemoryLog
+from tests.support.servers import EVENT_TIME, FakeEngine, make_request, test_settings
 
 Code = grpc.StatusCode
 SERVICE = "/personalization.v1.PersonalizationService"
