@@ -55,7 +55,7 @@ def test_parquet_files_hold_exactly_the_rows_with_the_shared_schema(tmp_path: Pa
     day = tmp_path / DECISIONS / "date=2025-03-04"
     parts = sorted(day.iterdir())
     assert len(parts) == 3  # one file per written batch of at most 50 rows
-    assert all(p.name.startswith(f"part-20250304T235959123456Z-") for p in parts)
+    assert all(p.name.startswith("part-20250304T235959123456Z-") for p in parts)
     assert all(p.name.endswith(f"-{os.getpid()}.parquet") for p in parts)
     assert len(list((tmp_path / OUTCOMES / "date=2025-03-04").iterdir())) == 1
 
