@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 
 from modelio.logrecords import (
     DECISION_SCHEMA,
@@ -26,6 +27,7 @@ from server.logs.queue import QueuedRecordLog
 from server.logs.setup import build_record_log
 from server.logs.stream import RedisStreamSink
 from server.settings import Settings
+from tests.fixtures_cluster import SingleNodeCluster
 from tests.helpers.redis_server import RedisServer, start_redis
 from tests.server.logs.helpers import decision_row, log_count, outcome_row
 
@@ -150,3 +152,25 @@ def test_stream_is_capped_near_maxlen(log_redis: RedisServer) -> None:
         sink.write(DECISIONS, [decision_row(i) for i in range(start, start + 100)])
     # Approximate trimming removes whole macro nodes only, so "near" the cap.
     assert 100 <= client.xlen("t-cap:decisions") < 1000
+
+
+def test_stream_sink_uses_the_cluster_client_for_redis_cluster(tmp_path: Path) -> None:
+    cluster = SingleNodeCluster(tmp_path)
+    try:
+        log = build_record_log(
+            Settings(
+                online_store="redis_cluster",
+                redis=cluster.address,  # reused: decision_log_redis is unset
+                decision_log="redis",
+                decision_log_stream_prefix="t-cluster",
+            )
+        )
+        rows = [decision_row(i) for i in range(20)]
+        log.submit(DECISIONS, rows)
+        log.close(10)
+        client = RedisCluster(host="127.0.0.1", port=cluster.port)
+        entries = client.xrange("t-cluster:decisions")
+        assert [from_stream_entry(DECISIONS, f) for _, f in entries] == rows
+        client.close()
+    finally:
+        cluster.stop()
