@@ -255,7 +255,8 @@ def create_server(
 
 def shutdown(server: grpc.Server, grace: float | None) -> None:
     """Stop accepting RPCs, wait up to ``grace`` s for in-flight ones, then close the
-    engine, the outcome log it was given and the audit log."""
+    engine (which writes out its decision log: after the drain, so every decision the
+    server answered is in it), the outcome log it was given and the audit log."""
     server.stop(grace).wait()
     if isinstance(server, PersonalizationServer):
         server.engine.close()

@@ -72,3 +72,8 @@ class AuditWriteError(PersonalizationError):
 class RecordLogFullError(PersonalizationError):
     """The decision/outcome log cannot take more records right now and the operator asked
     the server to refuse rather than drop (``decision_log_when_full = "refuse"``)."""
+
+
+class RecordLogConfigError(PersonalizationError):
+    """The decision/outcome log's sink cannot be opened (e.g. an unwritable
+    ``decision_log_dir``); a startup error naming what is wrong."""

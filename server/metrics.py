@@ -1,4 +1,4 @@
-"""Process metrics (Prometheus): decisions, degraded answers, the store's breaker state.
+"""Process metrics (Prometheus): decisions, degraded answers, breaker state, the decision log.
 
 Counters live in prometheus_client's default registry, so any exposition of it shows
 them; :func:`start_http` serves it on ``metrics_port`` when that setting is non-zero.
@@ -13,6 +13,12 @@ personalization_degraded_total{reason}          counter  degraded decisions, per
 personalization_feature_breaker_state           gauge    0 closed, 1 half-open, 2 open
 personalization_feature_breaker_transitions_    counter  breaker state changes, by the
 total{state}                                             state entered
+personalization_log_records_total{kind,result}  counter  decision/outcome log rows by
+                                                         fate: logged (written by the
+                                                         sink), dropped (queue full or
+                                                         log closed), failed (the sink
+                                                         kept failing)
+personalization_log_queue_depth{kind}           gauge    rows queued for the log writer
 ==============================================  =======  ==============================
 """
 
@@ -46,6 +52,15 @@ BREAKER_TRANSITIONS = Counter(
     "Online-store circuit breaker state changes, by the state entered.",
     ["state"],
 )
+LOG_RECORDS = Counter(
+    "personalization_log_records",
+    "Decision/outcome log rows by kind and result: logged, dropped (queue full or log "
+    "closed) or failed (the sink kept failing).",
+    ["kind", "result"],
+)
+LOG_QUEUE_DEPTH = Gauge(
+    "personalization_log_queue_depth", "Rows waiting for the log writer, per kind.", ["kind"]
+)
 _STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 
@@ -70,6 +85,17 @@ def breaker_changed(state: str) -> None:
     """Publish a breaker state change (``closed``, ``half_open`` or ``open``)."""
     BREAKER_STATE.set(_STATE_VALUES[state])
     BREAKER_TRANSITIONS.labels(state).inc()
+
+
+def log_records(kind: str, result: str, count: int) -> None:
+    """Count ``count`` log rows of ``kind`` as ``logged``, ``dropped`` or ``failed``."""
+    if count:
+        LOG_RECORDS.labels(kind, result).inc(count)
+
+
+def log_queue_depth(kind: str, depth: int) -> None:
+    """Publish how many rows of ``kind`` wait for the log writer."""
+    LOG_QUEUE_DEPTH.labels(kind).set(depth)
 
 
 def start_http(port: int, host: str = "127.0.0.1") -> Callable[[], None] | None:

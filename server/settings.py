@@ -13,7 +13,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from modelio.store import StoreSettings
+from modelio.store import StoreSettings, parse_redis_nodes
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -198,6 +198,68 @@ class Settings(StoreSettings):
         "Keep it: erasing a customer from a hashed log needs it.",
     )
 
+    # --- decision log ----------------------------------------------------------------
+    decision_log: Literal["off", "file", "redis"] = Field(
+        default="file",
+        description="Where every decision is recorded for learning from outcomes "
+        "(server.logs): 'file' writes parquet files under decision_log_dir, 'redis' "
+        "appends to Redis streams (drained by a separate consumer), 'off' records nothing.",
+    )
+    decision_log_dir: Path = Field(
+        default=Path("logs"),
+        description="Folder of the 'file' decision log: <dir>/<kind>/date=YYYY-MM-DD/"
+        "part-*.parquet (modelio.logrecords). Created at startup; must be writable.",
+    )
+    decision_log_redis: str | None = Field(
+        default=None,
+        description="Redis address(es) 'host:port[,host:port...]' of the 'redis' decision "
+        "log; unset reuses the online store's (redis). A cluster client is used when "
+        "online_store is redis_cluster.",
+    )
+    decision_log_stream_prefix: str = Field(
+        default="personalization",
+        min_length=1,
+        description="Stream keys of the 'redis' decision log: <prefix>:decisions and "
+        "<prefix>:outcomes.",
+    )
+    decision_log_stream_maxlen: int = Field(
+        default=10_000_000,
+        ge=1,
+        description="Approximate cap on each stream's length (XADD MAXLEN ~). Redis trims "
+        "the oldest entries past it whether or not they were read, so the drain must "
+        "keep up (alert on its lag).",
+    )
+    decision_log_queue_size: int = Field(
+        default=100_000,
+        ge=1,
+        description="Rows the in-memory log queue holds before decision_log_when_full "
+        "applies. Also the most a SIGKILL or a crash can lose (with flush_s).",
+    )
+    decision_log_batch_max: int = Field(
+        default=5_000,
+        ge=1,
+        description="Most rows the log writer hands to the sink at once (one parquet file "
+        "or one Redis pipeline per kind).",
+    )
+    decision_log_flush_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="The log writer writes what is queued at least this often; a SIGKILL "
+        "loses at most the rows queued since the last write.",
+    )
+    decision_log_when_full: Literal["drop", "refuse"] = Field(
+        default="drop",
+        description="When the log queue is full: 'drop' answers anyway and counts the rows "
+        "as dropped (metric and warning); 'refuse' fails the RPC UNAVAILABLE so no "
+        "decision is returned without its record.",
+    )
+    decision_log_close_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="At shutdown (after the RPCs drained), how long the log writer may take "
+        "to write what is still queued; rows left after that are counted as failed.",
+    )
+
     # --- metrics ---------------------------------------------------------------------
     metrics_port: int = Field(
         default=0,
@@ -241,12 +303,20 @@ class Settings(StoreSettings):
         "tls_key_file",
         "tls_client_ca_file",
         "audit_log_path",
+        "decision_log_redis",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # PERSONALIZATION_X= (empty) must mean "unset", not the current directory.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("decision_log_redis")
+    @classmethod
+    def _check_log_redis(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_redis_nodes(value)
+        return value
 
     @model_validator(mode="after")
     def _check_combinations(self) -> Self:
@@ -257,6 +327,11 @@ class Settings(StoreSettings):
         if self.audit_hash_customer_ids and self.audit_hmac_key is None:
             raise ValueError("audit_hash_customer_ids needs audit_hmac_key")
         return self
+
+    @property
+    def decision_log_address(self) -> str:
+        """Redis address(es) of the 'redis' decision log (the online store's by default)."""
+        return self.decision_log_redis or self.redis
 
     @property
     def address(self) -> str:

@@ -14,6 +14,17 @@ from tests.support.models import make_model_version
 from tests.support.redis_server import RedisServer, start_redis
 
 
+@pytest.fixture(scope="session", autouse=True)
+def decision_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Settings built anywhere in the tests (and servers they start as subprocesses,
+    which inherit the environment) write the default 'file' decision log here, not
+    into ./logs of the working directory. Tests about the log pass their own folder."""
+    folder = tmp_path_factory.mktemp("decision-log")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PERSONALIZATION_DECISION_LOG_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def engine_feast_repo(tmp_path_factory: pytest.TempPathFactory) -> FeastFixture:
     """1,200 synthetic customers, applied and materialized into SQLite."""

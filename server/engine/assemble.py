@@ -26,6 +26,7 @@ from typing import Any
 from modelio.context import has_consent
 from modelio.manifest import Manifest
 from modelio.policy import (
+    Choice,
     Eligibility,
     choose,
     eligibility_of,
@@ -131,6 +132,11 @@ class Assembler:
         return self._segments.get(label) or Segment(label, f"segment_{label}")
 
     def next_best_action(self, p: Prepared, risk: float, scores: Sequence[float]) -> NextBestAction:
+        return self._next_best_action(p, risk, scores)[0]
+
+    def _next_best_action(
+        self, p: Prepared, risk: float, scores: Sequence[float]
+    ) -> tuple[NextBestAction, Choice]:
         ctx = p.req.context
         mask = self._mask(eligibility_of(p.raw))
         draw = exploration_draw(
@@ -141,21 +147,30 @@ class Assembler:
         ranked = sorted(
             (i for i, ok in enumerate(mask) if ok and i != chosen), key=lambda i: -scores[i]
         )
-        return NextBestAction(
+        nba = NextBestAction(
             action=choice.action,
             predicted_success=float(scores[chosen]),
             propensity=choice.propensity,
             reason_codes=choice.reason_codes,
             alternatives=tuple(ScoredAction(ACTIONS[i], float(scores[i])) for i in ranked),
         )
+        return nba, choice
 
     def decision(self, p: Prepared, label: int, risk: float, scores: Sequence[float]) -> Decision:
-        return Decision(
+        return self.decision_and_choice(p, label, risk, scores)[0]
+
+    def decision_and_choice(
+        self, p: Prepared, label: int, risk: float, scores: Sequence[float]
+    ) -> tuple[Decision, Choice]:
+        """The decision plus the policy's :class:`~modelio.policy.Choice` it came from
+        (its full ``probabilities`` go to the decision log, not to the caller)."""
+        nba, choice = self._next_best_action(p, risk, scores)
+        decision = Decision(
             decision_id=uuid.uuid4().hex,
             request_id=p.req.request_id,
             segment=self.segment(p, label),
             escalation_risk=EscalationRisk(risk, risk_band(risk, self._config)),
-            next_best_action=self.next_best_action(p, risk, scores),
+            next_best_action=nba,
             style=style_hints(p),
             personalized=p.personalized,
             degraded_reasons=p.degraded_reasons,
@@ -163,3 +178,4 @@ class Assembler:
             feature_age_seconds=p.feature_age_seconds,
             model_version=self._version,
         )
+        return decision, choice

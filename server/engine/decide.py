@@ -9,6 +9,10 @@ so a turn gets the same answer alone or in a batch (apart from ``decision_id``).
 (:mod:`server.engine.batcher`): under load one read and three model runs serve many
 calls, while a lone call still runs at once on its own thread.
 
+Every decided batch is submitted to the decision log (:mod:`server.logs`) as one row
+per decision before it is returned, so an answer the caller got is logged or counted;
+a log set to refuse when full fails the whole batch (``RecordLogFullError``).
+
 The model version is an immutable :class:`~server.models.bundle.ModelBundle` that
 ``swap_models`` replaces with one reference assignment (``server.models.reload``
 validates it first). Each batch reads that reference once, so it runs entirely on the
@@ -21,16 +25,20 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
 from modelio.context import UnknownTimeZoneError, encode_inputs, vector, zone
+from modelio.logrecords import DECISIONS
 from modelio.vocab import ACTIONS
 from server.engine.assemble import Assembler, Prepared, prepare, prepare_degraded
 from server.engine.batcher import MicroBatcher
+from server.engine.records import decision_rows
 from server.engine.types import Decision, DecisionRequest
 from server.errors import InvalidRequestError, ModelLoadError, NotReadyError
 from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
+from server.logs.base import NullLog, RecordLog
 from server.metrics import observe_decisions
 from server.models.bundle import ModelBundle
 from server.models.runner import ModelRunner
@@ -70,9 +78,16 @@ class DecisionEngine:
         reader: FeatureReader,
         clock: Callable[[], float] = time.time,
         max_batch: int = 1,
+        log: RecordLog | None = None,
+        log_close_timeout_s: float = 30.0,
     ) -> None:
         """``max_batch`` > 1 decides overlapping ``decide`` calls together
-        (:mod:`server.engine.batcher`); 1 decides each call on its own thread."""
+        (:mod:`server.engine.batcher`); 1 decides each call on its own thread.
+
+        ``log`` receives one decision row per decision (default: a NullLog). The engine
+        owns it: :meth:`close` closes it, waiting up to ``log_close_timeout_s`` for the
+        queued rows to be written.
+        """
         self._batcher = MicroBatcher(self._decide_overlapping, max_batch) if max_batch > 1 else None
         self._served_version = _Served.of(ModelBundle.build(runner))
         self._reader = reader
@@ -86,11 +101,20 @@ class DecisionEngine:
         )
         self._actions = np.eye(len(ACTIONS), dtype=np.float32)
         self._closed = threading.Event()
+        self._log: RecordLog = log if log is not None else NullLog()
+        # Rows are only built for a log that keeps them: "off" costs nothing per call.
+        self._logging = not isinstance(self._log, NullLog)
+        self._log_close_timeout_s = log_close_timeout_s
 
     @property
     def bundle(self) -> ModelBundle:
         """The model version serving new requests right now."""
         return self._served_version.bundle
+
+    @property
+    def record_log(self) -> RecordLog:
+        """The log this engine submits its ``decisions`` rows to (outcomes go there too)."""
+        return self._log
 
     @property
     def model_version(self) -> str:
@@ -134,9 +158,12 @@ class DecisionEngine:
         return observe_decisions(self._decide(reqs, single=False))
 
     def close(self) -> None:
+        """Refuse new calls, close the reader, then write and close the decision log.
+        Called after the server drained, so every answered decision is written."""
         if not self._closed.is_set():
             self._closed.set()
             self._reader.close()
+            self._log.close(self._log_close_timeout_s)
 
     # --- internals -------------------------------------------------------------------
 
@@ -157,11 +184,17 @@ class DecisionEngine:
         labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
         risks = runner.escalation(inputs)
         scores = runner.nba(self._nba_matrix(inputs)).reshape(n, len(ACTIONS))
-        assemble = served.assembler.decision
-        return [
-            assemble(p, int(labels[i]), float(risks[i]), scores[i].tolist())
+        assemble = served.assembler.decision_and_choice
+        score_lists: list[list[float]] = scores.tolist()
+        decided = [
+            assemble(p, int(labels[i]), float(risks[i]), score_lists[i])
             for i, p in enumerate(prepared)
         ]
+        if self._logging:
+            ts = datetime.fromtimestamp(self._clock(), UTC)
+            rows = decision_rows(prepared, decided, inputs.tolist(), score_lists, ts)
+            self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
+        return [d for d, _ in decided]
 
     def _prepare(self, reqs: Sequence[DecisionRequest]) -> list[Prepared]:
         """One reader call for the batch's distinct customers; degrade if it fails."""

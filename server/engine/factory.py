@@ -1,4 +1,4 @@
-"""Build the real decision engine from ``Settings`` (models, Feast store, reader).
+"""Build the real decision engine from ``Settings`` (models, Feast store, reader, log).
 
 Fails fast, before the server reports SERVING: a missing or corrupt model version
 raises ``ModelLoadError`` naming the file, and a feature service the Feast registry
@@ -15,6 +15,8 @@ from server.errors import FeatureStoreError
 from server.features.base import FeatureReader, describe_service
 from server.features.feast_reader import FeastFeatureReader
 from server.features.guard import GuardedReader, guard_reader
+from server.logs.base import RecordLog
+from server.logs.setup import build_record_log
 from server.models.runner import ModelRunner
 from server.settings import Settings
 
@@ -47,11 +49,22 @@ def open_reader(
 
 
 def build_engine(settings: Settings) -> DecisionEngine:
-    """Models first (cheap to check, most likely to be wrong), then the store."""
+    """Models first (cheap to check, most likely to be wrong), then the store, then the
+    decision log (``decision_log``; an unwritable folder raises RecordLogConfigError)."""
     runner = ModelRunner.load(settings.models_dir)
     reader = open_reader(settings, runner.manifest.feature_service)
+    log: RecordLog | None = None
     try:
-        return DecisionEngine(runner, reader, max_batch=settings.micro_batch_max)
+        log = build_record_log(settings)
+        return DecisionEngine(
+            runner,
+            reader,
+            max_batch=settings.micro_batch_max,
+            log=log,
+            log_close_timeout_s=settings.decision_log_close_timeout_s,
+        )
     except Exception:
         reader.close()
+        if log is not None:
+            log.close(settings.decision_log_close_timeout_s)
         raise

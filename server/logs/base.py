@@ -44,3 +44,20 @@ class NullLog:
 
     def close(self, timeout: float | None = None) -> None:
         return None
+
+
+class Sink(Protocol):
+    """Where a :class:`~server.logs.queue.QueuedRecordLog` writer puts each batch.
+
+    Called from the writer thread only, one kind at a time. ``write`` stores all of
+    ``rows`` or raises (the writer then retries the whole batch, so a sink that may
+    have stored part of it before failing delivers at least once, never at most once).
+    """
+
+    def write(self, kind: str, rows: Sequence[Row]) -> None:
+        """Store ``rows`` of ``kind`` durably, or raise."""
+        ...
+
+    def close(self) -> None:
+        """Release files or connections; called once, after the last write."""
+        ...

@@ -1,0 +1,92 @@
+"""Decision-log rows (``modelio.logrecords.DECISION_SCHEMA``) from what the engine used.
+
+Built on the request path, so cheaply: plain dicts of values the engine already has
+(the encoded input row and the scores as lists, the policy's probabilities as computed
+when choosing); the only real work is one ``json.dumps`` of the served features.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from modelio.policy import Choice
+from modelio.vocab import ACTIONS
+from server.engine.assemble import Prepared
+from server.engine.types import Decision
+
+_ACTION_INDEX = {action: i for i, action in enumerate(ACTIONS)}
+
+
+def features_json(raw: Mapping[str, Any]) -> str:
+    """The raw online features as a JSON object (``{}`` for unknown customers)."""
+    if not raw:
+        return "{}"
+    return json.dumps(raw, default=_json_default, separators=(",", ":"))
+
+
+def decision_row(
+    p: Prepared,
+    decision: Decision,
+    choice: Choice,
+    inputs: list[float],
+    scores: list[float],
+    ts: datetime,
+) -> dict[str, Any]:
+    """One DECISION_SCHEMA row: the turn, the features and inputs, the policy's output."""
+    ctx = p.req.context
+    nba = decision.next_best_action
+    return {
+        "decision_id": decision.decision_id,
+        "ts": ts,
+        "customer_id": p.req.customer_id,
+        "request_id": decision.request_id,
+        "conversation_id": "",  # not in the API yet
+        "model_version": decision.model_version,
+        "arm": "",  # no experiments yet
+        "channel": ctx.channel,
+        "device": ctx.device,
+        "issue_category": ctx.issue_category,
+        "sentiment": ctx.sentiment,
+        "event_time": ctx.event_time,
+        "time_zone": ctx.timezone,
+        "locale": ctx.locale,
+        "turn_index": ctx.turn_index,
+        "features": features_json(p.raw),
+        "inputs": inputs,
+        "probabilities": list(choice.probabilities),
+        "action": nba.action,
+        "action_index": _ACTION_INDEX[nba.action],
+        "propensity": nba.propensity,
+        "scores": scores,
+        "escalation_probability": decision.escalation_risk.probability,
+        "segment_id": decision.segment.id,
+        "personalized": decision.personalized,
+        "degraded": bool(decision.degraded_reasons),
+        "degraded_reasons": list(decision.degraded_reasons),
+    }
+
+
+def decision_rows(
+    prepared: Sequence[Prepared],
+    decided: Sequence[tuple[Decision, Choice]],
+    inputs: list[list[float]],
+    scores: list[list[float]],
+    ts: datetime,
+) -> list[dict[str, Any]]:
+    """One row per decision of a batch (all sequences in request order)."""
+    return [
+        decision_row(p, d, c, inputs[i], scores[i], ts)
+        for i, (p, (d, c)) in enumerate(zip(prepared, decided, strict=True))
+    ]
+
+
+def _json_default(value: Any) -> Any:
+    # Readers may hand back numpy scalars or datetimes; everything else is plain JSON.
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
