@@ -87,7 +87,7 @@ def to_stream_entry(row: Mapping[str, Any]) -> dict[str, str]:
     return {STREAM_FIELD: json.dumps(row, default=_json_default, separators=(",", ":"))}
 
 
-def from_stream_entry(kind: str, fields: Mapping[bytes | str, bytes | str]) -> dict[str, Any]:
+def from_stream_entry(kind: str, fields: Mapping[Any, Any]) -> dict[str, Any]:
     """The row of a stream entry, with its timestamps parsed back; KeyError if malformed."""
     raw = fields.get(STREAM_FIELD) or fields[STREAM_FIELD.encode()]
     row: dict[str, Any] = json.loads(raw)

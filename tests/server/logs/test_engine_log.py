@@ -4,7 +4,7 @@ micro-batched Decides), over a real server; a full log in refuse mode fails the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ def _action(reply: pb.DecideResponse) -> str:
     return pb.Action.Name(reply.next_best_action.action).removeprefix("ACTION_").lower()
 
 
-def _check_row(row: dict[str, Any], reply: pb.DecideResponse, engine: DecisionEngine) -> None:
+def _check_row(row: Mapping[str, Any], reply: pb.DecideResponse, engine: DecisionEngine) -> None:
     assert row["decision_id"] == reply.decision_id
     assert row["request_id"] == reply.request_id
     assert row["action"] == _action(reply) == ACTIONS[row["action_index"]]
