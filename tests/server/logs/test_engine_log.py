@@ -113,7 +113,7 @@ def test_full_log_in_refuse_mode_fails_decide_unavailable(
         with pytest.raises(grpc.RpcError) as refused:
             run.stub.Decide(make_request("C1"), timeout=10)
         assert refused.value.code() is grpc.StatusCode.UNAVAILABLE
-        assert refused.value.details() == "decision log full; retry later"
+        assert refused.value.details() == "decision/outcome log full; retry later"
         with pytest.raises(grpc.RpcError) as batch_refused:
             run.stub.DecideBatch(pb.DecideBatchRequest(requests=[make_request("C1")]), timeout=10)
         assert batch_refused.value.code() is grpc.StatusCode.UNAVAILABLE
