@@ -10,7 +10,7 @@ every probability below comes from :mod:`training.sim.truth` on that state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -33,6 +33,8 @@ from training.sim.truth import (
 
 #: Seconds between a decision and its outcome event (well inside RewardConfig.wait_s).
 OUTCOME_DELAY_S = 60
+#: The policy's default rules (training/policy.yaml may override; pass its config).
+DEFAULT_POLICY = PolicyConfig.model_validate({})
 _STREAM = 0x5EED  # keeps replay generators apart from the simulator's (seed, block) ones
 
 
@@ -44,7 +46,7 @@ def true_success(state: dict[str, np.ndarray]) -> np.ndarray:
 def eligible(state: dict[str, np.ndarray], config: PolicyConfig | None = None) -> np.ndarray:
     """Actions the served policy may take, (n, 7): the truth's consent/tier rules and the
     policy's own (modelio.policy: without consent the tier is unknown, so no priority)."""
-    cfg = config or PolicyConfig()
+    cfg = config or DEFAULT_POLICY
     rules = np.zeros((len(state["tier"]), len(ACTIONS)), dtype=bool)
     for consent in (False, True):
         for tier in range(len(PLAN_TIERS)):
@@ -72,7 +74,7 @@ class Turns:
     event_s: np.ndarray
     zone: np.ndarray
     state: dict[str, np.ndarray]
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    policy: PolicyConfig = DEFAULT_POLICY
 
     def __len__(self) -> int:
         return len(self.event_s)
@@ -162,7 +164,7 @@ class World:
     ) -> None:
         self.population = population
         self.seed = seed
-        self.policy = policy or PolicyConfig()
+        self.policy = policy or DEFAULT_POLICY
 
     def turns(self, n: int, index: int = 0, days: int = 1) -> Turns:
         """``n`` turns over ``days`` days starting ``index * days`` days after the snapshot,
