@@ -27,6 +27,10 @@ class FakeService(pb_grpc.PersonalizationServiceServicer):
     batches: int = 0
     seen: Counter[str] = field(default_factory=Counter)
 
+    def Decide(self, request: pb.DecideRequest, context: object) -> pb.DecideResponse:
+        batch = pb.DecideBatchRequest(requests=[request])
+        return self.DecideBatch(batch, context).responses[0]
+
     def DecideBatch(
         self, request: pb.DecideBatchRequest, context: object
     ) -> pb.DecideBatchResponse:
