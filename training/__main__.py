@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("training.commands.train", "train, check and export a new model version"),
     "evaluate": ("training.commands.evaluate", "evaluate the current model version"),
     "forget": ("training.commands.forget", "erase customers from every store and log"),
+    "replay": ("training.commands.replay", "play simulated turns against a server, learn, reload"),
 }
 
 

@@ -24,7 +24,7 @@ from modelio.policy import PolicyConfig
 from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE
 from training.data import inputs
-from training.data.frames import Frames, data_hash, load_frames, split_by_time
+from training.data.frames import Frames, data_hash, load_frames, sample_frames, split_by_time
 from training.export import card, graphs
 from training.export.parity import Holdout, check_parity
 from training.fit import nba
@@ -137,8 +137,11 @@ def train_version(
     version: str | None = None,
     seed: int = DEFAULT_SEED,
     kind: str = "sqlite",
+    sample: float | None = None,
 ) -> TrainResult:
-    """Run the whole pipeline and export ``models_dir/<version>``; point current at it."""
+    """Run the whole pipeline and export ``models_dir/<version>``; point current at it.
+
+    ``sample`` keeps only that share of the tickets and decisions (a weak version)."""
     from training.feast_ops import apply_repo
 
     progress, policy = Progress("train", 7), graphs.load_policy()
@@ -148,6 +151,8 @@ def train_version(
     with progress.stage("feast apply + point-in-time features"):
         apply_repo(repo, kind)
         frames = load_frames(data_dir, open_store(repo, kind))
+        if sample is not None:
+            frames = sample_frames(frames, sample, seed)
         progress.say(
             f"{len(frames.tickets):,} tickets, {len(frames.decisions):,} decisions, "
             f"{len(frames.customers):,} customers"
@@ -185,6 +190,7 @@ def train_version(
             "decisions": len(frames.decisions),
             "customers": len(frames.customers),
             "segment_fit": len(fit_x),
+            "sample": sample,
         }
         result.manifest = Manifest(
             version=version_dir.name,

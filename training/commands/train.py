@@ -21,6 +21,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--version", default=None, help="default personalization_v1-<UTC time>")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--sample",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="train on this random share of the tickets and decisions (a weak version)",
+    )
     add_online_store(parser, "store config used for feast apply (env PERSONALIZATION_ONLINE_STORE)")
 
 
@@ -32,7 +39,13 @@ def run(args: argparse.Namespace) -> int:
     args.models_dir.mkdir(parents=True, exist_ok=True)
     try:
         result = train_version(
-            args.data_dir, args.repo, args.models_dir, args.version, args.seed, args.online_store
+            args.data_dir,
+            args.repo,
+            args.models_dir,
+            args.version,
+            args.seed,
+            args.online_store,
+            sample=args.sample,
         )
     except (ParityError, FileExistsError) as exc:
         print(f"train failed: {exc}", file=sys.stderr)

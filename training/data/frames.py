@@ -89,6 +89,21 @@ def split_by_time(
     return frame[times < val], frame[(times >= val) & (times < test)], frame[times >= test]
 
 
+def sample_frames(frames: Frames, fraction: float, seed: int) -> Frames:
+    """A random ``fraction`` of the tickets and of the decisions (customers and the time
+    window unchanged): ``train --sample`` makes a deliberately weak version from it."""
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError("sample fraction must be in (0, 1]")
+    if fraction == 1.0:
+        return frames
+    return Frames(
+        tickets=frames.tickets.sample(frac=fraction, random_state=seed).sort_index(),
+        decisions=frames.decisions.sample(frac=fraction, random_state=seed + 1).sort_index(),
+        customers=frames.customers,
+        window=frames.window,
+    )
+
+
 def is_holdout_customer(customer_ids: pd.Series) -> pd.Series:
     """Deterministic customer holdout for segments (crc32 of the id, 1 in 5)."""
     return customer_ids.map(lambda c: zlib.crc32(str(c).encode()) % HOLDOUT_MODULO == 0)

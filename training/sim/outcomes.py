@@ -66,7 +66,7 @@ def _draw_action(u: np.ndarray, policy: np.ndarray) -> np.ndarray:
     return np.minimum((u[:, None] > cdf).sum(axis=1), policy.shape[1] - 1)
 
 
-def _resolve(tk: dict[str, np.ndarray], sel: np.ndarray, success: np.ndarray) -> None:
+def resolve_tickets(tk: dict[str, np.ndarray], sel: np.ndarray, success: np.ndarray) -> None:
     """Resolution hours, close time, csat and turn count of tickets ``sel`` (in place)."""
     esc = tk["escalated"][sel]
     hours = (
@@ -154,7 +154,7 @@ def simulate_outcomes(
         q = p_success[np.arange(len(sel)), action] / (1.0 - p)
         logged = tk["logged"][sel]
         success = np.where(logged, ~tk["escalated"][sel] & (tk["u_success"][sel] < q), -1)
-        _resolve(tk, sel, success.astype(np.int64))
+        resolve_tickets(tk, sel, success.astype(np.int64))
         out["p_escalate"][sel] = p
         out["p_success"][sel] = p_success
         out["action"][sel] = np.where(logged, action, -1)

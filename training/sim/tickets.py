@@ -53,7 +53,7 @@ def _utc_offset(naive_s: np.ndarray, zone_idx: np.ndarray) -> np.ndarray:
     return out
 
 
-def _open_times(
+def open_times(
     rng: np.random.Generator, cust: np.ndarray, zone_idx: np.ndarray, start_s: int, end_s: int
 ) -> np.ndarray:
     """Open times with a diurnal profile in the customer's local time, sorted per customer."""
@@ -79,6 +79,41 @@ def _dedupe_sorted(cust: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(t - seq + lift) - lift + seq
 
 
+def turn_context(
+    rng: np.random.Generator, archetype: np.ndarray, zone_idx: np.ndarray, t: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The turn context of tickets opened at ``t`` (Unix s) by customers of ``archetype``.
+
+    Device, channel | device, category, sentiment and the turn index are drawn (in this
+    order) from ``rng``; local hour and weekday follow from ``t`` and the customer's zone.
+    The replay world (training/replay) draws its turns with this same function.
+    """
+    n = len(archetype)
+    device = choice_rows(rng, param_rows("devices", archetype))
+    channel = choice_rows(rng, CHANNEL_GIVEN_DEVICE[device])
+    category = choice_rows(rng, param_rows("categories", archetype))
+    sentiment = np.tanh(
+        param("sentiment", archetype) + SENTIMENT_SHIFT[category] + rng.normal(0, 0.6, n)
+    )
+    busy = (
+        0.8
+        + 0.6 * (channel == CHANNELS.index("voice"))
+        + 0.5 * (category == ISSUE_CATEGORIES.index("technical"))
+    )
+    turn_index = 1 + np.minimum(rng.poisson(busy), 19)
+    hour, weekday = local_time(t, zone_idx)
+    return {
+        "device": device,
+        "channel": channel,
+        "category": category,
+        "sentiment": np.round(sentiment, 4),
+        "turn_index": turn_index,
+        "local_hour": hour,
+        "weekday": weekday,
+        "zone": zone_idx,
+    }
+
+
 def simulate_tickets(
     rng: np.random.Generator, cust: dict[str, np.ndarray], start_s: int, end_s: int, days: int
 ) -> dict[str, np.ndarray]:
@@ -86,34 +121,16 @@ def simulate_tickets(
     arch = cust["archetype"]
     counts = np.minimum(rng.poisson(cust["ticket_rate"] * days / 180.0), _MAX_TICKETS)
     owner = np.repeat(np.arange(len(arch)), counts)
-    t = _open_times(rng, owner, cust["zone"], start_s, end_s)
+    t = open_times(rng, owner, cust["zone"], start_s, end_s)
     order = np.lexsort((t, owner))
     owner, t = owner[order], t[order]
     t = _dedupe_sorted(owner, t)
     n = len(owner)
-    a = arch[owner]
-    device = choice_rows(rng, param_rows("devices", a))
-    channel = choice_rows(rng, CHANNEL_GIVEN_DEVICE[device])
-    category = choice_rows(rng, param_rows("categories", a))
-    sentiment = np.tanh(param("sentiment", a) + SENTIMENT_SHIFT[category] + rng.normal(0, 0.6, n))
-    busy = (
-        0.8
-        + 0.6 * (channel == CHANNELS.index("voice"))
-        + 0.5 * (category == ISSUE_CATEGORIES.index("technical"))
-    )
-    hour, weekday = local_time(t, cust["zone"][owner])
     return {
         "cust": owner,
         "seq": np.arange(n) - np.searchsorted(owner, owner, side="left"),
         "open_s": t,
-        "device": device,
-        "channel": channel,
-        "category": category,
-        "sentiment": np.round(sentiment, 4),
-        "turn_index": 1 + np.minimum(rng.poisson(busy), 19),
-        "local_hour": hour,
-        "weekday": weekday,
-        "zone": cust["zone"][owner],
+        **turn_context(rng, arch[owner], cust["zone"][owner], t),
         "logged": rng.random(n) < LOGGED_SHARE,
         # Uniforms and noise for the sequential outcome draws.
         "u_escalate": rng.random(n),

@@ -1,0 +1,1 @@
+"""Replay: the simulator plays the world against a running server (docs/learning-loop.md)."""

@@ -1,0 +1,210 @@
+"""The replay driver: rounds of simulated turns against a server, scored by the truth.
+
+Each round draws turns from the :class:`~training.replay.world.World`, asks the server
+with DecideBatch, reads back action / propensity / decision_id / model_version, draws
+every decision's outcome from the truth for the action the server chose, sends the
+outcomes back (:mod:`training.replay.outcome_rpc`) and scores the round. Between rounds
+the :class:`RoundSteps` retrain and reload (:mod:`training.replay.loop` runs the real
+commands; tests pass fakes).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import grpc
+import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from modelio.vocab import ACTIONS
+from personalization.v1 import personalization_pb2 as pb
+from personalization.v1 import personalization_pb2_grpc as pb_grpc
+from training.progress import Progress
+from training.replay.outcome_rpc import OutcomeRecord, Sender, send_outcomes
+from training.replay.world import OUTCOME_DELAY_S, Outcomes, Turns, World
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An off-policy estimate of a version's value, made before it served."""
+
+    version: str
+    dr_estimate: float | None
+    dr_ci: tuple[float, float] | None
+
+
+class RoundSteps(Protocol):
+    """What happens around the rounds (retraining, evaluation, reload)."""
+
+    def initial(self) -> Estimate | None:
+        """The estimate for the version serving round 0, if any."""
+
+    def between(self, finished_round: int) -> Estimate:
+        """After a round: learn from its log, load a new version, return its estimate."""
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The server's answers for a batch of turns (row-aligned with the turns)."""
+
+    actions: np.ndarray
+    propensity: np.ndarray
+    decision_ids: list[str]
+    request_ids: list[str]
+    versions: list[str]
+
+
+def build_requests(turns: Turns, round_index: int) -> list[pb.DecideRequest]:
+    """One DecideRequest per turn; request ids ``r<round>-<row>``."""
+    names, s = turns.names(), turns.state
+    return [
+        pb.DecideRequest(
+            customer_id=str(turns.customer_ids[i]),
+            request_id=f"r{round_index}-{i}",
+            context=pb.TurnContext(
+                channel=f"CHANNEL_{names['channel'][i].upper()}",  # type: ignore[arg-type]
+                device_type=f"DEVICE_TYPE_{names['device'][i].upper()}",  # type: ignore[arg-type]
+                issue_category=f"ISSUE_CATEGORY_{names['category'][i].upper()}",  # type: ignore[arg-type]
+                sentiment=float(s["sentiment"][i]),
+                event_time=Timestamp(seconds=int(turns.event_s[i])),
+                time_zone=names["timezone"][i],
+                turn_index=int(s["turn_index"][i]),
+            ),
+        )
+        for i in range(len(turns))
+    ]
+
+
+def action_index(value: int) -> int:
+    """Index into ACTIONS of a proto Action value (ACTION_HUMAN_HANDOFF -> 5)."""
+    return ACTIONS.index(pb.Action.Name(value).removeprefix("ACTION_").lower())  # type: ignore[arg-type]
+
+
+def decide(
+    channel: grpc.Channel,
+    requests: Sequence[pb.DecideRequest],
+    batch_size: int = 500,
+    metadata: Sequence[tuple[str, str]] = (),
+    timeout: float = 60.0,
+) -> Decided:
+    """Ask the server with DecideBatch, ``batch_size`` turns per call."""
+    stub = pb_grpc.PersonalizationServiceStub(channel)
+    responses: list[pb.DecideResponse] = []
+    for lo in range(0, len(requests), batch_size):
+        batch = pb.DecideBatchRequest(requests=requests[lo : lo + batch_size])
+        responses.extend(
+            stub.DecideBatch(batch, timeout=timeout, metadata=tuple(metadata)).responses
+        )
+    if [r.request_id for r in responses] != [r.request_id for r in requests]:
+        raise RuntimeError("DecideBatch answered out of order or dropped requests")
+    nba = [r.next_best_action for r in responses]
+    return Decided(
+        actions=np.array([action_index(n.action) for n in nba], dtype=np.int64),
+        propensity=np.array([n.propensity for n in nba], dtype=np.float64),
+        decision_ids=[r.decision_id for r in responses],
+        request_ids=[r.request_id for r in responses],
+        versions=[r.model_version for r in responses],
+    )
+
+
+def outcome_records(turns: Turns, decided: Decided, outcomes: Outcomes) -> list[OutcomeRecord]:
+    """One outcome per decision, stamped OUTCOME_DELAY_S after its turn."""
+    return [
+        OutcomeRecord(
+            decision_id=decided.decision_ids[i],
+            resolved=bool(outcomes.resolved[i]),
+            escalated=bool(outcomes.escalated[i]),
+            csat=None if np.isnan(outcomes.csat[i]) else int(outcomes.csat[i]),
+            event_s=int(turns.event_s[i]) + OUTCOME_DELAY_S,
+            request_id=decided.request_ids[i],
+        )
+        for i in range(len(turns))
+    ]
+
+
+class Replay:
+    """Runs the rounds; :meth:`run` returns ``{"rounds": [...]}`` (docs/learning-loop.md)."""
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        world: World,
+        steps: RoundSteps,
+        turns: int = 20_000,
+        sender: Sender = send_outcomes,
+        batch_size: int = 500,
+        fresh_turns: bool = False,
+        seed: int = 7,
+    ) -> None:
+        self.channel, self.world, self.steps, self.sender = channel, world, steps, sender
+        self.turns, self.batch_size, self.fresh_turns = turns, batch_size, fresh_turns
+        self.rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0C0FFEE]))
+
+    def play(self, index: int) -> tuple[Turns, Decided, Outcomes]:
+        """One round: decide, draw outcomes, send them."""
+        turns = self.world.turns(self.turns, index if self.fresh_turns else 0)
+        decided = decide(self.channel, build_requests(turns, index), self.batch_size)
+        outcomes = turns.draw_outcomes(decided.actions, self.rng)
+        self.sender(self.channel, outcome_records(turns, decided, outcomes))
+        return turns, decided, outcomes
+
+    def run(self, rounds: int, progress: Progress | None = None) -> dict[str, Any]:
+        """Play ``rounds`` rounds with :meth:`RoundSteps.between` after all but the last."""
+        progress = progress or Progress("replay", rounds)
+        estimate = self.steps.initial()
+        rows: list[dict[str, Any]] = []
+        previous: float | None = None
+        for r in range(rounds):
+            with progress.stage(f"round {r}: {self.turns:,} turns"):
+                turns, decided, outcomes = self.play(r)
+                row = round_row(r, turns, decided, outcomes, estimate, previous)
+                row["logging_on_same_turns"] = r == 0 or not self.fresh_turns
+                previous = row["true_value"]
+                rows.append(row)
+                progress.say(summary_line(row))
+            if r < rounds - 1:
+                with progress.stage(f"learn from round {r}"):
+                    estimate = self.steps.between(r)
+        return {"rounds": rows}
+
+
+def round_row(
+    index: int,
+    turns: Turns,
+    decided: Decided,
+    outcomes: Outcomes,
+    estimate: Estimate | None,
+    previous_true: float | None,
+) -> dict[str, Any]:
+    """Metrics of a round. ``logging_value``: the simulator's logging policy in round 0,
+    else the previous version's true value (the same turns unless fresh_turns)."""
+    versions = Counter(decided.versions)
+    true_value = turns.true_value(decided.actions)
+    logging = turns.logging_value() if previous_true is None else previous_true
+    return {
+        "round": index,
+        "version": versions.most_common(1)[0][0],
+        "versions": dict(versions),
+        "turns": len(turns),
+        "true_value": round(true_value, 5),
+        "oracle_value": round(turns.oracle_value(), 5),
+        "logging_value": round(logging, 5),
+        "realized_reward": round(float(outcomes.reward.mean()), 5),
+        "dr_estimate": None if estimate is None else estimate.dr_estimate,
+        "dr_ci": None if estimate is None or estimate.dr_ci is None else list(estimate.dr_ci),
+        "estimated_version": None if estimate is None else estimate.version,
+        "mean_propensity": round(float(decided.propensity.mean()), 5),
+    }
+
+
+def summary_line(row: dict[str, Any]) -> str:
+    """One human line per round for stderr."""
+    dr = row["dr_estimate"]
+    return (
+        f"version {row['version']}: true {row['true_value']:.4f} oracle {row['oracle_value']:.4f} "
+        f"({row['true_value'] / row['oracle_value']:.3f} x) logging {row['logging_value']:.4f} "
+        f"reward {row['realized_reward']:.4f} dr {'-' if dr is None else f'{dr:.4f}'}"
+    )
