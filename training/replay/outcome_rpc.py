@@ -4,8 +4,7 @@ Written against ``rpc RecordOutcomeBatch(RecordOutcomeBatchRequest) returns
 (RecordOutcomeBatchResponse)`` with ``RecordOutcomeBatchRequest { repeated
 RecordOutcomeRequest outcomes = 1; }`` and ``RecordOutcomeRequest { decision_id,
 resolved, escalated, optional csat, event_time, request_id }`` on
-PersonalizationService. Until the stubs have it, :func:`send_outcomes` raises
-:class:`OutcomeRpcUnavailable`; the driver takes any :data:`Sender`, so tests inject one.
+PersonalizationService. The driver takes any :data:`Sender`, so tests inject one.
 """
 
 from __future__ import annotations
@@ -22,10 +21,6 @@ from personalization.v1 import personalization_pb2_grpc as pb_grpc
 
 #: Outcomes per RecordOutcomeBatch call.
 OUTCOME_BATCH = 500
-
-
-class OutcomeRpcUnavailable(RuntimeError):
-    """The generated stubs have no RecordOutcomeBatch yet (see the module docstring)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +48,7 @@ def _request(o: OutcomeRecord) -> Any:
     }
     if o.csat is not None:
         fields["csat"] = int(o.csat)
-    return pb.RecordOutcomeRequest(**fields)  # type: ignore[attr-defined,unused-ignore]
+    return pb.RecordOutcomeRequest(**fields)
 
 
 def send_outcomes(
@@ -64,9 +59,7 @@ def send_outcomes(
 ) -> None:
     """Send ``outcomes`` with RecordOutcomeBatch, :data:`OUTCOME_BATCH` at a time."""
     stub = pb_grpc.PersonalizationServiceStub(channel)
-    if not hasattr(pb, "RecordOutcomeBatchRequest") or not hasattr(stub, "RecordOutcomeBatch"):
-        raise OutcomeRpcUnavailable("personalization.v1 has no RecordOutcomeBatch RPC yet")
     for lo in range(0, len(outcomes), OUTCOME_BATCH):
         batch = [_request(o) for o in outcomes[lo : lo + OUTCOME_BATCH]]
-        request = pb.RecordOutcomeBatchRequest(outcomes=batch)  # type: ignore[attr-defined,unused-ignore]
+        request = pb.RecordOutcomeBatchRequest(outcomes=batch)
         stub.RecordOutcomeBatch(request, timeout=timeout, metadata=tuple(metadata))

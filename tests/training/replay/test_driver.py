@@ -14,7 +14,7 @@ import pytest
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from training.replay.driver import Estimate, Replay, action_index, build_requests, decide
-from training.replay.outcome_rpc import OutcomeRecord, OutcomeRpcUnavailable, send_outcomes
+from training.replay.outcome_rpc import OutcomeRecord, send_outcomes
 from training.replay.population import Population
 from training.replay.world import World
 
@@ -26,6 +26,21 @@ class FakeService(pb_grpc.PersonalizationServiceServicer):
     version: str = "v0"
     batches: int = 0
     seen: Counter[str] = field(default_factory=Counter)
+    outcomes: list[pb.RecordOutcomeRequest] = field(default_factory=list)
+    outcome_batches: int = 0
+
+    def RecordOutcome(
+        self, request: pb.RecordOutcomeRequest, context: object
+    ) -> pb.RecordOutcomeResponse:
+        self.outcomes.append(request)
+        return pb.RecordOutcomeResponse(recorded=True, request_id=request.request_id)
+
+    def RecordOutcomeBatch(
+        self, request: pb.RecordOutcomeBatchRequest, context: object
+    ) -> pb.RecordOutcomeBatchResponse:
+        self.outcome_batches += 1
+        replies = [self.RecordOutcome(o, context) for o in request.outcomes]
+        return pb.RecordOutcomeBatchResponse(responses=replies)
 
     def Decide(self, request: pb.DecideRequest, context: object) -> pb.DecideResponse:
         batch = pb.DecideBatchRequest(requests=[request])
@@ -145,8 +160,21 @@ def test_requests_and_actions_round_trip(
     assert action_index(pb.ACTION_HUMAN_HANDOFF) == 5
 
 
-def test_send_outcomes_is_guarded(fake: tuple[FakeService, grpc.Channel]) -> None:
-    if hasattr(pb, "RecordOutcomeBatchRequest"):
-        pytest.skip("the RecordOutcomeBatch RPC exists; covered by the server's tests")
-    with pytest.raises(OutcomeRpcUnavailable):
-        send_outcomes(fake[1], [OutcomeRecord("d", True, False, 5, 0, "r")])
+def test_send_outcomes_sends_every_outcome_in_batches(
+    fake: tuple[FakeService, grpc.Channel],
+) -> None:
+    outcomes = [
+        OutcomeRecord(
+            f"d{i}", i % 2 == 0, i % 3 == 0, (i % 5) + 1 if i % 4 else None, 1000 + i, f"r{i}"
+        )
+        for i in range(1200)
+    ]
+    send_outcomes(fake[1], outcomes)
+    got = fake[0].outcomes
+    assert fake[0].outcome_batches == 3  # OUTCOME_BATCH = 500
+    assert [o.decision_id for o in got] == [o.decision_id for o in outcomes]
+    for sent, received in zip(outcomes, got, strict=True):
+        assert (received.resolved, received.escalated) == (sent.resolved, sent.escalated)
+        assert (received.csat if received.HasField("csat") else None) == sent.csat
+        assert received.event_time.seconds == sent.event_s
+        assert received.request_id == sent.request_id
