@@ -5,7 +5,7 @@ it until SIGTERM/SIGINT, then ``shutdown`` drains it. An engine that can swap mo
 (``server.models.reload.Reloadable``) also gets the AdminService (ReloadModels), and
 ``serve`` reloads ``models/current`` on SIGHUP. The server is a thin
 :class:`grpc.Server` wrapper that also owns the engine and the health status, so
-``server.stop()`` flips health to NOT_SERVING before draining. Outcomes
+``server.stop()`` flips health to NOT_SERVING before draining (server.running). Outcomes
 (RecordOutcome) go to the engine's record log (``HasRecordLog``) unless a
 ``record_log`` is passed; an engine without one and no ``record_log`` logs nothing.
 """
@@ -26,13 +26,18 @@ from grpc_reflection.v1alpha import reflection
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server import metrics
 from server.audit.interceptor import build_audit
-from server.audit.writer import AuditWriter
 from server.engine.outcomes import OutcomeRecorder
 from server.engine.protocol import Engine, HasRecordLog
 from server.gc_tuning import tune_gc
 from server.logging_setup import configure_logging
 from server.logs.base import NullLog, RecordLog
 from server.models.reload import ModelReloader, Reloadable, ReloadOnEvent
+from server.running import (
+    HEALTH_SERVICE_NAME,
+    HEALTH_SERVICES,
+    PersonalizationServer,
+    ReadinessWatcher,
+)
 from server.security.principal import current_key_id
 from server.security.setup import build_auth, build_credentials
 from server.settings import Settings
@@ -42,108 +47,10 @@ from server.transport.servicer import SERVICE_NAME, PersonalizationServicer
 
 log = logging.getLogger(__name__)
 
-HEALTH_SERVICE_NAME: str = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-#: Health is reported for the whole server ("") and for the personalization service.
-HEALTH_SERVICES: tuple[str, ...] = ("", SERVICE_NAME)
 #: Extra RPC slots above max_concurrent_rpcs for health checks, reflection and the
 #: limiter's own rejections (which need a handler thread). Past that, gRPC core
 #: refuses calls with RESOURCE_EXHAUSTED without queueing them at all.
 RPC_HEADROOM = 32
-
-
-class ReadinessWatcher:
-    """Mirror ``engine.ready()`` into the health service from a background thread."""
-
-    def __init__(self, engine: Engine, health_servicer: health.HealthServicer, interval_s: float):
-        self._engine = engine
-        self._health = health_servicer
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="readiness", daemon=True)
-        self._serving: bool | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self._interval_s + 1.0)
-
-    def check(self) -> bool:
-        """Poll the engine once and publish the result if it changed."""
-        try:
-            serving = bool(self._engine.ready())
-        except Exception:  # a broken readiness probe must not kill the watcher
-            log.exception("engine.ready() failed; reporting NOT_SERVING")
-            serving = False
-        if serving != self._serving:
-            status = (
-                health_pb2.HealthCheckResponse.SERVING
-                if serving
-                else (health_pb2.HealthCheckResponse.NOT_SERVING)
-            )
-            for service in HEALTH_SERVICES:
-                self._health.set(service, status)
-            log.info("health changed", extra={"serving": serving})
-            self._serving = serving
-        return serving
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.check()
-            self._stop.wait(self._interval_s)
-
-
-class PersonalizationServer(grpc.Server):
-    """A started-or-not grpc.Server plus the engine, health state and audit log it serves.
-
-    ``record_log`` is the outcome log the server was given (closed by :func:`shutdown`
-    after the engine); None when outcomes go to the engine's own log (or nowhere).
-    """
-
-    def __init__(
-        self,
-        inner: grpc.Server,
-        engine: Engine,
-        health_servicer: health.HealthServicer,
-        watcher: ReadinessWatcher,
-        audit: AuditWriter | None = None,
-        reloader: ModelReloader | None = None,
-        record_log: RecordLog | None = None,
-    ) -> None:
-        self._inner = inner
-        self.engine = engine
-        self.health = health_servicer
-        self.watcher = watcher
-        self.audit = audit
-        self.reloader = reloader  # None when the engine cannot swap models
-        self.record_log = record_log
-
-    def add_generic_rpc_handlers(self, generic_rpc_handlers):  # type: ignore[no-untyped-def]
-        self._inner.add_generic_rpc_handlers(generic_rpc_handlers)
-
-    def add_registered_method_handlers(self, service_name, method_handlers):  # type: ignore[no-untyped-def]
-        self._inner.add_registered_method_handlers(service_name, method_handlers)
-
-    def add_insecure_port(self, address: str) -> int:
-        return self._inner.add_insecure_port(address)
-
-    def add_secure_port(self, address: str, server_credentials: grpc.ServerCredentials) -> int:
-        return self._inner.add_secure_port(address, server_credentials)
-
-    def start(self) -> None:
-        self._inner.start()
-        self.watcher.start()
-
-    def stop(self, grace: float | None) -> threading.Event:
-        """Report NOT_SERVING, refuse new RPCs, let in-flight ones finish within ``grace``."""
-        self.health.enter_graceful_shutdown()
-        self.watcher.stop()
-        return self._inner.stop(grace)
-
-    def wait_for_termination(self, timeout: float | None = None) -> bool:
-        return self._inner.wait_for_termination(timeout)
 
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
