@@ -27,6 +27,12 @@ TARGETS: tuple[Target, ...] = (
     Target("decide_over_feast_listen_p50", "decide p50 / feast_listen p50", "<", 1.0),
     Target("batch100_over_feast_batch100_p50", "batch100 p50 / feast_batch100 p50", "<=", 0.15),
     Target("max_rate_decide_over_echo", "max rate at p99 <= limit: decide / echo", ">=", 0.7),
+    Target(
+        "decide_rps_log_over_nolog",
+        "decide throughput with the decision log / without (log costs <= 5%)",
+        ">=",
+        0.95,
+    ),
 )
 
 
@@ -65,6 +71,10 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "decide_over_transport_p50": _ratio(_p50(results, "decide"), _p50(results, "transport")),
         "transport_open_p99_us": float(transport_open["p99_us"]) if transport_open else None,
         "max_rate_transport_over_echo": _ratio(rates.get("transport"), rates.get("echo")),
+        "decide_rps_log_over_nolog": _ratio(
+            _p50(results, "decide", "rps"), _p50(results, "decide_nolog", "rps")
+        ),
+        "decide_p50_log_over_nolog": _ratio(_p50(results, "decide"), _p50(results, "decide_nolog")),
     }
 
 

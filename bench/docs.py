@@ -19,6 +19,7 @@ ENTRY_NOTES = {
     "feast_batch100": "naive server's DecideBatch: one Feast call for 100 ids + onnxruntime",
     "feast_listen": "`feast listen` GetOnlineFeatures, 1 id: features only, no models",
     "decide_2w": "`python -m server --workers 2` (one per core), load from 2 client processes",
+    "decide_nolog": "`decide` with `decision_log=off`: the decision log's cost, same run",
 }
 COLUMNS = (
     ("name", "entry"),

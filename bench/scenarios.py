@@ -13,7 +13,12 @@ entry                     server                           call
 ``feast_batch100``        bench.naive_server               DecideBatch of 100
 ``feast_listen``          ``feast listen``                 GetOnlineFeatures, 1 id
 ``decide_2w``             ``python -m server``, 2 workers  Decide, 2 client procs
+``decide_nolog``          ``python -m server``, log off    Decide
 ========================  ===============================  =========================
+
+``decide`` runs as the product does, with the decision log on (the embedded parquet
+sink in the bench's work folder); ``decide_nolog`` is the same server with
+``decision_log=off``, so the two give the log's cost in the same run.
 
 ``decide_2w`` is the product as it should run on this 2-core machine: two worker
 processes on one port. The kernel spreads connections, not calls, over the workers,
@@ -61,11 +66,20 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("feast_batch100", "naive", "batch", 100),
     Entry("feast_listen", "feast_listen", "feast"),
     Entry("decide_2w", "decide_2w", "decide", processes=2),
+    Entry("decide_nolog", "decide_nolog", "decide"),
 )
-SERVERS: tuple[str, ...] = ("echo", "transport", "decide", "naive", "feast_listen", "decide_2w")
+SERVERS: tuple[str, ...] = (
+    "echo",
+    "transport",
+    "decide",
+    "naive",
+    "feast_listen",
+    "decide_2w",
+    "decide_nolog",
+)
 #: Servers that need no prepared data (they start while it is being prepared).
 DATALESS: tuple[str, ...] = ("echo", "transport")
-DECIDE_WORKERS = {"decide": 1, "decide_2w": 2}
+DECIDE_WORKERS = {"decide": 1, "decide_2w": 2, "decide_nolog": 1}
 #: Servers built by ``server.app`` that take the decide server's ``--server-env``.
 DECIDE_SETTINGS: tuple[str, ...] = (*DECIDE_WORKERS, "transport")
 
@@ -99,6 +113,8 @@ def server_command(
             PERSONALIZATION_REDIS=data.redis,
             PERSONALIZATION_FEATURE_REPO=str(data.repo),
             PERSONALIZATION_MODELS_DIR=str(data.models_dir),
+            PERSONALIZATION_DECISION_LOG="off" if name == "decide_nolog" else "file",
+            PERSONALIZATION_DECISION_LOG_DIR=str(data.repo.parent / "decision-logs" / name),
         )
         return python_module("server"), env
     raise ValueError(f"unknown bench server {name!r}")

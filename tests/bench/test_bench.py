@@ -47,6 +47,7 @@ def _results() -> dict[str, Any]:
         "naive": 1000,
         "feast_batch100": 30000,
         "feast_listen": 800,
+        "decide_nolog": 490,
     }
     return {
         "entries": {name: _entry(p50) for name, p50 in entries.items()},
@@ -121,6 +122,8 @@ def test_ratios_and_targets() -> None:
     assert values["batch100_over_feast_batch100_p50"] == 0.1
     assert values["max_rate_decide_over_echo"] == 0.75
     assert values["decide_open_p99_us"] == 1500.0
+    assert values["decide_rps_log_over_nolog"] == 1.0  # both entries: 1,000 rps
+    assert values["decide_p50_log_over_nolog"] == round(500 / 490, 3)
     targets = evaluate(results)
     assert [t["name"] for t in targets] == [t.name for t in TARGETS]
     assert all(t["met"] for t in targets)
@@ -199,7 +202,16 @@ def test_bench_tiny_end_to_end(
         == 0
     )
 
-    servers = {"redis", "echo", "transport", "decide", "naive", "feast_listen", "decide_2w"}
+    servers = {
+        "redis",
+        "echo",
+        "transport",
+        "decide",
+        "naive",
+        "feast_listen",
+        "decide_2w",
+        "decide_nolog",
+    }
     assert {c.name for c in started} == servers | {"simulate", "materialize"}
     assert not any(c.alive() for c in started)  # every child stopped
     results = json.loads(out.read_text())
