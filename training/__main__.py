@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dataset": ("training.commands.dataset", "build point-in-time training sets through Feast"),
     "train": ("training.commands.train", "train, check and export a new model version"),
     "evaluate": ("training.commands.evaluate", "evaluate the current model version"),
+    "feedback": ("training.commands.feedback", "join logged decisions and outcomes into rewards"),
     "forget": ("training.commands.forget", "erase customers from every store and log"),
 }
 
