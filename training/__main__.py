@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("training.commands.train", "train, check and export a new model version"),
     "evaluate": ("training.commands.evaluate", "evaluate the current model version"),
     "feedback": ("training.commands.feedback", "join logged decisions and outcomes into rewards"),
+    "evaluate-policy": (
+        "training.commands.evaluate_policy",
+        "off-policy value of a model version on the logged decisions",
+    ),
     "forget": ("training.commands.forget", "erase customers from every store and log"),
 }
 
