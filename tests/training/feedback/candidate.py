@@ -98,7 +98,7 @@ def make_version(models_dir: Path, name: str, log: Log, epsilon: float, seed: in
         defaults=dict(BASE_DEFAULTS),
         models=files,
         segments=[SegmentName(id=0, name="a"), SegmentName(id=1, name="b")],
-        policy=PolicyConfig().model_copy(update={"epsilon": epsilon}),
+        policy=PolicyConfig.model_validate({"epsilon": epsilon}),
     )
     write_manifest(version_dir, manifest)
     return version_dir
