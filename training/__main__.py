@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "training.commands.evaluate_policy",
         "off-policy value of a model version on the logged decisions",
     ),
+    "drain-log": ("training.commands.drain_log", "drain the Redis log streams into parquet"),
     "forget": ("training.commands.forget", "erase customers from every store and log"),
 }
 
