@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "off-policy value of a model version on the logged decisions",
     ),
     "drain-log": ("training.commands.drain_log", "drain the Redis log streams into parquet"),
+    "log-retention": (
+        "training.commands.log_retention",
+        "delete decision/outcome logs past N days",
+    ),
     "forget": ("training.commands.forget", "erase customers from every store and log"),
 }
 
