@@ -127,3 +127,18 @@ def test_missing_log_dir_is_a_usage_error(
 ) -> None:
     assert feedback.run(_args(tmp_path)) == 2
     assert "no log folder" in capsys.readouterr().err
+
+
+def test_reward_config_comes_from_the_decisions_manifest(tmp_path: Path) -> None:
+    from modelio.manifest import load_manifest, write_manifest
+    from tests.training.feedback.candidate import make_version, synthetic_log
+    from training.feedback.dataset import RewardConfigs
+
+    version_dir = make_version(tmp_path, "v-custom", synthetic_log(300, seed=1), epsilon=0.1)
+    manifest = load_manifest(version_dir)
+    policy = manifest.policy.model_copy(update={"reward": CONFIG})
+    write_manifest(version_dir, manifest.model_copy(update={"policy": policy}))
+    configs = RewardConfigs(tmp_path)
+    assert configs("v-custom") == CONFIG
+    assert configs("v-unknown") == configs.fallback == RewardConfig()
+    assert configs.sources == {"v-custom": "manifest", "v-unknown": "policy file"}
