@@ -50,7 +50,7 @@ def logged_sets(path: Path) -> list[PolicyData]:
 
 def run(args: argparse.Namespace) -> int:
     logged = None
-    if args.from_log:
+    if getattr(args, "from_log", False):  # callers may build the Namespace themselves
         try:
             logged = logged_sets(args.dataset)
         except DatasetError as exc:
