@@ -18,6 +18,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dataset": ("training.commands.dataset", "build point-in-time training sets through Feast"),
     "train": ("training.commands.train", "train, check and export a new model version"),
     "evaluate": ("training.commands.evaluate", "evaluate the current model version"),
+    "feedback": ("training.commands.feedback", "join logged decisions and outcomes into rewards"),
+    "evaluate-policy": (
+        "training.commands.evaluate_policy",
+        "off-policy value of a model version on the logged decisions",
+    ),
+    "drain-log": ("training.commands.drain_log", "drain the Redis log streams into parquet"),
+    "log-retention": (
+        "training.commands.log_retention",
+        "delete decision/outcome logs past N days",
+    ),
     "forget": ("training.commands.forget", "erase customers from every store and log"),
     "replay": ("training.commands.replay", "play simulated turns against a server, learn, reload"),
 }

@@ -3,11 +3,16 @@
 Stages (printed with timings on stderr): feast apply and point-in-time joins, defaults
 and inputs, segments, escalation risk, next-best-action, ONNX export with parity
 checks, then model card, manifest and the ``models/current`` pointer. See docs/training.md.
+
+``train --from-log`` passes the logged-bandit dataset's train/validation/test policy data
+as ``logged``: the next-best-action reward model is then fitted (and evaluated) on the
+served traffic instead of the simulated decisions; everything else is unchanged.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -138,10 +143,12 @@ def train_version(
     seed: int = DEFAULT_SEED,
     kind: str = "sqlite",
     sample: float | None = None,
+    logged: Sequence[nba.PolicyData] | None = None,
 ) -> TrainResult:
     """Run the whole pipeline and export ``models_dir/<version>``; point current at it.
 
-    ``sample`` keeps only that share of the tickets and decisions (a weak version)."""
+    ``sample`` keeps only that share of the tickets and decisions (a weak version);
+    ``logged``: train/validation/test decisions for the reward model (``--from-log``)."""
     from training.feast_ops import apply_repo
 
     progress, policy = Progress("train", 7), graphs.load_policy()
@@ -161,7 +168,11 @@ def train_version(
         defaults = inputs.training_defaults(split_by_time(frames.tickets, frames.window)[0])
         esc_sets = _escalation_sets(frames.tickets, frames.window, defaults)
         decisions = split_by_time(frames.decisions, frames.window)
-        policy_sets = [nba.policy_data(part, defaults, policy) for part in decisions]
+        policy_sets = (
+            list(logged)
+            if logged is not None
+            else [nba.policy_data(part, defaults, policy) for part in decisions]
+        )
     with progress.stage("segments (silhouette over K, KMeans)"):
         segment, seg_metrics, fit_x, holdout = _train_segments(frames, defaults, seed, progress)
     with progress.stage("escalation risk (LightGBM, early stopping, calibration)"):
@@ -169,8 +180,10 @@ def train_version(
         p_true = test_tickets["p_escalate"].to_numpy() if "p_escalate" in test_tickets else None
         escalation, esc_metrics = _train_escalation(esc_sets, p_true, seed)
         progress.say(json.dumps(esc_metrics))
-    with progress.stage("next-best-action reward model + off-policy evaluation"):
+    source = "decision log" if logged is not None else "source decisions"
+    with progress.stage(f"next-best-action reward model ({source}) + off-policy evaluation"):
         reward, nba_metrics = _train_nba(policy_sets, escalation, policy, seed)
+        nba_metrics["source"] = source
         progress.say(json.dumps(nba_metrics))
     holdout.escalation_x, holdout.escalation_y = esc_sets[2]
     holdout.escalation_p_true = p_true
@@ -187,7 +200,9 @@ def train_version(
         _plots(result, fit_x)
         metrics["rows"] = {
             "tickets": len(frames.tickets),
-            "decisions": len(frames.decisions),
+            "decisions": len(frames.decisions)
+            if logged is None
+            else sum(len(d.actions) for d in policy_sets),
             "customers": len(frames.customers),
             "segment_fit": len(fit_x),
             "sample": sample,

@@ -10,7 +10,11 @@ For each id, in this order (see docs/privacy.md):
    folders, e.g. exported training sets) with a ``customer_id`` column (feature
    sources, raw tables, decision and outcome logs, ground truth), plus the rows of
    tables linked to removed rows by ``ticket_id`` / ``decision_id``;
-3. the audit log (``--audit-log``, default ``$PERSONALIZATION_AUDIT_LOG_PATH``; hashed
+3. the decision and outcome logs: parquet parts under ``--log-dir`` (default ``logs``,
+   when it exists) -- decisions by ``customer_id``, outcomes by the removed decisions'
+   ``decision_id`` -- and, with ``--redis``, the log streams ``<--stream-prefix>:decisions``
+   / ``:outcomes`` and their dead-letter streams (scanned, XDEL);
+4. the audit log (``--audit-log``, default ``$PERSONALIZATION_AUDIT_LOG_PATH``; hashed
    lines need ``$PERSONALIZATION_AUDIT_HMAC_KEY`` or ``--audit-hmac-key-file``) and any
    other JSON-lines logs given with ``--logs``.
 
@@ -61,6 +65,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--redis", default=None, help="host:port[,host:port...]; env PERSONALIZATION_REDIS"
+    )
+    parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=Path("logs"),
+        help="decision/outcome log parts (python -m training drain-log), cleaned if present",
+    )
+    parser.add_argument(
+        "--stream-prefix",
+        default="personalization",
+        help="log streams <prefix>:decisions/outcomes, cleaned with --redis",
     )
     parser.add_argument(
         "--audit-log",
@@ -172,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
     code = EXIT_FAILED if failed else EXIT_OK
     if not args.no_verify:
         audit = [args.audit_log] if args.audit_log else []
-        places = [args.data_dir, *args.extra_parquet, *audit, *args.logs]
+        logs_dir = [args.log_dir] if args.log_dir.is_dir() else []
+        places = [args.data_dir, *args.extra_parquet, *logs_dir, *audit, *args.logs]
         residual = find_ids(files_under(places), customer_ids)
         for cid, paths in residual.items():
             listed = ", ".join(str(p) for p in paths)

@@ -1,6 +1,11 @@
 """``python -m training train``: train, check and export a new model version.
 
 The stages are :func:`training.pipeline.train_version`'s; see docs/training.md.
+
+``--from-log`` fits the next-best-action reward model on the logged-bandit dataset
+(``python -m training feedback``; ``--dataset``) instead of the simulated decisions, the
+same propensity-weighted way; segments and escalation risk are trained from the source
+history as usual. It fails (exit 1) when the log is too small or misses an action.
 """
 
 from __future__ import annotations
@@ -10,7 +15,11 @@ import logging
 import sys
 from pathlib import Path
 
+from training.export.graphs import load_policy
 from training.export.parity import ParityError
+from training.feedback.dataset import DEFAULT_DATASET, DatasetError, read_dataset
+from training.feedback.logged import check_trainable, time_splits
+from training.fit.nba import PolicyData
 from training.pipeline import DEFAULT_SEED, train_version
 from training.store_args import add_online_store
 
@@ -29,9 +38,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="train on this random share of the tickets and decisions (a weak version)",
     )
     add_online_store(parser, "store config used for feast apply (env PERSONALIZATION_ONLINE_STORE)")
+    parser.add_argument(
+        "--from-log",
+        action="store_true",
+        help="fit the next-best-action reward model on the logged-bandit dataset",
+    )
+    parser.add_argument(
+        "--dataset", type=Path, default=DEFAULT_DATASET, help="with --from-log (feedback's output)"
+    )
+
+
+def logged_sets(path: Path) -> list[PolicyData]:
+    """Train/validation/test policy data of the logged dataset; DatasetError if unfit."""
+    dataset = read_dataset(path)
+    check_trainable(dataset)
+    return list(time_splits(dataset, load_policy()))
 
 
 def run(args: argparse.Namespace) -> int:
+    logged = None
+    if getattr(args, "from_log", False):  # callers may build the Namespace themselves
+        try:
+            logged = logged_sets(args.dataset)
+        except DatasetError as exc:
+            print(f"train --from-log: {exc}", file=sys.stderr)
+            return 1
     if not (args.data_dir / "tickets.parquet").is_file():
         print(f"{args.data_dir}: no tickets.parquet (python -m training simulate)", file=sys.stderr)
         return 1
@@ -46,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             args.seed,
             args.online_store,
             sample=args.sample,
+            logged=logged,
         )
     except (ParityError, FileExistsError) as exc:
         print(f"train failed: {exc}", file=sys.stderr)

@@ -61,6 +61,7 @@ def erase(args: argparse.Namespace, customer_ids: list[str]) -> list[Any]:
         except Exception as exc:  # unreachable Redis, locked SQLite...: report, go on
             outcomes.append(Outcome("online", kind, "values", error=f"{type(exc).__name__}: {exc}"))
     outcomes.extend(erase_offline(args.data_dir, customer_ids, unique(args.extra_parquet)))
+    outcomes.extend(_erase_decision_logs(args, customer_ids))
     audit_key = read_key(args.audit_hmac_key_file, AUDIT_KEY_ENV)
     if args.audit_log is not None:
         try:
@@ -77,6 +78,37 @@ def erase(args: argparse.Namespace, customer_ids: list[str]) -> list[Any]:
                 Outcome("logs", str(path), "lines", error=f"{type(exc).__name__}: {exc}")
             )
     return outcomes
+
+
+def _erase_decision_logs(args: argparse.Namespace, customer_ids: list[str]) -> list[Any]:
+    """The decision/outcome log parts under ``--log-dir`` and, with ``--redis``, the
+    log streams (``--stream-prefix``) on its first node."""
+    from training.erasure.decision_logs import erase_logs
+    from training.erasure.types import Outcome
+    from training.feedback.streams import DEFAULT_PREFIX, connect
+
+    log_dir = getattr(args, "log_dir", None)
+    log_dir = log_dir if log_dir is not None and log_dir.is_dir() else None
+    prefix = getattr(args, "stream_prefix", DEFAULT_PREFIX)
+    client = None
+    if args.redis:
+        try:
+            client = connect(args.redis)
+        except Exception as exc:
+            place = f"redis {prefix}:*"
+            error = f"{type(exc).__name__}: {exc}"
+            return [
+                Outcome("logs", place, "entries", error=error),
+                *erase_logs(log_dir, None, prefix, customer_ids),
+            ]
+    try:
+        return erase_logs(log_dir, client, prefix, customer_ids)
+    except Exception as exc:
+        return [
+            Outcome(
+                "logs", f"decision logs {log_dir}", "rows", error=f"{type(exc).__name__}: {exc}"
+            )
+        ]
 
 
 def _redact(text: str, customer_ids: list[str]) -> str:

@@ -1,0 +1,9 @@
+"""The training side of the learning loop: logged decisions and outcomes → rewards → models.
+
+* :mod:`~training.feedback.join` joins decisions with outcomes under :mod:`modelio.reward`;
+* :mod:`~training.feedback.dataset` writes and reads the logged-bandit dataset;
+* :mod:`~training.feedback.logged` turns it into the policy data ``train`` and OPE use;
+* :mod:`~training.feedback.offpolicy` estimates a candidate version's value on it;
+* :mod:`~training.feedback.drain` moves Redis stream entries into parquet log parts;
+* :mod:`~training.feedback.retention` deletes old day partitions and trims the streams.
+"""

@@ -1,0 +1,92 @@
+"""Off-policy value of a candidate model version on the logged-bandit dataset.
+
+The candidate's ONNX graphs (escalation risk, reward model) are run with ONNX Runtime
+(:func:`training.export.graphs.predictor`, as ``evaluate`` does) on the logged inputs;
+its action distribution is :func:`modelio.policy.action_probabilities` under the
+candidate's frozen policy (:func:`training.fit.nba.policy_matrix`), and IPS, SNIPS and
+DR come from :func:`training.fit.ope.ope_estimates`. Intervals are percentile
+bootstraps over logged rows (seeded), beside the logging policy's observed mean reward.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from modelio.manifest import load_manifest
+from training.data import inputs
+from training.export import graphs
+from training.feedback.dataset import DatasetError
+from training.feedback.logged import policy_data
+from training.fit import nba, ope
+
+RESAMPLES, SEED, LEVEL = 500, 7, 0.95
+ESTIMATORS = ("ips", "snips", "dr")
+
+
+def _interval(values: np.ndarray) -> list[float]:
+    tail = (1.0 - LEVEL) / 2.0 * 100.0
+    lo, hi = np.percentile(values, [tail, 100.0 - tail])
+    return [float(lo), float(hi)]
+
+
+def candidate_arrays(version_dir: Path, dataset: pa.Table) -> dict[str, np.ndarray]:
+    """π (n x 7), q̂ (n x 7) and the logged actions, propensities and rewards."""
+    manifest = load_manifest(version_dir)
+    run = {
+        kind: graphs.predictor(
+            version_dir / manifest.models[kind].path, manifest.models[kind].output
+        )
+        for kind in ("escalation", "nba")
+    }
+    data = policy_data(dataset, manifest.policy)
+    risk = np.asarray(run["escalation"](inputs.escalation_matrix(data.encoded)), dtype=np.float64)
+    q_hat = nba.score_all_actions(run["nba"], data)
+    pi = nba.policy_matrix(q_hat, risk.reshape(-1), data, manifest.policy)
+    return {
+        "pi": pi,
+        "q_hat": q_hat,
+        "actions": data.actions,
+        "propensity": data.propensity,
+        "reward": data.reward,
+    }
+
+
+def estimate(
+    arrays: dict[str, np.ndarray], resamples: int = RESAMPLES, seed: int = SEED
+) -> dict[str, Any]:
+    """Point estimates with bootstrap intervals, ESS and the logging policy's value."""
+    n = len(arrays["actions"])
+    point = ope.ope_estimates(**arrays)
+    rng = np.random.default_rng(seed)
+    boot: dict[str, list[float]] = {k: [] for k in (*ESTIMATORS, "logged_reward")}
+    for _ in range(resamples):
+        idx = rng.integers(0, n, n)
+        sample = ope.ope_estimates(**{k: v[idx] for k, v in arrays.items()})
+        for key in boot:
+            boot[key].append(sample[key])
+    out: dict[str, Any] = {
+        "n": n,
+        "logging_value": point["logged_reward"],
+        "logging_ci": _interval(np.asarray(boot["logged_reward"])),
+    }
+    for key in ESTIMATORS:
+        out[key] = {"estimate": point[key], "ci": _interval(np.asarray(boot[key]))}
+    out["ess"] = point["effective_sample_size"]
+    out["max_weight"] = point["max_weight"]
+    out["resamples"] = resamples
+    return out
+
+
+def evaluate_candidate(
+    version_dir: Path, dataset: pa.Table, resamples: int = RESAMPLES, seed: int = SEED
+) -> dict[str, Any]:
+    """The ``evaluate-policy`` report of ``version_dir`` on ``dataset``."""
+    if dataset.num_rows == 0:
+        raise DatasetError("the logged dataset is empty: nothing to evaluate on")
+    report = {"candidate": version_dir.name}
+    report.update(estimate(candidate_arrays(version_dir, dataset), resamples, seed))
+    return report
