@@ -15,8 +15,8 @@ import pytest
 
 from modelio.logrecords import DECISIONS, OUTCOMES, read_log, to_stream_entry
 from modelio.reward import RewardConfig
-from tests.helpers.redis_server import RedisServer, start_redis
-from tests.training.feedback.logs import T0, decision, outcome
+from tests.support.decision_logs import T0, decision, outcome
+from tests.support.redis_server import RedisServer, start_redis
 from training.commands import drain_log
 from training.feedback.drain import drain_kind
 from training.feedback.join import join_logs

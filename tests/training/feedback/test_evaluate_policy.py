@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.training.feedback.candidate import P_SUCCESS, make_version, synthetic_log
+from tests.support.candidate import P_SUCCESS, make_version, synthetic_log
 from training.commands import evaluate_policy
 from training.feedback.offpolicy import candidate_arrays, estimate
 

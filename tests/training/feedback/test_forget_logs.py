@@ -14,8 +14,8 @@ import pytest
 
 from bench.prepare import copy_repo
 from modelio.logrecords import DECISIONS, OUTCOMES, read_log, to_stream_entry
-from tests.helpers.redis_server import RedisServer, start_redis
-from tests.training.feedback.logs import T0, decision, outcome, write_part
+from tests.support.decision_logs import T0, decision, outcome, write_part
+from tests.support.redis_server import RedisServer, start_redis
 from training.commands import forget
 from training.erasure.decision_logs import erase_logs
 from training.feedback.streams import connect

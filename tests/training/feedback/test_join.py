@@ -13,7 +13,7 @@ import pytest
 
 from modelio.logrecords import DECISIONS, OUTCOMES, read_log
 from modelio.reward import RewardConfig, reward_of
-from tests.training.feedback.logs import T0, decision, outcome, write_part
+from tests.support.decision_logs import T0, decision, outcome, write_part
 from training.commands import feedback
 from training.feedback.join import join_logs
 
@@ -131,7 +131,7 @@ def test_missing_log_dir_is_a_usage_error(
 
 def test_reward_config_comes_from_the_decisions_manifest(tmp_path: Path) -> None:
     from modelio.manifest import load_manifest, write_manifest
-    from tests.training.feedback.candidate import make_version, synthetic_log
+    from tests.support.candidate import make_version, synthetic_log
     from training.feedback.dataset import RewardConfigs
 
     version_dir = make_version(tmp_path, "v-custom", synthetic_log(300, seed=1), epsilon=0.1)

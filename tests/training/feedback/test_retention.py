@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from modelio.logrecords import DECISIONS, OUTCOMES, read_log
-from tests.helpers.redis_server import start_redis
-from tests.training.feedback.logs import decision, outcome, write_part
+from tests.support.decision_logs import decision, outcome, write_part
+from tests.support.redis_server import start_redis
 from training.commands import log_retention
 from training.feedback.streams import connect
 

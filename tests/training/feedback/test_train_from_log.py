@@ -13,8 +13,8 @@ import pytest
 
 from modelio.manifest import current_version_dir, load_manifest
 from modelio.vocab import ACTIONS
+from tests.support.candidate import P_SUCCESS, synthetic_log
 from tests.training.conftest import Trained
-from tests.training.feedback.candidate import P_SUCCESS, synthetic_log
 from training.commands import train
 from training.export import graphs
 

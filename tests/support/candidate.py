@@ -20,7 +20,7 @@ from modelio.manifest import Manifest, SegmentName, write_manifest
 from modelio.policy import PolicyConfig
 from modelio.reward import RewardConfig
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
-from tests.training.feedback.logs import T0, decision, outcome
+from tests.support.decision_logs import T0, decision, outcome
 from training.export import graphs
 from training.feedback.join import join_logs
 
