@@ -10,6 +10,7 @@ commands; tests pass fakes).
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from training.progress import Progress
 from training.replay.outcome_rpc import OutcomeRecord, Sender, send_outcomes
-from training.replay.world import OUTCOME_DELAY_S, Outcomes, Turns, World
+from training.replay.world import Outcomes, Turns, World
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,22 @@ def decide(
     )
 
 
-def outcome_records(turns: Turns, decided: Decided, outcomes: Outcomes) -> list[OutcomeRecord]:
-    """One outcome per decision, stamped OUTCOME_DELAY_S after its turn."""
+def outcome_records(
+    turns: Turns, decided: Decided, outcomes: Outcomes, now_s: int | None = None
+) -> list[OutcomeRecord]:
+    """One outcome per decision, observed now (wall clock), as a bot would report it.
+
+    The turn's own time is simulated (it drives the local-hour inputs), but the server
+    stamps its decision with its own clock and the reward wait is measured from there,
+    so the outcome's event time is the real time it is sent (``now_s``)."""
+    sent = int(time.time()) if now_s is None else now_s
     return [
         OutcomeRecord(
             decision_id=decided.decision_ids[i],
             resolved=bool(outcomes.resolved[i]),
             escalated=bool(outcomes.escalated[i]),
             csat=None if np.isnan(outcomes.csat[i]) else int(outcomes.csat[i]),
-            event_s=int(turns.event_s[i]) + OUTCOME_DELAY_S,
+            event_s=sent,
             request_id=decided.request_ids[i],
         )
         for i in range(len(turns))

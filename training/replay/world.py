@@ -31,8 +31,6 @@ from training.sim.truth import (
     success_probabilities,
 )
 
-#: Seconds between a decision and its outcome event (well inside RewardConfig.wait_s).
-OUTCOME_DELAY_S = 60
 #: The policy's default rules (training/policy.yaml may override; pass its config).
 DEFAULT_POLICY = PolicyConfig.model_validate({})
 _STREAM = 0x5EED  # keeps replay generators apart from the simulator's (seed, block) ones
