@@ -1,5 +1,6 @@
-"""``python -m server`` as a real process: after SIGTERM the decision log holds exactly
-the acknowledged decisions; after SIGKILL it lost at most the last flush interval."""
+"""``python -m server`` as a real process: after SIGTERM the decision and outcome logs
+hold exactly the acknowledged records; after SIGKILL it lost at most the last flush
+interval."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from bench.procs import Child, base_env, python_module
-from modelio.logrecords import DECISIONS, read_log
+from modelio.logrecords import DECISIONS, OUTCOMES, read_log
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.healthcheck import check
@@ -101,6 +103,13 @@ def test_sigterm_writes_exactly_the_acknowledged_decisions(
             requests=[make_request(c) for c in engine_feast_repo.known_ids[:10]]
         )
         acked.extend(r.decision_id for r in stub.DecideBatch(batch, timeout=20).responses)
+        now = Timestamp()
+        now.GetCurrentTime()
+        outcomes = [*acked[::2], "never-issued"]  # an unknown id is kept too (unmatched)
+        for decision_id in outcomes:
+            request = pb.RecordOutcomeRequest(decision_id=decision_id, resolved=True)
+            request.event_time.CopyFrom(now)
+            assert stub.RecordOutcome(request, timeout=20).recorded
     log_dir = start.log_dir
     assert _logged(log_dir) == []  # flush_s is 60: only the shutdown writes
     child.proc.send_signal(signal.SIGTERM)
@@ -108,6 +117,8 @@ def test_sigterm_writes_exactly_the_acknowledged_decisions(
     logged = _logged(log_dir)
     assert len(logged) == len(set(logged)) == 40
     assert set(logged) == set(acked)
+    recorded = read_log(log_dir, OUTCOMES).column("decision_id").to_pylist()
+    assert sorted(recorded) == sorted(outcomes)
 
 
 @pytest.mark.timeout(240)
