@@ -26,24 +26,29 @@ class PolicyConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    epsilon: float = Field(0.05, ge=0.0, le=1.0, description="Exploration share")
-    handoff_risk_threshold: float = Field(0.8, gt=0.0, le=1.0, description="Risk forcing a human")
+    epsilon: float = Field(default=0.05, ge=0.0, le=1.0, description="Exploration share")
+    handoff_risk_threshold: float = Field(
+        default=0.8, gt=0.0, le=1.0, description="Risk forcing a human"
+    )
     handoff_sentiment_threshold: float = Field(
-        -0.8, ge=-1.0, le=1.0, description="Sentiment at or below which a human is forced"
+        default=-0.8, ge=-1.0, le=1.0, description="Sentiment at or below which a human is forced"
     )
     consent_actions: tuple[str, ...] = Field(
-        ("retention_offer",), description="Offers: only with personalization consent"
+        default=("retention_offer",), description="Offers: only with personalization consent"
     )
     priority_action: str = "priority_queue"
-    priority_tiers: tuple[str, ...] = Field(("plus", "premium"), description="Tiers eligible")
+    priority_tiers: tuple[str, ...] = Field(
+        default=("plus", "premium"), description="Tiers eligible"
+    )
     known_customer_actions: tuple[str, ...] = Field(
-        ("account_billing_answer",), description="Need the customer's account (known customer)"
+        default=("account_billing_answer",),
+        description="Need the customer's account (known customer)",
     )
     risk_bands: tuple[float, float] = Field(
-        (0.3, 0.6), description="Lower bounds of the medium and high escalation-risk bands"
+        default=(0.3, 0.6), description="Lower bounds of the medium and high escalation-risk bands"
     )
     reward: RewardConfig = Field(
-        RewardConfig(), description="How outcomes become rewards (modelio.reward)"
+        default=RewardConfig(), description="How outcomes become rewards (modelio.reward)"
     )
 
 

@@ -107,7 +107,7 @@ def _train_nba(
     best, val_reports = nba.select_reward_model(models, val, escalation.predict, policy)
     reward = models[best]
     metrics: dict[str, Any] = nba.evaluate_policy(
-        test, escalation.predict, partial(positive_proba, reward), policy
+        test, escalation.predict, partial(positive_proba, reward), policy, resamples=200
     )
     metrics["reward_model"] = best
     metrics["validation_snips"] = {k: v["snips"] for k, v in val_reports.items()}

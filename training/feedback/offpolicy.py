@@ -4,7 +4,8 @@ The candidate's ONNX graphs (escalation risk, reward model) are run with ONNX Ru
 (:func:`training.export.graphs.predictor`, as ``evaluate`` does) on the logged inputs;
 its action distribution is :func:`modelio.policy.action_probabilities` under the
 candidate's frozen policy (:func:`training.fit.nba.policy_matrix`), and IPS, SNIPS and
-DR come from :func:`training.fit.ope.ope_estimates`. Intervals are percentile
+DR come from :func:`training.fit.ope.ope_estimates`, DR with a cross-fitted reward
+estimate (:mod:`training.fit.crossfit`), not the candidate's own scores. Intervals are percentile
 bootstraps over logged rows (seeded), beside the logging policy's observed mean reward.
 """
 
@@ -22,15 +23,10 @@ from training.export import graphs
 from training.feedback.dataset import DatasetError
 from training.feedback.logged import policy_data
 from training.fit import nba, ope
+from training.fit.crossfit import crossfit_q_hat
 
 RESAMPLES, SEED, LEVEL = 500, 7, 0.95
 ESTIMATORS = ("ips", "snips", "dr")
-
-
-def _interval(values: np.ndarray) -> list[float]:
-    tail = (1.0 - LEVEL) / 2.0 * 100.0
-    lo, hi = np.percentile(values, [tail, 100.0 - tail])
-    return [float(lo), float(hi)]
 
 
 def candidate_arrays(version_dir: Path, dataset: pa.Table) -> dict[str, np.ndarray]:
@@ -44,11 +40,11 @@ def candidate_arrays(version_dir: Path, dataset: pa.Table) -> dict[str, np.ndarr
     }
     data = policy_data(dataset, manifest.policy)
     risk = np.asarray(run["escalation"](inputs.escalation_matrix(data.encoded)), dtype=np.float64)
-    q_hat = nba.score_all_actions(run["nba"], data)
-    pi = nba.policy_matrix(q_hat, risk.reshape(-1), data, manifest.policy)
+    scores = nba.score_all_actions(run["nba"], data)  # the candidate's own: they pick
+    pi = nba.policy_matrix(scores, risk.reshape(-1), data, manifest.policy)
     return {
         "pi": pi,
-        "q_hat": q_hat,
+        "q_hat": crossfit_q_hat(data),  # DR's reward estimate: fitted on other rows
         "actions": data.actions,
         "propensity": data.propensity,
         "reward": data.reward,
@@ -59,22 +55,15 @@ def estimate(
     arrays: dict[str, np.ndarray], resamples: int = RESAMPLES, seed: int = SEED
 ) -> dict[str, Any]:
     """Point estimates with bootstrap intervals, ESS and the logging policy's value."""
-    n = len(arrays["actions"])
     point = ope.ope_estimates(**arrays)
-    rng = np.random.default_rng(seed)
-    boot: dict[str, list[float]] = {k: [] for k in (*ESTIMATORS, "logged_reward")}
-    for _ in range(resamples):
-        idx = rng.integers(0, n, n)
-        sample = ope.ope_estimates(**{k: v[idx] for k, v in arrays.items()})
-        for key in boot:
-            boot[key].append(sample[key])
+    ci = ope.bootstrap(arrays, resamples, seed, LEVEL)
     out: dict[str, Any] = {
-        "n": n,
+        "n": len(arrays["actions"]),
         "logging_value": point["logged_reward"],
-        "logging_ci": _interval(np.asarray(boot["logged_reward"])),
+        "logging_ci": ci["logged_reward"],
     }
     for key in ESTIMATORS:
-        out[key] = {"estimate": point[key], "ci": _interval(np.asarray(boot[key]))}
+        out[key] = {"estimate": point[key], "ci": ci[key]}
     out["ess"] = point["effective_sample_size"]
     out["max_weight"] = point["max_weight"]
     out["resamples"] = resamples

@@ -91,13 +91,28 @@ def policy_matrix(
 
 
 def evaluate_policy(
-    data: PolicyData, predict_risk: Predict, predict_success: Predict, config: PolicyConfig
-) -> dict[str, float]:
-    """OPE estimates (+ true values when known) of the served policy on a decision log."""
+    data: PolicyData,
+    predict_risk: Predict,
+    predict_success: Predict,
+    config: PolicyConfig,
+    resamples: int = 0,
+) -> dict[str, Any]:
+    """OPE estimates (+ true values when known) of the served policy on a decision log;
+    with ``resamples`` > 0 also bootstrap 95% intervals (``ips_ci``, ``snips_ci``, ``dr_ci``)."""
     risk = np.asarray(predict_risk(inputs.escalation_matrix(data.encoded)), dtype=np.float64)
     q_hat = score_all_actions(predict_success, data)
     pi = policy_matrix(q_hat, risk.reshape(-1), data, config)
-    out = ope.ope_estimates(pi, q_hat, data.actions, data.propensity, data.reward)
+    arrays = {
+        "pi": pi,
+        "q_hat": q_hat,
+        "actions": data.actions,
+        "propensity": data.propensity,
+        "reward": data.reward,
+    }
+    out: dict[str, Any] = dict(ope.ope_estimates(**arrays))
+    if resamples:
+        ci = ope.bootstrap(arrays, resamples, seed=7)
+        out.update({f"{k}_ci": [round(x, 5) for x in ci[k]] for k in ("ips", "snips", "dr")})
     if data.p_true is not None:
         out.update(ope.true_values(pi, data.p_true, data.masks, data.actions))
     out["n"] = len(data.actions)

@@ -51,10 +51,13 @@ def run_json(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
 
 
 def manifest_estimate(models_dir: Path) -> Estimate:
-    """The current version's own OPE (its manifest's ``metrics.nba.dr``), no interval."""
+    """The current version's own OPE on its held-out history (manifest ``metrics.nba``:
+    ``dr`` and its bootstrap ``dr_ci``): the estimate made before it served."""
     manifest = load_manifest(current_version_dir(models_dir), verify=False)
-    dr = manifest.metrics.get("nba", {}).get("dr")
-    return Estimate(manifest.version, None if dr is None else float(dr), None)
+    metrics = manifest.metrics.get("nba", {})
+    dr, ci = metrics.get("dr"), metrics.get("dr_ci")
+    interval = None if ci is None else (float(ci[0]), float(ci[1]))
+    return Estimate(manifest.version, None if dr is None else float(dr), interval)
 
 
 def reload_models(channel: grpc.Channel, timeout: float = 120.0) -> str:
