@@ -12,7 +12,6 @@ served traffic instead of the simulated decisions; everything else is unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -32,6 +31,7 @@ from training.data import inputs
 from training.data.frames import Frames, data_hash, load_frames, sample_frames, split_by_time
 from training.export import card, graphs
 from training.export.parity import Holdout, check_parity
+from training.feedback.logged import LoggedSets
 from training.fit import nba
 from training.fit.escalation import (
     EscalationModel,
@@ -143,12 +143,14 @@ def train_version(
     seed: int = DEFAULT_SEED,
     kind: str = "sqlite",
     sample: float | None = None,
-    logged: Sequence[nba.PolicyData] | None = None,
+    logged: LoggedSets | None = None,
 ) -> TrainResult:
     """Run the whole pipeline and export ``models_dir/<version>``; point current at it.
 
     ``sample`` keeps only that share of the tickets and decisions (a weak version);
-    ``logged``: train/validation/test decisions for the reward model (``--from-log``)."""
+    ``logged`` (``--from-log``): the logged decisions join the source decisions in the
+    reward model's training and validation sets, and its held-out tail is the test set,
+    so the manifest's off-policy estimate is made on production traffic it never saw."""
     from training.feast_ops import apply_repo
 
     progress, policy = Progress("train", 7), graphs.load_policy()
@@ -168,11 +170,13 @@ def train_version(
         defaults = inputs.training_defaults(split_by_time(frames.tickets, frames.window)[0])
         esc_sets = _escalation_sets(frames.tickets, frames.window, defaults)
         decisions = split_by_time(frames.decisions, frames.window)
-        policy_sets = (
-            list(logged)
-            if logged is not None
-            else [nba.policy_data(part, defaults, policy) for part in decisions]
-        )
+        policy_sets = [nba.policy_data(part, defaults, policy) for part in decisions]
+        if logged is not None:
+            policy_sets = [
+                nba.concat(policy_sets[0], logged.train),
+                nba.concat(policy_sets[1], logged.validation),
+                logged.test,
+            ]
     with progress.stage("segments (silhouette over K, KMeans)"):
         segment, seg_metrics, fit_x, holdout = _train_segments(frames, defaults, seed, progress)
     with progress.stage("escalation risk (LightGBM, early stopping, calibration)"):
@@ -180,10 +184,12 @@ def train_version(
         p_true = test_tickets["p_escalate"].to_numpy() if "p_escalate" in test_tickets else None
         escalation, esc_metrics = _train_escalation(esc_sets, p_true, seed)
         progress.say(json.dumps(esc_metrics))
-    source = "decision log" if logged is not None else "source decisions"
+    source = "source + logged decisions" if logged is not None else "source decisions"
     with progress.stage(f"next-best-action reward model ({source}) + off-policy evaluation"):
         reward, nba_metrics = _train_nba(policy_sets, escalation, policy, seed)
         nba_metrics["source"] = source
+        if logged is not None:
+            nba_metrics["held_out_since"] = logged.held_out_since
         progress.say(json.dumps(nba_metrics))
     holdout.escalation_x, holdout.escalation_y = esc_sets[2]
     holdout.escalation_p_true = p_true
@@ -200,9 +206,8 @@ def train_version(
         _plots(result, fit_x)
         metrics["rows"] = {
             "tickets": len(frames.tickets),
-            "decisions": len(frames.decisions)
-            if logged is None
-            else sum(len(d.actions) for d in policy_sets),
+            "decisions": len(frames.decisions),
+            "logged_decisions": 0 if logged is None else sum(len(d.actions) for d in logged.splits),
             "customers": len(frames.customers),
             "segment_fit": len(fit_x),
             "sample": sample,

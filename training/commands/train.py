@@ -18,8 +18,7 @@ from pathlib import Path
 from training.export.graphs import load_policy
 from training.export.parity import ParityError
 from training.feedback.dataset import DEFAULT_DATASET, DatasetError, read_dataset
-from training.feedback.logged import check_trainable, time_splits
-from training.fit.nba import PolicyData
+from training.feedback.logged import LoggedSets, check_trainable, logged_sets
 from training.pipeline import DEFAULT_SEED, train_version
 from training.store_args import add_online_store
 
@@ -48,18 +47,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def logged_sets(path: Path) -> list[PolicyData]:
-    """Train/validation/test policy data of the logged dataset; DatasetError if unfit."""
+def read_logged(path: Path) -> LoggedSets:
+    """The logged dataset split for training; DatasetError if unfit."""
     dataset = read_dataset(path)
     check_trainable(dataset)
-    return list(time_splits(dataset, load_policy()))
+    return logged_sets(dataset, load_policy())
 
 
 def run(args: argparse.Namespace) -> int:
     logged = None
     if getattr(args, "from_log", False):  # callers may build the Namespace themselves
         try:
-            logged = logged_sets(args.dataset)
+            logged = read_logged(args.dataset)
         except DatasetError as exc:
             print(f"train --from-log: {exc}", file=sys.stderr)
             return 1

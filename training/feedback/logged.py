@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from modelio.context import ESCALATION_INPUTS
@@ -76,7 +78,38 @@ def check_trainable(dataset: pa.Table, minimum: int = MIN_TRAINING_ROWS) -> None
 
 def time_splits(dataset: pa.Table, config: PolicyConfig) -> Sequence[PolicyData]:
     """Train, validation and test policy data: the logged rows in time order, 70/15/15."""
+    return logged_sets(dataset, config).splits
+
+
+@dataclass(frozen=True)
+class LoggedSets:
+    """The logged dataset split in time order; ``held_out_since`` is the first test row's
+    decision time: a version trained on ``train``/``validation`` never saw rows from then."""
+
+    train: PolicyData
+    validation: PolicyData
+    test: PolicyData
+    held_out_since: str
+
+    @property
+    def splits(self) -> list[PolicyData]:
+        return [self.train, self.validation, self.test]
+
+
+def logged_sets(dataset: pa.Table, config: PolicyConfig) -> LoggedSets:
+    """:class:`LoggedSets` of ``dataset`` (70/15/15 by decision time)."""
     ordered = dataset.take(np.argsort(dataset.column("ts").to_numpy(), kind="stable"))
     n = ordered.num_rows
     cuts = [0, int(n * TRAIN_SHARE), int(n * (TRAIN_SHARE + VALIDATION_SHARE)), n]
-    return [policy_data(ordered.slice(lo, hi - lo), config) for lo, hi in pairwise(cuts)]
+    train, validation, test = (
+        policy_data(ordered.slice(lo, hi - lo), config) for lo, hi in pairwise(cuts)
+    )
+    since = ordered.column("ts")[cuts[2]].as_py() if cuts[2] < n else None
+    return LoggedSets(train, validation, test, since.isoformat() if since else "")
+
+
+def held_out(dataset: pa.Table, since: str) -> pa.Table:
+    """Rows decided at or after ``since`` (ISO time): what a version trained before never saw."""
+    ts = dataset.column("ts").to_pandas()
+    mask = (ts >= pd.Timestamp(since)).to_numpy()
+    return dataset.filter(pa.array(mask))

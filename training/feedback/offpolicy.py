@@ -4,8 +4,10 @@ The candidate's ONNX graphs (escalation risk, reward model) are run with ONNX Ru
 (:func:`training.export.graphs.predictor`, as ``evaluate`` does) on the logged inputs;
 its action distribution is :func:`modelio.policy.action_probabilities` under the
 candidate's frozen policy (:func:`training.fit.nba.policy_matrix`), and IPS, SNIPS and
-DR come from :func:`training.fit.ope.ope_estimates`, DR with a cross-fitted reward
-estimate (:mod:`training.fit.crossfit`), not the candidate's own scores. Intervals are percentile
+DR come from :func:`training.fit.ope.ope_estimates`. A candidate trained
+``--from-log`` on this log is evaluated only on the rows it never saw (its manifest's
+``metrics.nba.held_out_since``): on its own training rows its reward model flatters
+the actions it picks, and DR inherits that optimism. Intervals are percentile
 bootstraps over logged rows (seeded), beside the logging policy's observed mean reward.
 """
 
@@ -21,9 +23,8 @@ from modelio.manifest import load_manifest
 from training.data import inputs
 from training.export import graphs
 from training.feedback.dataset import DatasetError
-from training.feedback.logged import policy_data
+from training.feedback.logged import held_out, policy_data
 from training.fit import nba, ope
-from training.fit.crossfit import crossfit_q_hat
 
 RESAMPLES, SEED, LEVEL = 500, 7, 0.95
 ESTIMATORS = ("ips", "snips", "dr")
@@ -40,11 +41,11 @@ def candidate_arrays(version_dir: Path, dataset: pa.Table) -> dict[str, np.ndarr
     }
     data = policy_data(dataset, manifest.policy)
     risk = np.asarray(run["escalation"](inputs.escalation_matrix(data.encoded)), dtype=np.float64)
-    scores = nba.score_all_actions(run["nba"], data)  # the candidate's own: they pick
-    pi = nba.policy_matrix(scores, risk.reshape(-1), data, manifest.policy)
+    q_hat = nba.score_all_actions(run["nba"], data)
+    pi = nba.policy_matrix(q_hat, risk.reshape(-1), data, manifest.policy)
     return {
         "pi": pi,
-        "q_hat": crossfit_q_hat(data),  # DR's reward estimate: fitted on other rows
+        "q_hat": q_hat,
         "actions": data.actions,
         "propensity": data.propensity,
         "reward": data.reward,
@@ -74,8 +75,11 @@ def evaluate_candidate(
     version_dir: Path, dataset: pa.Table, resamples: int = RESAMPLES, seed: int = SEED
 ) -> dict[str, Any]:
     """The ``evaluate-policy`` report of ``version_dir`` on ``dataset``."""
+    since = load_manifest(version_dir).metrics.get("nba", {}).get("held_out_since")
+    if since:
+        dataset = held_out(dataset, since)
     if dataset.num_rows == 0:
-        raise DatasetError("the logged dataset is empty: nothing to evaluate on")
-    report = {"candidate": version_dir.name}
+        raise DatasetError("the logged dataset has no rows to evaluate on")
+    report: dict[str, Any] = {"candidate": version_dir.name, "held_out_since": since or None}
     report.update(estimate(candidate_arrays(version_dir, dataset), resamples, seed))
     return report

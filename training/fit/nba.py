@@ -55,6 +55,22 @@ class PolicyData:
     p_true: np.ndarray | None  # n x 7 true P(success) when the truth is known
 
 
+def concat(first: PolicyData, second: PolicyData) -> PolicyData:
+    """Both decision sets as one (true success only when both have it)."""
+    truth = None
+    if first.p_true is not None and second.p_true is not None:
+        truth = np.concatenate([first.p_true, second.p_true])
+    return PolicyData(
+        encoded=[*first.encoded, *second.encoded],
+        masks=np.concatenate([first.masks, second.masks]),
+        sentiment=np.concatenate([first.sentiment, second.sentiment]),
+        actions=np.concatenate([first.actions, second.actions]),
+        propensity=np.concatenate([first.propensity, second.propensity]),
+        reward=np.concatenate([first.reward, second.reward]),
+        p_true=truth,
+    )
+
+
 def policy_data(
     frame: pd.DataFrame, defaults: Mapping[str, float], config: PolicyConfig
 ) -> PolicyData:

@@ -4,6 +4,7 @@ and escalation from the simulated history as usual); too small a log is refused.
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +57,13 @@ def test_reward_model_learns_from_the_log(trained: Trained, tmp_path: Path) -> N
     version_dir = current_version_dir(tmp_path / "models")
     manifest = load_manifest(version_dir)  # sha256 of every exported file checked
     assert manifest.version == "from-log-v1"
-    assert manifest.metrics["nba"]["source"] == "decision log"
-    assert manifest.metrics["rows"]["decisions"] == 2000
+    assert manifest.metrics["nba"]["source"] == "source + logged decisions"
+    assert manifest.metrics["rows"]["logged_decisions"] == 2000
+    # The OPE in the manifest is on the log's held-out tail (the last 15% by time).
+    since = manifest.metrics["nba"]["held_out_since"]
+    assert manifest.metrics["nba"]["n"] == sum(
+        t >= datetime.fromisoformat(since) for t in log.dataset.column("ts").to_pylist()
+    )
     assert manifest.metrics["parity"]["nba_max_abs_diff"] <= 1e-5
     # The exported reward model ranks actions by the log's true success rates.
     nba = manifest.models["nba"]
