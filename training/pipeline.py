@@ -31,7 +31,7 @@ from training.data import inputs
 from training.data.frames import Frames, data_hash, load_frames, sample_frames, split_by_time
 from training.export import card, graphs
 from training.export.parity import Holdout, check_parity
-from training.feedback.logged import LoggedSets
+from training.feedback.logged import HELD_OUT_FROM, LoggedSets
 from training.fit import nba
 from training.fit.escalation import (
     EscalationModel,
@@ -149,7 +149,7 @@ def train_version(
 
     ``sample`` keeps only that share of the tickets and decisions (a weak version);
     ``logged`` (``--from-log``): the logged decisions join the source decisions in the
-    reward model's training and validation sets, and its held-out tail is the test set,
+    reward model's training and validation sets, and its held-out buckets are the test set,
     so the manifest's off-policy estimate is made on production traffic it never saw."""
     from training.feast_ops import apply_repo
 
@@ -189,7 +189,7 @@ def train_version(
         reward, nba_metrics = _train_nba(policy_sets, escalation, policy, seed)
         nba_metrics["source"] = source
         if logged is not None:
-            nba_metrics["held_out_since"] = logged.held_out_since
+            nba_metrics["held_out"] = f"decision-id buckets {HELD_OUT_FROM}-99"
         progress.say(json.dumps(nba_metrics))
     holdout.escalation_x, holdout.escalation_y = esc_sets[2]
     holdout.escalation_p_true = p_true

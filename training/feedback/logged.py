@@ -7,13 +7,12 @@ the logged raw ``features`` through :func:`modelio.policy.eligibility_of`, the s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from modelio.context import ESCALATION_INPUTS
@@ -23,8 +22,11 @@ from training.feedback.dataset import DatasetError
 from training.fit.nba import PolicyData
 
 MIN_TRAINING_ROWS = 500
-#: Shares of the logged rows (in time order) for training and validation; rest = test.
-TRAIN_SHARE, VALIDATION_SHARE = 0.70, 0.15
+#: Buckets (of 100, by a hash of the decision id) for training and validation; the rest,
+#: HELD_OUT_FROM and up, is the test set no version trained ``--from-log`` ever sees.
+#: A hash, not time order: a time tail is a biased slice of the traffic (the last hours
+#: of the day, the last customers of a replay) and OPE on it estimates the wrong value.
+TRAIN_BUCKETS, HELD_OUT_FROM = 70, 85
 
 
 def input_matrix(dataset: pa.Table) -> np.ndarray:
@@ -76,20 +78,22 @@ def check_trainable(dataset: pa.Table, minimum: int = MIN_TRAINING_ROWS) -> None
         raise DatasetError("logged propensities must lie in (0, 1]")
 
 
-def time_splits(dataset: pa.Table, config: PolicyConfig) -> Sequence[PolicyData]:
-    """Train, validation and test policy data: the logged rows in time order, 70/15/15."""
-    return logged_sets(dataset, config).splits
+def buckets(decision_ids: Sequence[str]) -> np.ndarray:
+    """Each decision's bucket in [0, 100): a stable hash of its id."""
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(d.encode(), digest_size=4).digest(), "big") % 100
+         for d in decision_ids],
+        dtype=np.int64,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class LoggedSets:
-    """The logged dataset split in time order; ``held_out_since`` is the first test row's
-    decision time: a version trained on ``train``/``validation`` never saw rows from then."""
+    """The logged dataset split by decision-id bucket (70 / 15 / 15)."""
 
     train: PolicyData
     validation: PolicyData
     test: PolicyData
-    held_out_since: str
 
     @property
     def splits(self) -> list[PolicyData]:
@@ -97,19 +101,14 @@ class LoggedSets:
 
 
 def logged_sets(dataset: pa.Table, config: PolicyConfig) -> LoggedSets:
-    """:class:`LoggedSets` of ``dataset`` (70/15/15 by decision time)."""
-    ordered = dataset.take(np.argsort(dataset.column("ts").to_numpy(), kind="stable"))
-    n = ordered.num_rows
-    cuts = [0, int(n * TRAIN_SHARE), int(n * (TRAIN_SHARE + VALIDATION_SHARE)), n]
-    train, validation, test = (
-        policy_data(ordered.slice(lo, hi - lo), config) for lo, hi in pairwise(cuts)
-    )
-    since = ordered.column("ts")[cuts[2]].as_py() if cuts[2] < n else None
-    return LoggedSets(train, validation, test, since.isoformat() if since else "")
+    """:class:`LoggedSets` of ``dataset``."""
+    bucket = buckets(dataset.column("decision_id").to_pylist())
+    parts = (bucket < TRAIN_BUCKETS, (bucket >= TRAIN_BUCKETS) & (bucket < HELD_OUT_FROM))
+    train, validation = (policy_data(dataset.filter(pa.array(m)), config) for m in parts)
+    return LoggedSets(train, validation, policy_data(held_out(dataset), config))
 
 
-def held_out(dataset: pa.Table, since: str) -> pa.Table:
-    """Rows decided at or after ``since`` (ISO time): what a version trained before never saw."""
-    ts = dataset.column("ts").to_pandas()
-    mask = (ts >= pd.Timestamp(since)).to_numpy()
-    return dataset.filter(pa.array(mask))
+def held_out(dataset: pa.Table) -> pa.Table:
+    """The rows no version trained ``--from-log`` learnt from (buckets HELD_OUT_FROM+)."""
+    bucket = buckets(dataset.column("decision_id").to_pylist())
+    return dataset.filter(pa.array(bucket >= HELD_OUT_FROM))

@@ -5,9 +5,10 @@ The candidate's ONNX graphs (escalation risk, reward model) are run with ONNX Ru
 its action distribution is :func:`modelio.policy.action_probabilities` under the
 candidate's frozen policy (:func:`training.fit.nba.policy_matrix`), and IPS, SNIPS and
 DR come from :func:`training.fit.ope.ope_estimates`. A candidate trained
-``--from-log`` on this log is evaluated only on the rows it never saw (its manifest's
-``metrics.nba.held_out_since``): on its own training rows its reward model flatters
-the actions it picks, and DR inherits that optimism. Intervals are percentile
+``--from-log`` is evaluated only on the rows it never saw (the held-out buckets of
+:mod:`training.feedback.logged`; its manifest says ``metrics.nba.held_out``): on its
+own training rows its reward model flatters the actions it picks, and DR inherits that
+optimism. Intervals are percentile
 bootstraps over logged rows (seeded), beside the logging policy's observed mean reward.
 """
 
@@ -75,11 +76,11 @@ def evaluate_candidate(
     version_dir: Path, dataset: pa.Table, resamples: int = RESAMPLES, seed: int = SEED
 ) -> dict[str, Any]:
     """The ``evaluate-policy`` report of ``version_dir`` on ``dataset``."""
-    since = load_manifest(version_dir).metrics.get("nba", {}).get("held_out_since")
-    if since:
-        dataset = held_out(dataset, since)
+    trained_on_log = load_manifest(version_dir).metrics.get("nba", {}).get("held_out")
+    if trained_on_log:
+        dataset = held_out(dataset)
     if dataset.num_rows == 0:
         raise DatasetError("the logged dataset has no rows to evaluate on")
-    report: dict[str, Any] = {"candidate": version_dir.name, "held_out_since": since or None}
+    report: dict[str, Any] = {"candidate": version_dir.name, "held_out": bool(trained_on_log)}
     report.update(estimate(candidate_arrays(version_dir, dataset), resamples, seed))
     return report

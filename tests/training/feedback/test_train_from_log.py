@@ -4,7 +4,6 @@ and escalation from the simulated history as usual); too small a log is refused.
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from tests.support.candidate import P_SUCCESS, synthetic_log
 from tests.training.conftest import Trained
 from training.commands import train
 from training.export import graphs
+from training.feedback.logged import held_out
 
 
 def _args(dataset: Path, tmp_path: Path, trained: Trained | None = None) -> argparse.Namespace:
@@ -59,11 +59,11 @@ def test_reward_model_learns_from_the_log(trained: Trained, tmp_path: Path) -> N
     assert manifest.version == "from-log-v1"
     assert manifest.metrics["nba"]["source"] == "source + logged decisions"
     assert manifest.metrics["rows"]["logged_decisions"] == 2000
-    # The OPE in the manifest is on the log's held-out tail (the last 15% by time).
-    since = manifest.metrics["nba"]["held_out_since"]
-    assert manifest.metrics["nba"]["n"] == sum(
-        t >= datetime.fromisoformat(since) for t in log.dataset.column("ts").to_pylist()
-    )
+    # The OPE in the manifest is on the log's held-out buckets, which training never saw.
+    assert manifest.metrics["nba"]["held_out"]
+    held = held_out(log.dataset)
+    assert manifest.metrics["nba"]["n"] == held.num_rows
+    assert 0.10 * 2000 < held.num_rows < 0.20 * 2000
     assert manifest.metrics["parity"]["nba_max_abs_diff"] <= 1e-5
     # The exported reward model ranks actions by the log's true success rates.
     nba = manifest.models["nba"]
