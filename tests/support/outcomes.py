@@ -14,9 +14,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from personalization.v1 import personalization_pb2 as pb
 from tests.support.servers import EVENT_TIME
 
-Code = grpc.StatusCode
-
-
 SERVICE = "/personalization.v1.PersonalizationService"
 
 

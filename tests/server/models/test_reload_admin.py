@@ -23,9 +23,7 @@ from server.security.keys import KeyRecord, generate_key, hash_key, write_key_fi
 from server.security.policy import ADMIN, DECIDE
 from tests.support.engines import scripted_engine
 from tests.support.feast import FeastFixture
-from tests.support.servers import Running, make_request
-
-Code = grpc.StatusCode
+from tests.support.servers import Code, Running, make_request
 
 
 @pytest.fixture

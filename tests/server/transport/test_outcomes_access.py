@@ -18,9 +18,9 @@ from server.security.keys import KeyRecord, generate_key, hash_key, write_key_fi
 from server.security.keys_cli import main as keys_main
 from server.security.policy import ADMIN, DECIDE, FEEDBACK
 from tests.server.transport.conftest import Start
-from tests.support.outcomes import SERVICE, Code, make_outcome, rpc_error
+from tests.support.outcomes import SERVICE, make_outcome, rpc_error
 from tests.support.record_logs import MemoryLog
-from tests.support.servers import FakeEngine, make_request, test_settings
+from tests.support.servers import Code, FakeEngine, make_request, test_settings
 
 
 class LoggingEngine(FakeEngine):

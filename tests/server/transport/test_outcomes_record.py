@@ -11,9 +11,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from modelio.logrecords import OUTCOME_SCHEMA, OUTCOMES
 from personalization.v1 import personalization_pb2 as pb
 from tests.server.transport.conftest import OutcomeServer, Start
-from tests.support.outcomes import SERVICE, Code, make_outcome, rpc_error, ts
+from tests.support.outcomes import SERVICE, make_outcome, rpc_error, ts
 from tests.support.record_logs import MemoryLog
-from tests.support.servers import EVENT_TIME, make_request
+from tests.support.servers import EVENT_TIME, Code, make_request
 
 
 def test_outcome_is_recorded_as_sent(outcome_server: OutcomeServer) -> None:
