@@ -33,8 +33,8 @@ from server.settings import Settings
 from server.transport.convert import (
     batch_from_proto,
     decision_request_from_proto,
-    decision_to_proto,
 )
+from server.transport.convert_decision import decision_to_proto
 
 Kind = Literal["segment", "escalation", "nba"]
 

@@ -41,8 +41,10 @@ from server.running import (
 from server.security.principal import current_key_id
 from server.security.setup import build_auth, build_credentials
 from server.settings import Settings
+from server.transport.access_log import LoggingInterceptor
 from server.transport.admin import ADMIN_SERVICE_NAME, add_admin_service
-from server.transport.interceptors import ConcurrencyLimiter, ErrorInterceptor, LoggingInterceptor
+from server.transport.interceptors import ErrorInterceptor
+from server.transport.limiter import ConcurrencyLimiter
 from server.transport.servicer import SERVICE_NAME, PersonalizationServicer
 
 log = logging.getLogger(__name__)

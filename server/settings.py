@@ -8,21 +8,27 @@ Example: ``PERSONALIZATION_PORT=6000 PERSONALIZATION_ONLINE_STORE=redis python -
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from modelio.store import StoreSettings, parse_redis_nodes
+from modelio.store import StoreSettings
+from server.settings_logs import DecisionLogSettings
+from server.settings_security import SecuritySettings
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-class Settings(StoreSettings):
+class Settings(DecisionLogSettings, SecuritySettings, StoreSettings):
     """All server settings; each one is the env var ``PERSONALIZATION_<NAME>``.
 
     The online-store switch (``online_store``, ``redis``, ``feature_repo``) is inherited
-    from :class:`modelio.store.StoreSettings`, which training commands share.
+    from :class:`modelio.store.StoreSettings`, which training commands share; API keys,
+    TLS and the audit log from :class:`server.settings_security.SecuritySettings`; the
+    decision log from :class:`server.settings_logs.DecisionLogSettings`. Fields are in
+    that order, then this class's own (network, limits, features and models, metrics,
+    logging).
     """
 
     # hide_input_in_errors: a validation error must not print audit_hmac_key.
@@ -152,114 +158,6 @@ class Settings(StoreSettings):
         "ones are dropped first).",
     )
 
-    # --- authentication and TLS --------------------------------------------------------
-    api_keys_file: Path | None = Field(
-        default=None,
-        description="JSON or YAML file of hashed API keys (see 'python -m server.keys'). "
-        "Unset disables authentication: every caller may call every RPC. Only do that "
-        "behind something else that authenticates; the server warns at startup.",
-    )
-    auth_health: bool = Field(
-        default=False,
-        description="Require a valid API key (any role) for the health service. Off: "
-        "probes need no key.",
-    )
-    auth_reflection: bool = Field(
-        default=False,
-        description="Require a valid API key (any role) for server reflection. Off: "
-        "anyone may list the services.",
-    )
-    tls_cert_file: Path | None = Field(
-        default=None,
-        description="PEM certificate chain of the server. With tls_key_file it turns on "
-        "TLS; unset serves plaintext (API keys then cross the network in clear).",
-    )
-    tls_key_file: Path | None = Field(default=None, description="PEM private key of tls_cert_file.")
-    tls_client_ca_file: Path | None = Field(
-        default=None,
-        description="PEM CA bundle for mutual TLS: when set, clients must present a "
-        "certificate signed by it or the handshake fails. Needs tls_cert_file.",
-    )
-
-    # --- audit log -----------------------------------------------------------------
-    audit_log_path: Path | None = Field(
-        default=None,
-        description="Append-only JSON-lines audit log, one line per customer decided "
-        "for; each line is fsync'd before the response is sent. Unset disables it.",
-    )
-    audit_hash_customer_ids: bool = Field(
-        default=False,
-        description="Store HMAC-SHA256(audit_hmac_key, customer_id) instead of the id.",
-    )
-    audit_hmac_key: SecretStr | None = Field(
-        default=None,
-        min_length=16,
-        description="Secret key for audit_hash_customer_ids (at least 16 characters). "
-        "Keep it: erasing a customer from a hashed log needs it.",
-    )
-
-    # --- decision log ----------------------------------------------------------------
-    decision_log: Literal["off", "file", "redis"] = Field(
-        default="file",
-        description="Where every decision is recorded for learning from outcomes "
-        "(server.logs): 'file' writes parquet files under decision_log_dir, 'redis' "
-        "appends to Redis streams (drained by a separate consumer), 'off' records nothing.",
-    )
-    decision_log_dir: Path = Field(
-        default=Path("logs"),
-        description="Folder of the 'file' decision log: <dir>/<kind>/date=YYYY-MM-DD/"
-        "part-*.parquet (modelio.logrecords). Created at startup; must be writable.",
-    )
-    decision_log_redis: str | None = Field(
-        default=None,
-        description="Redis address(es) 'host:port[,host:port...]' of the 'redis' decision "
-        "log; unset reuses the online store's (redis). A cluster client is used when "
-        "online_store is redis_cluster.",
-    )
-    decision_log_stream_prefix: str = Field(
-        default="personalization",
-        min_length=1,
-        description="Stream keys of the 'redis' decision log: <prefix>:decisions and "
-        "<prefix>:outcomes.",
-    )
-    decision_log_stream_maxlen: int = Field(
-        default=10_000_000,
-        ge=1,
-        description="Approximate cap on each stream's length (XADD MAXLEN ~). Redis trims "
-        "the oldest entries past it whether or not they were read, so the drain must "
-        "keep up (alert on its lag).",
-    )
-    decision_log_queue_size: int = Field(
-        default=100_000,
-        ge=1,
-        description="Rows the in-memory log queue holds before decision_log_when_full "
-        "applies. Also the most a SIGKILL or a crash can lose (with flush_s).",
-    )
-    decision_log_batch_max: int = Field(
-        default=5_000,
-        ge=1,
-        description="Most rows the log writer hands to the sink at once (one parquet file "
-        "or one Redis pipeline per kind).",
-    )
-    decision_log_flush_s: float = Field(
-        default=1.0,
-        gt=0,
-        description="The log writer writes what is queued at least this often; a SIGKILL "
-        "loses at most the rows queued since the last write.",
-    )
-    decision_log_when_full: Literal["drop", "refuse"] = Field(
-        default="drop",
-        description="When the log queue is full: 'drop' answers anyway and counts the rows "
-        "as dropped (metric and warning); 'refuse' fails the RPC UNAVAILABLE so no "
-        "decision is returned without its record.",
-    )
-    decision_log_close_timeout_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="At shutdown (after the RPCs drained), how long the log writer may take "
-        "to write what is still queued; rows left after that are counted as failed.",
-    )
-
     # --- metrics ---------------------------------------------------------------------
     metrics_port: int = Field(
         default=0,
@@ -310,23 +208,6 @@ class Settings(StoreSettings):
     def _empty_is_unset(cls, value: object) -> object:
         # PERSONALIZATION_X= (empty) must mean "unset", not the current directory.
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("decision_log_redis")
-    @classmethod
-    def _check_log_redis(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_redis_nodes(value)
-        return value
-
-    @model_validator(mode="after")
-    def _check_combinations(self) -> Self:
-        if (self.tls_cert_file is None) != (self.tls_key_file is None):
-            raise ValueError("tls_cert_file and tls_key_file must be set together")
-        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
-            raise ValueError("tls_client_ca_file (mutual TLS) needs tls_cert_file/tls_key_file")
-        if self.audit_hash_customer_ids and self.audit_hmac_key is None:
-            raise ValueError("audit_hash_customer_ids needs audit_hmac_key")
-        return self
 
     @property
     def decision_log_address(self) -> str:

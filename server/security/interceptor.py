@@ -22,8 +22,9 @@ from server.errors import PermissionDeniedError, SecurityError, UnauthenticatedE
 from server.security.keys import KeyStore
 from server.security.policy import AccessPolicy, Requirement
 from server.security.principal import Principal, bound
+from server.transport.access_log import annotate_access_log
 from server.transport.errors import abort_for
-from server.transport.interceptors import Continuation, annotate_access_log
+from server.transport.interceptors import Continuation
 
 Metadata = Sequence[tuple[str, str | bytes]] | None
 _HEADER = "authorization"

@@ -14,7 +14,7 @@ import grpc
 from personalization.v1 import admin_pb2 as admin_pb
 from personalization.v1 import admin_pb2_grpc as admin_grpc
 from server.models.reload import ModelReloader
-from server.transport.interceptors import annotate_access_log
+from server.transport.access_log import annotate_access_log
 
 ADMIN_SERVICE_NAME: str = admin_pb.DESCRIPTOR.services_by_name["AdminService"].full_name
 

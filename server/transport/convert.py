@@ -1,26 +1,25 @@
-"""Proto messages <-> engine types, with all request validation.
+"""Decide(Batch) request messages -> engine types, with all request validation, and the
+tolerant parsing that turns bytes that are no message into INVALID_ARGUMENT.
 
-Enum tables are derived from ``modelio.vocab`` and the proto descriptors (value
-``CHANNEL_WEB_CHAT`` <-> vocab entry ``"web_chat"``) and checked against each other
-at import time, so a vocabulary that drifts from the proto fails at startup rather
-than mid-request.
+Decisions go back to messages in ``transport.convert_decision``; the enum tables both
+use are in ``transport.enum_tables``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.descriptor import EnumDescriptor
 
 from modelio.context import TurnContext, UnknownTimeZoneError, zone
-from modelio.vocab import ACTIONS, CHANNELS, DEVICES, FORMALITIES, ISSUE_CATEGORIES
 from personalization.v1 import personalization_pb2 as pb
-from server.engine.types import Decision, DecisionRequest, ScoredAction
+from server.engine.types import DecisionRequest
 from server.errors import BatchTooLargeError, InvalidRequestError
+from server.transport.enum_tables import CATEGORY_BY_NUMBER, CHANNEL_BY_NUMBER, DEVICE_BY_NUMBER
 from server.transport.fields import MAX_REQUEST_ID_LENGTH, text, timestamp
 
 MAX_TURN_INDEX = 10_000
@@ -30,43 +29,6 @@ _MAX_TIME_ZONE_LENGTH = 64
 MIN_EVENT_TIME = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_EVENT_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 _LOCALE = re.compile(r"^[A-Za-z0-9]{1,8}([-_][A-Za-z0-9]{1,8}){0,7}$")
-
-
-def _prefix(enum: EnumDescriptor) -> str:
-    """``DeviceType`` -> ``DEVICE_TYPE_`` (buf's ENUM_VALUE_PREFIX convention)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
-
-
-def _table(enum: EnumDescriptor, vocab: Sequence[str]) -> dict[int, str]:
-    """Enum number -> vocab name; fails if the proto and the vocab disagree."""
-    prefix = _prefix(enum)
-    table = {enum.values_by_name[prefix + name.upper()].number: name for name in vocab}
-    expected = {v.number for v in enum.values if v.number != 0}
-    if set(table) != expected or sorted(table) != list(table):
-        raise RuntimeError(f"proto enum {enum.full_name} does not mirror its vocabulary")
-    return table
-
-
-def _names(enum: EnumDescriptor, vocab: Sequence[str]) -> dict[str, str]:
-    """Vocab name -> enum value name. Protobuf constructors accept value names, which
-    also keeps the generated .pyi stubs (that type enum fields as enum classes) happy."""
-    return {name: enum.values_by_number[n].name for n, name in _table(enum, vocab).items()}
-
-
-def _band_names(enum: EnumDescriptor) -> dict[str, str]:
-    prefix = _prefix(enum)
-    return {v.name[len(prefix) :].lower(): v.name for v in enum.values if v.number != 0}
-
-
-_CHANNELS = _table(pb.Channel.DESCRIPTOR, CHANNELS)
-_DEVICES = _table(pb.DeviceType.DESCRIPTOR, DEVICES)
-_CATEGORIES = _table(pb.IssueCategory.DESCRIPTOR, ISSUE_CATEGORIES)
-_ACTION_NAMES = _names(pb.Action.DESCRIPTOR, ACTIONS)
-_FORMALITY_NAMES = _names(pb.Formality.DESCRIPTOR, FORMALITIES)
-_BAND_NAMES = _band_names(pb.EscalationBand.DESCRIPTOR)
-
-
-# --- proto -> domain ----------------------------------------------------------------
 
 
 class MalformedRequest:
@@ -166,10 +128,15 @@ def _turn_index(value: int) -> int:
 def turn_context_from_proto(ctx: pb.TurnContext, now: datetime | None = None) -> TurnContext:
     """Validate and convert a turn; ``now`` replaces a missing event_time."""
     return TurnContext(
-        channel=_enum("context.channel", ctx.channel, _CHANNELS, pb.Channel.DESCRIPTOR),
-        device=_enum("context.device_type", ctx.device_type, _DEVICES, pb.DeviceType.DESCRIPTOR),
+        channel=_enum("context.channel", ctx.channel, CHANNEL_BY_NUMBER, pb.Channel.DESCRIPTOR),
+        device=_enum(
+            "context.device_type", ctx.device_type, DEVICE_BY_NUMBER, pb.DeviceType.DESCRIPTOR
+        ),
         issue_category=_enum(
-            "context.issue_category", ctx.issue_category, _CATEGORIES, pb.IssueCategory.DESCRIPTOR
+            "context.issue_category",
+            ctx.issue_category,
+            CATEGORY_BY_NUMBER,
+            pb.IssueCategory.DESCRIPTOR,
         ),
         sentiment=_sentiment(ctx.sentiment),
         event_time=_event_time(ctx, now),
@@ -215,56 +182,3 @@ def batch_from_proto(
         except InvalidRequestError as exc:
             raise InvalidRequestError(f"requests[{i}].{exc.field}", exc.reason) from None
     return out
-
-
-# --- domain -> proto ----------------------------------------------------------------
-
-
-def _enum_name(table: dict[str, str], value: str, what: str) -> str:
-    try:
-        return table[value]
-    except KeyError:
-        # The engine produced a value outside the vocabulary: a server bug (INTERNAL).
-        raise ValueError(f"engine returned unknown {what} {value!r}") from None
-
-
-def _scored(item: ScoredAction) -> pb.ScoredAction:
-    return pb.ScoredAction(
-        action=_enum_name(_ACTION_NAMES, item.action, "action"),
-        predicted_success=item.predicted_success,
-    )
-
-
-def decision_to_proto(d: Decision) -> pb.DecideResponse:
-    """Convert an engine decision; raises ValueError on values outside the vocab."""
-    nba = d.next_best_action
-    response = pb.DecideResponse(
-        decision_id=d.decision_id,
-        request_id=d.request_id,
-        segment=pb.Segment(id=d.segment.id, name=d.segment.name),
-        escalation_risk=pb.EscalationRisk(
-            probability=d.escalation_risk.probability,
-            band=_enum_name(_BAND_NAMES, d.escalation_risk.band, "band"),
-        ),
-        next_best_action=pb.NextBestAction(
-            action=_enum_name(_ACTION_NAMES, nba.action, "action"),
-            predicted_success=nba.predicted_success,
-            propensity=nba.propensity,
-            reason_codes=list(nba.reason_codes),
-            alternatives=[_scored(a) for a in nba.alternatives],
-        ),
-        style=pb.StyleHints(
-            formality=_enum_name(_FORMALITY_NAMES, d.style.formality, "formality")
-            if d.style.formality
-            else "FORMALITY_UNSPECIFIED",
-            language=d.style.language,
-        ),
-        personalized=d.personalized,
-        not_personalized_reason=d.not_personalized_reason,
-        degraded=bool(d.degraded_reasons),
-        degraded_reasons=list(d.degraded_reasons),
-        model_version=d.model_version,
-    )
-    if d.feature_age_seconds >= 0:
-        response.feature_age.FromNanoseconds(round(d.feature_age_seconds * 1e9))
-    return response

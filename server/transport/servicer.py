@@ -19,8 +19,8 @@ from server.settings import Settings
 from server.transport.convert import (
     batch_from_proto,
     decision_request_from_proto,
-    decision_to_proto,
 )
+from server.transport.convert_decision import decision_to_proto
 from server.transport.convert_outcome import (
     outcome_batch_from_proto,
     outcome_from_proto,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from modelio.context import TurnContext
+from server.engine.decide import DecisionEngine
 from server.engine.types import Decision, DecisionRequest
 from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
+from server.models.runner import ModelRunner
 
 NOW = datetime(2025, 3, 4, 15, 30, tzinfo=UTC)
 NOW_TS = NOW.timestamp()
@@ -96,3 +99,7 @@ def turn(customer_id: str = "C1", request_id: str = "r-1", **overrides: Any) -> 
 
 def without_id(decision: Decision) -> Decision:
     return dataclasses.replace(decision, decision_id="")
+
+
+def scripted_engine(models: Path, reader: Any = None) -> DecisionEngine:
+    return DecisionEngine(ModelRunner.load(models), reader or ScriptedReader({}))

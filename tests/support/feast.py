@@ -155,3 +155,11 @@ def build_feast_repo(repo: Path, n: int = 1200, now: datetime | None = None) -> 
     write_sources(repo / "data", n, now)
     apply(repo)
     return FeastFixture(repo, now, tuple(customer_id(i) for i in range(n)))
+
+
+def thousand_ids(fx: FeastFixture) -> list[str]:
+    """960 known customers and 40 ids the store has never seen, interleaved."""
+    ids = list(fx.known_ids[:960])
+    for i in range(40):
+        ids.insert(i * 24, f"UNKNOWN-{i:03d}")
+    return ids

@@ -30,6 +30,7 @@ from server.engine.types import (
 )
 from server.settings import Settings
 
+Code = grpc.StatusCode
 EVENT_TIME = datetime(2024, 5, 6, 14, 30, 15, 250000, tzinfo=UTC)
 
 

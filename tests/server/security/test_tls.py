@@ -18,12 +18,7 @@ from server.security.keys import KeyRecord, generate_key, hash_key, write_key_fi
 from server.security.policy import DECIDE
 from server.settings import Settings
 from tests.support.servers import Running, make_request
-from tests.support.tls_certs import Pki, make_pki
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+from tests.support.tls_certs import Pki
 
 
 def _tls(pki: Pki, mutual: bool) -> dict[str, Path]:

@@ -26,6 +26,9 @@ class OutcomeServer:
         return self.run.stub
 
 
+Start = Callable[..., OutcomeServer]
+
+
 @pytest.fixture
 def start_outcome_server() -> Iterator[Callable[..., OutcomeServer]]:
     """Factory: ``start_outcome_server(log=None, **settings_overrides)``."""

@@ -14,8 +14,8 @@ from server.errors import BatchTooLargeError, InvalidRequestError
 from server.transport.convert import (
     batch_from_proto,
     decision_request_from_proto,
-    decision_to_proto,
 )
+from server.transport.convert_decision import decision_to_proto
 from tests.support.servers import EVENT_TIME, fake_decision, make_request
 
 

@@ -21,7 +21,8 @@ from server.errors import (
     NotReadyError,
     OverloadedError,
 )
-from server.transport.convert import decision_request_from_proto, decision_to_proto
+from server.transport.convert import decision_request_from_proto
+from server.transport.convert_decision import decision_to_proto
 from tests.support.servers import FakeEngine, Running, fake_decision, make_request
 
 SERVICE = "personalization.v1.PersonalizationService"

@@ -1,14 +1,12 @@
-"""API-key authentication and role checks, over plaintext, TLS and mutual TLS, plus the
-transport's defences against hostile input (oversized metadata, expired deadlines)."""
+"""API-key authentication and role checks over plaintext, TLS and mutual TLS: the matrix of
+keys and roles, malformed headers, health and reflection, the role table, the principal
+downstream, and what is (never) logged."""
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -21,58 +19,13 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.engine.types import Decision, DecisionRequest
-from server.errors import KeyFileError
 from server.logging_setup import JsonFormatter
-from server.security.interceptor import bearer_key
-from server.security.keys import KeyRecord, KeyStore, generate_key, hash_key, write_key_file
-from server.security.keys_cli import main as keys_main
+from server.security.keys import generate_key
 from server.security.policy import ADMIN, DECIDE, AccessPolicy
 from server.security.principal import current_principal
-from tests.support.servers import FakeEngine, Running, make_request
-from tests.support.tls_certs import Pki, make_pki
-
-Code = grpc.StatusCode
-
-
-@dataclass(frozen=True)
-class Keys:
-    """A key file with one decide-only key and one admin-only key."""
-
-    path: Path
-    decide: str
-    admin: str
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    decide, admin = generate_key(), generate_key()
-    path = tmp_path_factory.mktemp("keys") / "keys.json"
-    write_key_file(
-        path,
-        [
-            KeyRecord("bot-eu", hash_key(decide), frozenset({DECIDE})),
-            KeyRecord("ops", hash_key(admin), frozenset({ADMIN})),
-        ],
-    )
-    return Keys(path, decide, admin)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
-def _bearer(key: str | None) -> list[tuple[str, str]] | None:
-    return [("authorization", f"Bearer {key}")] if key is not None else None
-
-
-def _code(call: Callable[..., object], *args: Any, **kwargs: Any) -> grpc.StatusCode:
-    """The status ``call(*args, **kwargs)`` ends with."""
-    try:
-        call(*args, **kwargs)
-    except grpc.RpcError as exc:
-        return exc.code()  # type: ignore[attr-defined, no-any-return]
-    return Code.OK
+from tests.support.api_keys import Keys, _bearer, _code
+from tests.support.servers import Code, FakeEngine, Running, make_request
+from tests.support.tls_certs import Pki
 
 
 def _tls_overrides(mode: str, pki: Pki) -> dict[str, Any]:
@@ -249,100 +202,3 @@ def test_auth_disabled_warns(
     with caplog.at_level(logging.WARNING):
         start_server()
     assert any("AUTHENTICATION DISABLED" in r.getMessage() for r in caplog.records)
-
-
-def test_key_store_and_bearer_parsing() -> None:
-    a, b = generate_key(), generate_key()
-    store = KeyStore(
-        [KeyRecord("a", hash_key(a), frozenset()), KeyRecord("b", hash_key(b), frozenset({DECIDE}))]
-    )
-    assert store.authenticate(b) == store.authenticate(b) and store.authenticate(b).key_id == "b"  # type: ignore[union-attr]
-    assert store.authenticate(a + "x") is None and store.authenticate("") is None
-    assert hash_key(a) != hash_key(a)  # salted
-    assert bearer_key([("other", "x"), ("authorization", "Bearer k")]) == "k"
-
-
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [
-        ("{", "not valid JSON"),
-        ('{"id": "x"}', "expected a list"),
-        ('[{"id": "x", "hash": "sha1$00$00", "roles": []}]', "hash must look like"),
-        ('[{"id": "x", "hash": "%s", "roles": ["root"]}]', "unknown roles"),
-        (
-            '[{"id": "x", "hash": "%s", "roles": []}, {"id": "x", "hash": "%s", "roles": []}]',
-            "duplicate id",
-        ),
-        ('[{"id": "", "hash": "%s", "roles": []}]', "id must be"),
-    ],
-)
-def test_bad_key_file_fails_startup(
-    content: str, message: str, tmp_path: Path, start_server: Callable[..., Running]
-) -> None:
-    path = tmp_path / "keys.json"
-    path.write_text(content.replace("%s", hash_key("k")))
-    with pytest.raises(KeyFileError, match=message):
-        start_server(api_keys_file=path)
-    with pytest.raises(KeyFileError, match="cannot read"):
-        start_server(api_keys_file=tmp_path / "missing.json")
-
-
-def test_keys_cli_round_trip_yaml(
-    tmp_path: Path, start_server: Callable[..., Running], capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "keys.yaml"
-    assert (
-        keys_main(
-            ["new", "--id", "bot", "--role", "decide", "--role", "admin", "--file", str(path)]
-        )
-        == 0
-    )
-    key = capsys.readouterr().out.strip()
-    assert key.startswith("pk_") and key not in path.read_text()
-    assert path.stat().st_mode & 0o077 == 0
-    assert keys_main(["new", "--id", "bot", "--role", "decide", "--file", str(path)]) == 1
-    assert keys_main(["list", "--file", str(path)]) == 0
-    assert capsys.readouterr().out == "bot\tadmin,decide\n"
-
-    run = start_server(api_keys_file=path)
-    assert run.stub.Decide(make_request(), timeout=5, metadata=_bearer(key)).decision_id
-    assert keys_main(["revoke", "--id", "bot", "--file", str(path)]) == 0
-    revoked = start_server(api_keys_file=path)
-    assert _code(revoked.stub.Decide, make_request(), timeout=5, metadata=_bearer(key)) == (
-        Code.UNAUTHENTICATED
-    )
-
-
-# --- hostile input -------------------------------------------------------------------
-
-
-def test_oversized_metadata_is_resource_exhausted_and_server_survives(
-    keys: Keys, start_server: Callable[..., Running]
-) -> None:
-    run = start_server(api_keys_file=keys.path, max_metadata_bytes=4096)
-    ok = _bearer(keys.decide) or []
-    for md in (
-        [*ok, ("x-junk", "a" * 5000)],
-        [*ok, *[(f"x-{i}", "b" * 90) for i in range(60)]],
-        [("authorization", "Bearer " + "c" * 100_000)],
-    ):
-        with pytest.raises(grpc.RpcError) as info:
-            run.stub.Decide(make_request(), timeout=5, metadata=md)
-        assert info.value.code() == Code.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
-        assert "c" * 100 not in (info.value.details() or "")  # type: ignore[attr-defined]
-    assert run.stub.Decide(make_request(), timeout=5, metadata=ok).decision_id
-    assert run.health_status() == "SERVING"
-
-
-def test_expired_deadline_is_not_processed(start_server: Callable[..., Running]) -> None:
-    engine = FakeEngine(gate=threading.Event())
-    run = start_server(engine, thread_pool_size=1)
-    first = run.stub.Decide.future(make_request("first"), timeout=10)
-    assert engine.entered.acquire(timeout=5)  # the only handler thread is now busy
-    late = run.stub.Decide.future(make_request("late"), timeout=0.2)
-    assert _code(late.result) == Code.DEADLINE_EXCEEDED
-    engine.gate.set()  # type: ignore[union-attr]
-    assert first.result(timeout=5).decision_id == "d-first-3"
-    assert run.stub.Decide(make_request(), timeout=5).decision_id
-    assert engine.entered.acquire(timeout=0)  # the last call ran...
-    assert not engine.entered.acquire(timeout=0.3)  # ...but the expired one never did
