@@ -86,9 +86,10 @@ def run(args: argparse.Namespace) -> int:
               f"{listed}); the SRM test counts it as 0", file=sys.stderr)  # fmt: skip
     if len(sums.arms) < 2:
         return _fail(f"only one arm ({listed}) has decisions: nothing to compare", EXIT_FAILED)
-    for i, arm in enumerate(sums.arms):
-        if sums.n[i, -1] < 2:
-            return _fail(f"arm {arm!r} has {int(sums.n[i, -1])} rewarded decisions (outcomes "
+    rewarded = sums.n[:, -1] if sums.days else [0] * len(sums.arms)
+    for arm, count in zip(sums.arms, rewarded, strict=True):
+        if count < 2:
+            return _fail(f"arm {arm!r} has {int(count)} rewarded decisions (outcomes "
                          "pending until the reward wait is over; --now)", EXIT_FAILED)  # fmt: skip
     from training.experiments.report import build_report, jsonable
 
