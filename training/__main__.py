@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "training.commands.evaluate_policy",
         "off-policy value of a model version on the logged decisions",
     ),
+    "experiment-report": (
+        "training.commands.experiment_report",
+        "per-arm results, lift, SRM and always-valid inference of an experiment",
+    ),
     "drain-log": ("training.commands.drain_log", "drain the Redis log streams into parquet"),
     "log-retention": (
         "training.commands.log_retention",
