@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.training.experiments.synthetic import now_after, write_experiment
+from tests.support.experiment_logs import now_after, write_experiment
 from training.__main__ import main
 
 DAYS, PER_DAY = 7, 300

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tests.training.experiments.simulate import bernoulli_sums
+from tests.support.experiment_sim import bernoulli_sums
 from training.experiments import power, sequential
 
 RUNS, DAYS, ALPHA, TAU, BASE = 1000, 14, 0.05, sequential.DEFAULT_TAU, 0.3

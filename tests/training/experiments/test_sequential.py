@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.training.experiments.simulate import bernoulli_sums
+from tests.support.experiment_sim import bernoulli_sums
 from training.experiments import sequential
 
 RUNS, DAYS, PER_DAY, RATE, ALPHA, TAU = 1000, 14, 500, 0.3, 0.05, sequential.DEFAULT_TAU
