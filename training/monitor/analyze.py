@@ -22,6 +22,7 @@ Alarms: PSI above 0.2 (``psi``), a p-chart point outside its limits (``p_chart``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +99,11 @@ def _columns(decisions: pa.Table) -> dict[str, np.ndarray]:
     return out
 
 
+def _always(config: RewardConfig) -> Callable[[str], RewardConfig]:
+    """The same reward config for every model version."""
+    return lambda _version: config
+
+
 def _outcome_hits(
     decisions: pa.Table, outcomes: pa.Table, wait_s: float, window: dict[str, int], k: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -106,9 +112,9 @@ def _outcome_hits(
         "resolution_rate": RewardConfig(wait_s=wait_s),
         "escalation_rate": RewardConfig(wait_s=wait_s, resolved_reward=0.0, escalated_reward=1.0),
     }
-    out = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, config in indicators.items():
-        joined = join_logs(decisions, outcomes, lambda _v, c=config: c, datetime.now(UTC))
+        joined = join_logs(decisions, outcomes, _always(config), datetime.now(UTC))
         matched = joined.dataset.filter(joined.dataset.column("matched"))
         where = np.array([window[d] for d in matched.column("decision_id").to_pylist()], dtype=int)
         reward = matched.column("reward").to_numpy()
@@ -189,23 +195,18 @@ def analyze(
         }
         for w in range(k)
     ]
-    alarms, watch = [], []
+    alarms: list[dict[str, Any]] = []
+    watch: list[dict[str, Any]] = []
     for name, values in psi.items():
         if name in CALENDAR_INPUTS and not include_calendar:
             continue
         for w, value in enumerate(values):
-            entry = {
-                "window": labels[w],
-                "kind": "psi",
-                "name": name,
-                "value": round(value, 4),
-                "limit": DRIFT,
-            }
-            (
-                alarms if status(value) == "drift" else watch if status(value) == "watch" else []
-            ).append(entry)
+            entry = {"window": labels[w], "kind": "psi", "name": name, "limit": DRIFT}
+            entry["value"] = round(value, 4)
+            if status(value) != "ok":
+                (alarms if status(value) == "drift" else watch).append(entry)
     for chart in charts:
-        for w in np.flatnonzero(chart.out_of_control):
+        for w in map(int, np.flatnonzero(chart.out_of_control)):
             high = chart.rate[w] > chart.upper[w]
             limit = chart.upper[w] if high else chart.lower[w]
             alarms.append(
