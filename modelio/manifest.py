@@ -2,8 +2,10 @@
 
 ``models/<version>/manifest.json`` names every ONNX file with its sha256 and ordered
 inputs, the feature service the version was trained on, defaults for missing features,
-segment names, the policy and the metrics. ``models/current`` is a pointer file holding
-the version name (a plain file works on every filesystem and in Docker volumes).
+segment names, the policy, the metrics and the training distributions
+(:mod:`modelio.distributions`, read by the drift monitor). ``models/current`` is a
+pointer file holding the version name (a plain file works on every filesystem and in
+Docker volumes).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from modelio.context import BASE_DEFAULTS, ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
+from modelio.distributions import TrainingDistributions
 from modelio.policy import PolicyConfig
 
 MANIFEST = "manifest.json"
@@ -68,6 +71,11 @@ class Manifest(BaseModel):
     segments: list[SegmentName]
     policy: PolicyConfig
     metrics: dict[str, Any] = Field(default_factory=dict)
+    distributions: TrainingDistributions = Field(
+        default_factory=TrainingDistributions,
+        description="training distributions of inputs, scores and actions (drift monitor);"
+        " empty in manifests written before it existed",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "forget": ("training.commands.forget", "erase customers from every store and log"),
     "replay": ("training.commands.replay", "play simulated turns against a server, learn, reload"),
+    "monitor": (
+        "training.commands.monitor",
+        "drift (PSI) and outcome control charts over the logs",
+    ),
 }
 
 

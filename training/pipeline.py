@@ -2,7 +2,8 @@
 
 Stages (printed with timings on stderr): feast apply and point-in-time joins, defaults
 and inputs, segments, escalation risk, next-best-action, ONNX export with parity
-checks, then model card, manifest and the ``models/current`` pointer. See docs/training.md.
+checks, then model card, manifest (with the training distributions the drift monitor
+compares against) and the ``models/current`` pointer. See docs/training.md.
 
 ``train --from-log`` passes the logged-bandit dataset's train/validation/test policy data
 as ``logged``: the next-best-action reward model is then fitted (and evaluated) on the
@@ -40,6 +41,7 @@ from training.fit.escalation import (
     positive_proba,
 )
 from training.fit.segment import SegmentFit, fit_segments, segment_metrics, segment_sets
+from training.monitor.fit import training_distributions
 from training.progress import Progress
 
 DEFAULT_SEED = 7
@@ -223,6 +225,9 @@ def train_version(
             segments=segment.names,
             policy=policy,
             metrics=metrics,
+            distributions=training_distributions(
+                esc_sets[0], escalation.predict, reward, policy_sets[0], policy
+            ),
         )
         card.model_card(version_dir, result.manifest)
     metrics["timings_seconds"] = progress.timings

@@ -26,7 +26,8 @@ PLOTS = {
 }
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    """Lay out, write as PNG and close ``fig``."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -42,7 +43,7 @@ def plot_roc(out: Path, y: np.ndarray, p: np.ndarray, p_true: np.ndarray | None)
     ax.plot([0, 1], [0, 1], "k:", lw=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="Escalation ROC")
     ax.legend()
-    _save(fig, out / PLOTS["roc"])
+    save_figure(fig, out / PLOTS["roc"])
 
 
 def plot_calibration(out: Path, y: np.ndarray, p: np.ndarray) -> None:
@@ -53,7 +54,7 @@ def plot_calibration(out: Path, y: np.ndarray, p: np.ndarray) -> None:
     ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect")
     ax.set(xlabel="predicted P(escalation)", ylabel="observed rate", title="Calibration")
     ax.legend()
-    _save(fig, out / PLOTS["calibration"])
+    save_figure(fig, out / PLOTS["calibration"])
 
 
 def plot_segments(
@@ -70,7 +71,7 @@ def plot_segments(
     )
     fig.colorbar(image, ax=ax, label="centroid z-score")
     ax.set_title("Segment profiles")
-    _save(fig, out / PLOTS["segments"])
+    save_figure(fig, out / PLOTS["segments"])
 
 
 def plot_silhouette(out: Path, curve: Mapping[int, float], k: int) -> None:
@@ -81,7 +82,7 @@ def plot_silhouette(out: Path, curve: Mapping[int, float], k: int) -> None:
     ax.axvline(k, color="tab:red", ls="--", label=f"chosen K={k}")
     ax.set(xlabel="K", ylabel="silhouette (sample)", title="Choosing K")
     ax.legend()
-    _save(fig, out / PLOTS["silhouette"])
+    save_figure(fig, out / PLOTS["silhouette"])
 
 
 def plot_policy(out: Path, nba: Mapping[str, float]) -> None:
@@ -103,7 +104,7 @@ def plot_policy(out: Path, nba: Mapping[str, float]) -> None:
     ax.set_ylim(0, max((v for _, v in shown), default=1.0) * 1.15)
     ax.tick_params(axis="x", labelsize=8)
     ax.set(ylabel="P(success)", title="Next-best-action policy value (test logs)")
-    _save(fig, out / PLOTS["policy"])
+    save_figure(fig, out / PLOTS["policy"])
 
 
 def _table(values: Mapping[str, Any]) -> str:

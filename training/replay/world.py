@@ -18,6 +18,7 @@ import numpy as np
 from modelio.policy import Eligibility, PolicyConfig, eligible_mask
 from modelio.reward import RewardConfig, reward_of
 from modelio.vocab import ACTIONS, CHANNELS, DEVICES, ISSUE_CATEGORIES, PLAN_TIERS
+from training.replay.drift import Drift
 from training.replay.population import Population, state_from_features
 from training.sim.config import DAY, TIMEZONES
 from training.sim.outcomes import resolve_tickets
@@ -34,6 +35,7 @@ from training.sim.truth import (
 #: The policy's default rules (training/policy.yaml may override; pass its config).
 DEFAULT_POLICY = PolicyConfig.model_validate({})
 _STREAM = 0x5EED  # keeps replay generators apart from the simulator's (seed, block) ones
+_DRIFT_STREAM = 0xD81F  # the drift's own draws, so turns without drift never change
 
 
 def true_success(state: dict[str, np.ndarray]) -> np.ndarray:
@@ -155,14 +157,20 @@ class Turns:
 
 
 class World:
-    """Draws seeded batches of turns from a :class:`Population`."""
+    """Draws seeded batches of turns from a :class:`Population`, optionally drifted
+    (:class:`training.replay.drift.Drift`: turns after its time change, the rest do not)."""
 
     def __init__(
-        self, population: Population, seed: int = 7, policy: PolicyConfig | None = None
+        self,
+        population: Population,
+        seed: int = 7,
+        policy: PolicyConfig | None = None,
+        drift: Drift | None = None,
     ) -> None:
         self.population = population
         self.seed = seed
         self.policy = policy or DEFAULT_POLICY
+        self.drift = drift
 
     def turns(self, n: int, index: int = 0, days: int = 1) -> Turns:
         """``n`` turns over ``days`` days starting ``index * days`` days after the snapshot,
@@ -174,8 +182,16 @@ class World:
         t = open_times(rng, who, pop.zone, start, start + days * DAY + 60)
         order = np.argsort(t, kind="stable")
         who, t = who[order], t[order]
+        if self.drift is not None:
+            drift_rng = np.random.default_rng(
+                np.random.SeedSequence([self.seed, _DRIFT_STREAM, index])
+            )
+            who = self.drift.customers(drift_rng, pop, who, t)
         context = turn_context(rng, pop.archetype[who], pop.zone[who], t)
         zone = context.pop("zone")
         customer = {k: v[who] for k, v in pop.features.items()}
+        if self.drift is not None:
+            self.drift.apply_context(context, t)
+            self.drift.apply_state(customer, t)
         state = state_from_features(customer, context, pop.patience[who], turn_counted=False)
         return Turns(pop.ids[who], t, zone, state, self.policy)
