@@ -101,7 +101,11 @@ def test_slow_redis_answers_degraded_within_budget_then_recovers(
         engine = build_engine(settings)
         try:
             customer = engine_feast_repo.known_ids[1]
-            assert not engine.decide(turn(customer)).degraded_reasons
+            # Healthy first (on a loaded machine one read may miss the 20 ms budget).
+            deadline = time.monotonic() + 5
+            while engine.decide(turn(customer)).degraded_reasons:
+                assert time.monotonic() < deadline, "never answered personalized"
+                time.sleep(0.05)
             proxy.delay_s = 0.25  # every reply arrives long after the 20 ms budget
             reasons, took = [], []
             for _ in range(10):
