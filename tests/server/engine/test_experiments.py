@@ -1,8 +1,8 @@
 """Experiments in the engine: arms by customer, shadow rows, loading, promote/rollback.
 
-Versions are clones of the session's trained ``test-v1`` with other policies
-(``with_policy``): ``v1`` the default policy, ``v2`` explores uniformly (epsilon 1), so
-the two answer differently; ``v3`` (epsilon 0.5) is the shadow.
+Versions come from ``tests.support.experiments``: ``v1`` the default policy, ``v2``
+explores uniformly (so the two answer differently), ``v3`` is the shadow, ``bad`` is
+corrupt.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import shutil
 import threading
 import time
 from collections import Counter
@@ -21,14 +20,14 @@ import pytest
 
 from modelio.experiment import Experiment, assign, load_experiment, write_experiment
 from modelio.logrecords import DECISIONS
-from modelio.manifest import current_version_dir, load_manifest, set_current, write_manifest
+from modelio.manifest import current_version_dir
 from server.engine.decide import DecisionEngine
 from server.errors import InvalidRequestError, ModelLoadError
 from server.models.reload import ModelReloader, ReloadOnEvent
 from server.models.runner import ModelRunner
 from tests.support.engines import ENGAGEMENT, NOW_TS, PROFILE, SUPPORT, ScriptedReader, features
 from tests.support.engines import turn as make_turn
-from tests.support.models import with_policy
+from tests.support.experiments import experiment, experiment_versions, linked_models
 from tests.support.record_logs import MemoryLog
 
 CUSTOMERS = [f"C{i:05d}" for i in range(300)]
@@ -40,29 +39,13 @@ def turn(cid: str, i: int = 0) -> Any:
 
 @pytest.fixture(scope="module")
 def models(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("exp-models")
-    v1 = root / "v1"
-    shutil.copytree(model_dir / "test-v1", v1)
-    write_manifest(v1, load_manifest(v1).model_copy(update={"version": "v1"}))
-    with_policy(v1, "v2", epsilon=1.0)
-    with_policy(v1, "v3", epsilon=0.5)
-    bad = with_policy(v1, "bad", epsilon=0.2)
-    blob = bytearray((bad / "nba.onnx").read_bytes())
-    blob[len(blob) // 2] ^= 0xFF
-    (bad / "nba.onnx").write_bytes(bytes(blob))
-    set_current(root, "v1")
-    return root
+    return experiment_versions(model_dir, tmp_path_factory.mktemp("exp-models"))
 
 
 @pytest.fixture
 def fresh(models: Path, tmp_path: Path) -> Path:
     """A per-test models dir whose versions are symlinks to the module's."""
-    root = tmp_path / "models"
-    root.mkdir()
-    for version in ("v1", "v2", "v3", "bad"):
-        (root / version).symlink_to(models / version, target_is_directory=True)
-    set_current(root, "v1")
-    return root
+    return linked_models(models, tmp_path / "models")
 
 
 def rows() -> dict[str, Any]:
@@ -73,19 +56,6 @@ def rows() -> dict[str, Any]:
 def engine_on(models: Path, log: MemoryLog | None = None, **kw: Any) -> DecisionEngine:
     runner = ModelRunner.load(models)
     return DecisionEngine(runner, ScriptedReader(rows()), clock=lambda: NOW_TS, log=log, **kw)
-
-
-def experiment(**update: Any) -> Experiment:
-    data: dict[str, Any] = {
-        "name": "exp",
-        "salt": "salt-1",
-        "arms": [
-            {"name": "control", "version": "v1", "weight": 3, "control": True},
-            {"name": "explore", "version": "v2", "weight": 1},
-        ],
-    }
-    data.update(update)
-    return Experiment.model_validate(data)
 
 
 def serving(models: Path, exp: Experiment, log: MemoryLog | None = None) -> DecisionEngine:
