@@ -6,6 +6,17 @@ stream entries' layout); :func:`decision_table` / :func:`outcome_table` turn a l
 rows into an Arrow table with exactly this schema. Stream entries carry the same row
 JSON-encoded under one field (``row``), so every sink stores the same record.
 
+Experiments (``modelio.experiment``): ``arm`` is the arm that answered ("" without an
+experiment). Each **shadow** version scores every request without acting and adds one
+more decisions row per served decision: ``arm = "shadow:<version>"``,
+``model_version = <version>``, ``decision_id = "<served decision_id>:shadow:<version>"``,
+the same turn, features and inputs as the served row, and the shadow policy's own
+``action``, ``probabilities`` and ``propensity``. Such an id never reaches a caller,
+so no outcome joins it directly: off-policy evaluation of a shadow takes the outcome
+of the served ``decision_id`` (the part before ``:shadow:``) and the served row's
+logging propensity, and uses the shadow row as the candidate's choice. Readers that
+want only served decisions drop rows whose arm starts with ``shadow:``.
+
 Log folders (embedded default): ``<log_dir>/decisions/date=YYYY-MM-DD/*.parquet`` and
 ``<log_dir>/outcomes/date=YYYY-MM-DD/*.parquet`` (hive-style day partitions, which
 retention deletes whole).

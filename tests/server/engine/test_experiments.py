@@ -22,12 +22,15 @@ from modelio.experiment import Experiment, assign, load_experiment, write_experi
 from modelio.logrecords import DECISIONS
 from modelio.manifest import current_version_dir
 from server.engine.decide import DecisionEngine
+from server.engine.factory import build_engine
 from server.errors import InvalidRequestError, ModelLoadError
 from server.models.reload import ModelReloader, ReloadOnEvent
 from server.models.runner import ModelRunner
+from server.settings import Settings
 from tests.support.engines import ENGAGEMENT, NOW_TS, PROFILE, SUPPORT, ScriptedReader, features
 from tests.support.engines import turn as make_turn
 from tests.support.experiments import experiment, experiment_versions, linked_models
+from tests.support.feast import FeastFixture
 from tests.support.record_logs import MemoryLog
 
 CUSTOMERS = [f"C{i:05d}" for i in range(300)]
@@ -286,3 +289,20 @@ def test_assignment_is_the_pure_function(fresh: Path) -> None:
     cumulative = exp.cumulative()
     for cid in CUSTOMERS[:30]:
         assert engine.decide(turn(cid)).arm == exp.arms[assign("salt-1", cid, cumulative)].name
+
+
+def test_the_server_starts_on_the_experiment_and_refuses_a_bad_one(
+    fresh: Path, engine_feast_repo: FeastFixture
+) -> None:
+    settings = Settings(feature_repo=engine_feast_repo.repo, models_dir=fresh)
+    write_experiment(fresh, experiment(shadow=["v3"]))
+    engine = build_engine(settings)
+    try:
+        assert engine.model_version == "v1"
+        assert [a.name for a in engine.experiment.arms] == ["control", "explore"]
+        assert [b.version for b in engine.experiment.shadows] == ["v3"]
+    finally:
+        engine.close()
+    write_experiment(fresh, experiment(shadow=["bad"]))
+    with pytest.raises(ModelLoadError, match="version 'bad' refused"):
+        build_engine(settings)
