@@ -310,10 +310,13 @@ class DecisionEngine:
         if self._logging:
             ts = datetime.fromtimestamp(self._clock(), UTC)
             input_lists = [row.tolist() for row in inputs]
-            log_rows = decision_rows(prepared, decided, input_lists, scores, ts)
-            ids = [d.decision_id for d, _ in decided]
+            served_rows = decision_rows(prepared, decided, input_lists, scores, ts)
+            log_rows = list(served_rows)
             for shadow in snapshot.shadows:
-                log_rows += self._shadow_rows(shadow, prepared, matrix, ids, ts)
+                # Same input layout as every arm: the served rows' input lists are its own.
+                same = all(a.encoding == shadow.encoding for a in snapshot.arms)
+                lists = input_lists if same else None
+                log_rows += self._shadow_rows(shadow, prepared, matrix, served_rows, lists)
             self._log.submit(DECISIONS, log_rows)  # may raise RecordLogFullError
         return [d for d, _ in decided]
 
@@ -322,15 +325,16 @@ class DecisionEngine:
         shadow: _Served,
         prepared: list[Prepared],
         matrix: Callable[[_Served], np.ndarray],
-        ids: list[str],
-        ts: datetime,
+        served_rows: list[dict[str, Any]],
+        input_lists: list[list[float]] | None,
     ) -> list[dict[str, Any]]:
         """One shadow version's log rows for the batch; [] (logged) if it fails."""
         version = shadow.bundle.version
         try:
             inputs = matrix(shadow)
             got, scores = self._score(shadow, SHADOW_PREFIX + version, prepared, inputs)
-            return shadow_rows(prepared, got, ids, inputs.tolist(), scores, ts)
+            lists = input_lists if input_lists is not None else inputs.tolist()
+            return shadow_rows(prepared, got, served_rows, lists, scores)
         except Exception:  # a shadow never fails or changes the answer
             log.warning("shadow version %s failed; its rows are skipped", version, exc_info=True)
             return []

@@ -36,9 +36,10 @@ def decision_row(
     scores: list[float],
     ts: datetime,
     decision_id: str | None = None,
+    features: str | None = None,
 ) -> dict[str, Any]:
     """One DECISION_SCHEMA row: the turn, the features and inputs, the policy's output
-    (``decision_id`` overrides the decision's own, for shadow rows)."""
+    (shadow rows pass their ``decision_id`` and the served row's ``features`` JSON)."""
     ctx = p.req.context
     nba = decision.next_best_action
     return {
@@ -57,7 +58,7 @@ def decision_row(
         "time_zone": ctx.timezone,
         "locale": ctx.locale,
         "turn_index": ctx.turn_index,
-        "features": features_json(p.raw),
+        "features": features_json(p.raw) if features is None else features,
         "inputs": inputs,
         "probabilities": list(choice.probabilities),
         "action": nba.action,
@@ -94,15 +95,23 @@ def shadow_id(decision_id: str, version: str) -> str:
 def shadow_rows(
     prepared: Sequence[Prepared],
     decided: Sequence[tuple[Decision, Choice]],
-    served_ids: Sequence[str],
+    served: Sequence[dict[str, Any]],
     inputs: list[list[float]],
     scores: list[list[float]],
-    ts: datetime,
 ) -> list[dict[str, Any]]:
     """A shadow version's rows for a batch: its own choice and propensity, the served
-    decision's id suffixed (:func:`shadow_id`), arm ``shadow:<version>``."""
+    row's id suffixed (:func:`shadow_id`), time and features, arm ``shadow:<version>``."""
     return [
-        decision_row(p, d, c, inputs[i], scores[i], ts, shadow_id(served_ids[i], d.model_version))
+        decision_row(
+            p,
+            d,
+            c,
+            inputs[i],
+            scores[i],
+            served[i]["ts"],
+            shadow_id(served[i]["decision_id"], d.model_version),
+            served[i]["features"],
+        )
         for i, (p, (d, c)) in enumerate(zip(prepared, decided, strict=True))
     ]
 
