@@ -28,9 +28,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from modelio.logrecords import SHADOW_ARM_PREFIX
+
 EXPERIMENT = "experiment.json"
 #: Decision-log arm of a shadow version's rows: ``shadow:<version>``.
-SHADOW_PREFIX = "shadow:"
+SHADOW_PREFIX = SHADOW_ARM_PREFIX
 _NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 _VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 _SCALE = float(2**64)
