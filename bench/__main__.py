@@ -170,7 +170,10 @@ def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, A
         launcher = ServerLauncher(group, server_env(args.server_env))
         launcher.launch(DATALESS, None)  # they start while the data is prepared
         data = prepare(group, workdir, customers, args.models_dir, args.tiny)
-        launcher.launch(("decide", "naive", "feast_listen", "decide_2w", "decide_nolog"), data)
+        launcher.launch(
+            ("decide", "naive", "feast_listen", "decide_2w", "decide_nolog", "decide_shadow"),
+            data,
+        )
         results = measure_all(group, data, cfg, launcher.running)
     results["config"] = {
         "customers": customers,

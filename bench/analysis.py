@@ -33,6 +33,12 @@ TARGETS: tuple[Target, ...] = (
         ">=",
         0.95,
     ),
+    Target(
+        "decide_cpu_shadow_over_decide",
+        "server CPU per Decide with one shadow version / without (shadow costs <= 25%)",
+        "<=",
+        1.25,
+    ),
 )
 
 
@@ -44,7 +50,8 @@ def _ratio(num: float | None, den: float | None) -> float | None:
 
 def _p50(results: dict[str, Any], name: str, key: str = "p50_us") -> float | None:
     entry = results.get("entries", {}).get(name)
-    return float(entry[key]) if entry and entry.get("ok") else None
+    value = entry.get(key) if entry and entry.get("ok") else None
+    return float(value) if value is not None else None
 
 
 def ratios(results: dict[str, Any]) -> dict[str, float | None]:
@@ -75,6 +82,13 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             _p50(results, "decide", "rps"), _p50(results, "decide_nolog", "rps")
         ),
         "decide_p50_log_over_nolog": _ratio(_p50(results, "decide"), _p50(results, "decide_nolog")),
+        "decide_cpu_shadow_over_decide": _ratio(
+            _p50(results, "decide_shadow", "server_cpu_us_per_call"),
+            _p50(results, "decide", "server_cpu_us_per_call"),
+        ),
+        "decide_rps_shadow_over_decide": _ratio(
+            _p50(results, "decide_shadow", "rps"), _p50(results, "decide", "rps")
+        ),
     }
 
 

@@ -20,6 +20,8 @@ ENTRY_NOTES = {
     "feast_listen": "`feast listen` GetOnlineFeatures, 1 id: features only, no models",
     "decide_2w": "`python -m server --workers 2` (one per core), load from 2 client processes",
     "decide_nolog": "`decide` with `decision_log=off`: the decision log's cost, same run",
+    "decide_shadow": "`decide` with an experiment scoring one shadow version on every call "
+    "(logged): the shadow's cost, same run",
 }
 COLUMNS = (
     ("name", "entry"),

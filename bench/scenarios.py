@@ -14,11 +14,17 @@ entry                     server                           call
 ``feast_listen``          ``feast listen``                 GetOnlineFeatures, 1 id
 ``decide_2w``             ``python -m server``, 2 workers  Decide, 2 client procs
 ``decide_nolog``          ``python -m server``, log off    Decide
+``decide_shadow``         ``python -m server``, 1 shadow   Decide
 ========================  ===============================  =========================
 
 ``decide`` runs as the product does, with the decision log on (the embedded parquet
 sink in the bench's work folder); ``decide_nolog`` is the same server with
 ``decision_log=off``, so the two give the log's cost in the same run.
+
+``decide_shadow`` is ``decide`` (log on) serving an experiment with one arm and one
+shadow version (``models/experiment.json`` in its own models folder, whose versions
+link to the bench's): the served version itself as the shadow, so its extra server CPU
+per Decide is exactly one more scoring pass plus its decision-log row.
 
 ``decide_2w`` is the product as it should run on this 2-core machine: two worker
 processes on one port. The kernel spreads connections, not calls, over the workers,
@@ -33,6 +39,7 @@ transport and the engine cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -41,6 +48,8 @@ from bench.feast_listen import start_feast_listen
 from bench.prepare import BenchData
 from bench.procs import Child, ProcessGroup, base_env, free_port, python_module
 from loadgen.workload import Workload, build_pool
+from modelio.experiment import Arm, Experiment, write_experiment
+from modelio.manifest import current_version_dir, set_current
 from server.settings import Settings
 
 READY_TIMEOUT_S = 180.0
@@ -67,6 +76,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("feast_listen", "feast_listen", "feast"),
     Entry("decide_2w", "decide_2w", "decide", processes=2),
     Entry("decide_nolog", "decide_nolog", "decide"),
+    Entry("decide_shadow", "decide_shadow", "decide"),
 )
 SERVERS: tuple[str, ...] = (
     "echo",
@@ -76,10 +86,11 @@ SERVERS: tuple[str, ...] = (
     "feast_listen",
     "decide_2w",
     "decide_nolog",
+    "decide_shadow",
 )
 #: Servers that need no prepared data (they start while it is being prepared).
 DATALESS: tuple[str, ...] = ("echo", "transport")
-DECIDE_WORKERS = {"decide": 1, "decide_2w": 2, "decide_nolog": 1}
+DECIDE_WORKERS = {"decide": 1, "decide_2w": 2, "decide_nolog": 1, "decide_shadow": 1}
 #: Servers built by ``server.app`` that take the decide server's ``--server-env``.
 DECIDE_SETTINGS: tuple[str, ...] = (*DECIDE_WORKERS, "transport")
 
@@ -112,12 +123,32 @@ def server_command(
             PERSONALIZATION_ONLINE_STORE="redis",
             PERSONALIZATION_REDIS=data.redis,
             PERSONALIZATION_FEATURE_REPO=str(data.repo),
-            PERSONALIZATION_MODELS_DIR=str(data.models_dir),
+            PERSONALIZATION_MODELS_DIR=str(
+                shadow_models(data) if name == "decide_shadow" else data.models_dir
+            ),
             PERSONALIZATION_DECISION_LOG="off" if name == "decide_nolog" else "file",
             PERSONALIZATION_DECISION_LOG_DIR=str(data.repo.parent / "decision-logs" / name),
         )
         return python_module("server"), env
     raise ValueError(f"unknown bench server {name!r}")
+
+
+def shadow_models(data: BenchData) -> Path:
+    """A models folder beside the bench's: its versions and ``current`` linked, plus an
+    ``experiment.json`` with one arm (the current version) shadowed by that version."""
+    root = data.repo.parent / "models-shadow"
+    root.mkdir(parents=True, exist_ok=True)
+    for version_dir in data.models_dir.iterdir():
+        link = root / version_dir.name
+        if version_dir.is_dir() and not link.exists():
+            link.symlink_to(version_dir.resolve(), target_is_directory=True)
+    version = current_version_dir(data.models_dir).name
+    set_current(root, version)
+    arm = Arm(name="main", version=version, weight=1.0, control=True)
+    write_experiment(
+        root, Experiment(name="bench-shadow", salt="bench", arms=(arm,), shadow=(version,))
+    )
+    return root
 
 
 @dataclass

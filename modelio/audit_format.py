@@ -13,6 +13,10 @@ when the call failed; ``status`` is the gRPC status code name of the call.
 Outcome lines (RecordOutcome, one per outcome) have no customer key at all: an
 outcome names only its ``decision_id``, the caller's, so it is set even when the
 call failed.
+
+Admin lines (ReloadModels, LoadExperiment, PromoteArm: one per call) have no customer
+key either, null ``decision_id``, and a ``detail`` string: what was asked and, when the
+call succeeded, what serves now.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class AuditItem:
     customer_id: str | None  # None: the call names no customer (outcomes)
     request_id: str
     decision_id: str | None
+    detail: str | None = None  # admin calls: what was asked and what serves now
 
 
 def audit_lines(
@@ -84,6 +89,8 @@ def audit_lines(
         record["decision_id"] = decision_id[:MAX_LOGGED_ID] if decision_id is not None else None
         record["request_id"] = item.request_id[:MAX_LOGGED_ID]
         record["status"] = status
+        if item.detail is not None:
+            record["detail"] = item.detail[:1024]
         # ASCII-only JSON: control and non-ASCII characters are escaped, so a line
         # never contains a raw newline and always decodes.
         out.append(json.dumps(record, separators=(",", ":")))

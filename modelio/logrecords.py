@@ -6,6 +6,18 @@ stream entries' layout); :func:`decision_table` / :func:`outcome_table` turn a l
 rows into an Arrow table with exactly this schema. Stream entries carry the same row
 JSON-encoded under one field (``row``), so every sink stores the same record.
 
+Experiments (``modelio.experiment``): ``arm`` is the arm that answered ("" without an
+experiment). Each **shadow** version scores every request without acting and adds one
+more decisions row per served decision: ``arm = "shadow:<version>"``,
+``model_version = <version>``, ``decision_id = "<served decision_id>:shadow:<version>"``,
+the same turn, features and inputs as the served row, and the shadow policy's own
+``action``, ``probabilities`` and ``propensity``. Such an id never reaches a caller,
+so no outcome joins it directly: off-policy evaluation of a shadow takes the outcome
+of the served ``decision_id`` (the part before ``:shadow:``) and the served row's
+logging propensity, and uses the shadow row as the candidate's choice. Readers that
+want only served decisions use :func:`served_only` (the feedback join does, so the
+logged-bandit dataset holds served decisions only).
+
 Log folders (embedded default): ``<log_dir>/decisions/date=YYYY-MM-DD/*.parquet`` and
 ``<log_dir>/outcomes/date=YYYY-MM-DD/*.parquet`` (hive-style day partitions, which
 retention deletes whole).
@@ -80,6 +92,19 @@ SCHEMAS: dict[str, pa.Schema] = {DECISIONS: DECISION_SCHEMA, OUTCOMES: OUTCOME_S
 def table(kind: str, rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Rows of ``kind`` (decisions or outcomes) as an Arrow table of its schema."""
     return pa.Table.from_pylist([dict(r) for r in rows], schema=SCHEMAS[kind])
+
+
+#: The ``arm`` of a shadow version's rows starts with this (``modelio.experiment``).
+SHADOW_ARM_PREFIX = "shadow:"
+
+
+def served_only(decisions: pa.Table) -> pa.Table:
+    """The decisions table without shadow rows (the decisions callers actually got)."""
+    if decisions.num_rows == 0 or "arm" not in decisions.column_names:
+        return decisions
+    arms = decisions.column("arm").to_pylist()
+    keep = [not (a or "").startswith(SHADOW_ARM_PREFIX) for a in arms]
+    return decisions if all(keep) else decisions.filter(pa.array(keep, type=pa.bool_()))
 
 
 def to_stream_entry(row: Mapping[str, Any]) -> dict[str, str]:

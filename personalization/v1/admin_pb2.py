@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epersonalization/v1/admin.proto\x12\x12personalization.v1\"&\n\x13ReloadModelsRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"Y\n\x14ReloadModelsResponse\x12\x18\n\x10previous_version\x18\x01 \x01(\t\x12\x16\n\x0eloaded_version\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t2q\n\x0c\x41\x64minService\x12\x61\n\x0cReloadModels\x12\'.personalization.v1.ReloadModelsRequest\x1a(.personalization.v1.ReloadModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epersonalization/v1/admin.proto\x12\x12personalization.v1\"&\n\x13ReloadModelsRequest\x12\x0f\n\x07version\x18\x01 \x01(\t\"Y\n\x14ReloadModelsResponse\x12\x18\n\x10previous_version\x18\x01 \x01(\t\x12\x16\n\x0eloaded_version\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\x17\n\x15LoadExperimentRequest\"N\n\rExperimentArm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05share\x18\x03 \x01(\x01\x12\x0f\n\x07\x63ontrol\x18\x04 \x01(\x08\"\x81\x01\n\x16LoadExperimentResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12/\n\x04\x61rms\x18\x02 \x03(\x0b\x32!.personalization.v1.ExperimentArm\x12\x17\n\x0fshadow_versions\x18\x03 \x03(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"6\n\x11PromoteArmRequest\x12\x0b\n\x03\x61rm\x18\x01 \x01(\t\x12\x14\n\x0cmove_current\x18\x02 \x01(\x08\"j\n\x12PromoteArmResponse\x12;\n\x07serving\x18\x01 \x01(\x0b\x32*.personalization.v1.LoadExperimentResponse\x12\x17\n\x0f\x63urrent_version\x18\x02 \x01(\t2\xb7\x02\n\x0c\x41\x64minService\x12\x61\n\x0cReloadModels\x12\'.personalization.v1.ReloadModelsRequest\x1a(.personalization.v1.ReloadModelsResponse\x12g\n\x0eLoadExperiment\x12).personalization.v1.LoadExperimentRequest\x1a*.personalization.v1.LoadExperimentResponse\x12[\n\nPromoteArm\x12%.personalization.v1.PromoteArmRequest\x1a&.personalization.v1.PromoteArmResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RELOADMODELSREQUEST']._serialized_end=92
   _globals['_RELOADMODELSRESPONSE']._serialized_start=94
   _globals['_RELOADMODELSRESPONSE']._serialized_end=183
-  _globals['_ADMINSERVICE']._serialized_start=185
-  _globals['_ADMINSERVICE']._serialized_end=298
+  _globals['_LOADEXPERIMENTREQUEST']._serialized_start=185
+  _globals['_LOADEXPERIMENTREQUEST']._serialized_end=208
+  _globals['_EXPERIMENTARM']._serialized_start=210
+  _globals['_EXPERIMENTARM']._serialized_end=288
+  _globals['_LOADEXPERIMENTRESPONSE']._serialized_start=291
+  _globals['_LOADEXPERIMENTRESPONSE']._serialized_end=420
+  _globals['_PROMOTEARMREQUEST']._serialized_start=422
+  _globals['_PROMOTEARMREQUEST']._serialized_end=476
+  _globals['_PROMOTEARMRESPONSE']._serialized_start=478
+  _globals['_PROMOTEARMRESPONSE']._serialized_end=584
+  _globals['_ADMINSERVICE']._serialized_start=587
+  _globals['_ADMINSERVICE']._serialized_end=898
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,16 @@ class AdminServiceStub:
                 request_serializer=personalization_dot_v1_dot_admin__pb2.ReloadModelsRequest.SerializeToString,
                 response_deserializer=personalization_dot_v1_dot_admin__pb2.ReloadModelsResponse.FromString,
                 _registered_method=True)
+        self.LoadExperiment = channel.unary_unary(
+                '/personalization.v1.AdminService/LoadExperiment',
+                request_serializer=personalization_dot_v1_dot_admin__pb2.LoadExperimentRequest.SerializeToString,
+                response_deserializer=personalization_dot_v1_dot_admin__pb2.LoadExperimentResponse.FromString,
+                _registered_method=True)
+        self.PromoteArm = channel.unary_unary(
+                '/personalization.v1.AdminService/PromoteArm',
+                request_serializer=personalization_dot_v1_dot_admin__pb2.PromoteArmRequest.SerializeToString,
+                response_deserializer=personalization_dot_v1_dot_admin__pb2.PromoteArmResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -53,6 +63,32 @@ class AdminServiceServicer:
         use the new one. A bad version is refused with FAILED_PRECONDITION, the
         details naming the problem, and the old version keeps serving. A malformed
         version name is INVALID_ARGUMENT. Reloads are serialized.
+
+        With an empty version and a models/experiment.json present, the experiment
+        is loaded instead (as LoadExperiment does); a named version ends any
+        experiment and serves that version alone.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LoadExperiment(self, request, context):
+        """Loads models/experiment.json (arms and shadow versions), validates every
+        version it names like ReloadModels does and swaps the whole experiment in
+        at once. Any bad version, or an invalid or missing file, refuses the whole
+        change with FAILED_PRECONDITION and the old configuration keeps serving.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PromoteArm(self, request, context):
+        """Makes one arm of the serving experiment the only one (shadow versions end
+        too), after validating its version. With move_current, models/current is
+        pointed at the arm's version and models/experiment.json is removed (the
+        server then serves that version with an empty arm); otherwise the file is
+        rewritten with that single arm. An unknown arm is INVALID_ARGUMENT; no
+        experiment serving is FAILED_PRECONDITION.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -65,6 +101,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ReloadModels,
                     request_deserializer=personalization_dot_v1_dot_admin__pb2.ReloadModelsRequest.FromString,
                     response_serializer=personalization_dot_v1_dot_admin__pb2.ReloadModelsResponse.SerializeToString,
+            ),
+            'LoadExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadExperiment,
+                    request_deserializer=personalization_dot_v1_dot_admin__pb2.LoadExperimentRequest.FromString,
+                    response_serializer=personalization_dot_v1_dot_admin__pb2.LoadExperimentResponse.SerializeToString,
+            ),
+            'PromoteArm': grpc.unary_unary_rpc_method_handler(
+                    servicer.PromoteArm,
+                    request_deserializer=personalization_dot_v1_dot_admin__pb2.PromoteArmRequest.FromString,
+                    response_serializer=personalization_dot_v1_dot_admin__pb2.PromoteArmResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -95,6 +141,60 @@ class AdminService:
             '/personalization.v1.AdminService/ReloadModels',
             personalization_dot_v1_dot_admin__pb2.ReloadModelsRequest.SerializeToString,
             personalization_dot_v1_dot_admin__pb2.ReloadModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/personalization.v1.AdminService/LoadExperiment',
+            personalization_dot_v1_dot_admin__pb2.LoadExperimentRequest.SerializeToString,
+            personalization_dot_v1_dot_admin__pb2.LoadExperimentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PromoteArm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/personalization.v1.AdminService/PromoteArm',
+            personalization_dot_v1_dot_admin__pb2.PromoteArmRequest.SerializeToString,
+            personalization_dot_v1_dot_admin__pb2.PromoteArmResponse.FromString,
             options,
             channel_credentials,
             insecure,

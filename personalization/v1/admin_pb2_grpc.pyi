@@ -45,6 +45,24 @@ class AdminServiceStub:
     use the new one. A bad version is refused with FAILED_PRECONDITION, the
     details naming the problem, and the old version keeps serving. A malformed
     version name is INVALID_ARGUMENT. Reloads are serialized.
+
+    With an empty version and a models/experiment.json present, the experiment
+    is loaded instead (as LoadExperiment does); a named version ends any
+    experiment and serves that version alone.
+    """
+    LoadExperiment: _grpc.UnaryUnaryMultiCallable[_admin_pb2.LoadExperimentRequest, _admin_pb2.LoadExperimentResponse]
+    """Loads models/experiment.json (arms and shadow versions), validates every
+    version it names like ReloadModels does and swaps the whole experiment in
+    at once. Any bad version, or an invalid or missing file, refuses the whole
+    change with FAILED_PRECONDITION and the old configuration keeps serving.
+    """
+    PromoteArm: _grpc.UnaryUnaryMultiCallable[_admin_pb2.PromoteArmRequest, _admin_pb2.PromoteArmResponse]
+    """Makes one arm of the serving experiment the only one (shadow versions end
+    too), after validating its version. With move_current, models/current is
+    pointed at the arm's version and models/experiment.json is removed (the
+    server then serves that version with an empty arm); otherwise the file is
+    rewritten with that single arm. An unknown arm is INVALID_ARGUMENT; no
+    experiment serving is FAILED_PRECONDITION.
     """
 
 @_typing.type_check_only
@@ -59,6 +77,24 @@ class AdminServiceAsyncStub(AdminServiceStub):
     use the new one. A bad version is refused with FAILED_PRECONDITION, the
     details naming the problem, and the old version keeps serving. A malformed
     version name is INVALID_ARGUMENT. Reloads are serialized.
+
+    With an empty version and a models/experiment.json present, the experiment
+    is loaded instead (as LoadExperiment does); a named version ends any
+    experiment and serves that version alone.
+    """
+    LoadExperiment: _aio.UnaryUnaryMultiCallable[_admin_pb2.LoadExperimentRequest, _admin_pb2.LoadExperimentResponse]  # type: ignore[assignment]
+    """Loads models/experiment.json (arms and shadow versions), validates every
+    version it names like ReloadModels does and swaps the whole experiment in
+    at once. Any bad version, or an invalid or missing file, refuses the whole
+    change with FAILED_PRECONDITION and the old configuration keeps serving.
+    """
+    PromoteArm: _aio.UnaryUnaryMultiCallable[_admin_pb2.PromoteArmRequest, _admin_pb2.PromoteArmResponse]  # type: ignore[assignment]
+    """Makes one arm of the serving experiment the only one (shadow versions end
+    too), after validating its version. With move_current, models/current is
+    pointed at the arm's version and models/experiment.json is removed (the
+    server then serves that version with an empty arm); otherwise the file is
+    rewritten with that single arm. An unknown arm is INVALID_ARGUMENT; no
+    experiment serving is FAILED_PRECONDITION.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -76,6 +112,36 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         use the new one. A bad version is refused with FAILED_PRECONDITION, the
         details naming the problem, and the old version keeps serving. A malformed
         version name is INVALID_ARGUMENT. Reloads are serialized.
+
+        With an empty version and a models/experiment.json present, the experiment
+        is loaded instead (as LoadExperiment does); a named version ends any
+        experiment and serves that version alone.
+        """
+
+    @_abc_1.abstractmethod
+    def LoadExperiment(
+        self,
+        request: _admin_pb2.LoadExperimentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.LoadExperimentResponse, _abc.Awaitable[_admin_pb2.LoadExperimentResponse]]:
+        """Loads models/experiment.json (arms and shadow versions), validates every
+        version it names like ReloadModels does and swaps the whole experiment in
+        at once. Any bad version, or an invalid or missing file, refuses the whole
+        change with FAILED_PRECONDITION and the old configuration keeps serving.
+        """
+
+    @_abc_1.abstractmethod
+    def PromoteArm(
+        self,
+        request: _admin_pb2.PromoteArmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.PromoteArmResponse, _abc.Awaitable[_admin_pb2.PromoteArmResponse]]:
+        """Makes one arm of the serving experiment the only one (shadow versions end
+        too), after validating its version. With move_current, models/current is
+        pointed at the arm's version and models/experiment.json is removed (the
+        server then serves that version with an empty arm); otherwise the file is
+        rewritten with that single arm. An unknown arm is INVALID_ARGUMENT; no
+        experiment serving is FAILED_PRECONDITION.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -170,7 +170,7 @@ class StyleHints(_message.Message):
     def __init__(self, formality: _Optional[_Union[Formality, str]] = ..., language: _Optional[str] = ...) -> None: ...
 
 class DecideResponse(_message.Message):
-    __slots__ = ("decision_id", "request_id", "segment", "escalation_risk", "next_best_action", "style", "personalized", "not_personalized_reason", "degraded", "degraded_reasons", "feature_age", "model_version")
+    __slots__ = ("decision_id", "request_id", "segment", "escalation_risk", "next_best_action", "style", "personalized", "not_personalized_reason", "degraded", "degraded_reasons", "feature_age", "model_version", "arm")
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +183,7 @@ class DecideResponse(_message.Message):
     DEGRADED_REASONS_FIELD_NUMBER: _ClassVar[int]
     FEATURE_AGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ARM_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     request_id: str
     segment: Segment
@@ -195,7 +196,8 @@ class DecideResponse(_message.Message):
     degraded_reasons: _containers.RepeatedScalarFieldContainer[str]
     feature_age: _duration_pb2.Duration
     model_version: str
-    def __init__(self, decision_id: _Optional[str] = ..., request_id: _Optional[str] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., escalation_risk: _Optional[_Union[EscalationRisk, _Mapping]] = ..., next_best_action: _Optional[_Union[NextBestAction, _Mapping]] = ..., style: _Optional[_Union[StyleHints, _Mapping]] = ..., personalized: _Optional[bool] = ..., not_personalized_reason: _Optional[str] = ..., degraded: _Optional[bool] = ..., degraded_reasons: _Optional[_Iterable[str]] = ..., feature_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., model_version: _Optional[str] = ...) -> None: ...
+    arm: str
+    def __init__(self, decision_id: _Optional[str] = ..., request_id: _Optional[str] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., escalation_risk: _Optional[_Union[EscalationRisk, _Mapping]] = ..., next_best_action: _Optional[_Union[NextBestAction, _Mapping]] = ..., style: _Optional[_Union[StyleHints, _Mapping]] = ..., personalized: _Optional[bool] = ..., not_personalized_reason: _Optional[str] = ..., degraded: _Optional[bool] = ..., degraded_reasons: _Optional[_Iterable[str]] = ..., feature_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., model_version: _Optional[str] = ..., arm: _Optional[str] = ...) -> None: ...
 
 class DecideBatchRequest(_message.Message):
     __slots__ = ("requests",)

@@ -1,5 +1,6 @@
 """The server interceptor that writes audit lines for the RPCs that decide or take
-outcomes (one line per customer, or per outcome).
+outcomes (one line per customer, or per outcome) and for the admin RPCs that switch
+models or experiments (one line per call, with a ``detail``).
 
 Install it inside the auth interceptor (so the principal is known) and outside the
 error mapping (so it sees the final status of failed calls)::
@@ -22,6 +23,7 @@ from typing import Any
 import grpc
 
 from modelio.audit_format import AuditItem, HmacKey, audit_lines
+from personalization.v1 import admin_pb2 as admin_pb
 from personalization.v1 import personalization_pb2 as pb
 from server.audit.writer import AuditWriter
 from server.errors import AuditWriteError
@@ -64,7 +66,31 @@ def _outcome_batch(
     return [AuditItem(None, o.request_id, o.decision_id) for o in request.outcomes]
 
 
+def _reload(
+    request: admin_pb.ReloadModelsRequest, response: admin_pb.ReloadModelsResponse | None
+) -> list[AuditItem]:
+    asked = f"reload version={request.version or 'current'}"
+    detail = asked if response is None else f"{asked}: {response.message}"
+    return [AuditItem(None, "", None, detail)]
+
+
+def _load_experiment(
+    request: admin_pb.LoadExperimentRequest, response: admin_pb.LoadExperimentResponse | None
+) -> list[AuditItem]:
+    detail = "load experiment" if response is None else f"load experiment: {response.message}"
+    return [AuditItem(None, "", None, detail)]
+
+
+def _promote(
+    request: admin_pb.PromoteArmRequest, response: admin_pb.PromoteArmResponse | None
+) -> list[AuditItem]:
+    asked = f"promote arm={request.arm} move_current={request.move_current}"
+    detail = asked if response is None else f"{asked}: {response.serving.message}"
+    return [AuditItem(None, "", None, detail)]
+
+
 _SERVICE = pb.DESCRIPTOR.services_by_name["PersonalizationService"].full_name
+_ADMIN = admin_pb.DESCRIPTOR.services_by_name["AdminService"].full_name
 #: Full method name -> how to list the customers of a call. Add RPCs that touch
 #: personal data here.
 AUDITED_RPCS: Mapping[str, Extractor] = {
@@ -72,6 +98,10 @@ AUDITED_RPCS: Mapping[str, Extractor] = {
     f"/{_SERVICE}/DecideBatch": _decide_batch,
     f"/{_SERVICE}/RecordOutcome": _outcome,
     f"/{_SERVICE}/RecordOutcomeBatch": _outcome_batch,
+    # Every model or experiment switch, refused ones included.
+    f"/{_ADMIN}/ReloadModels": _reload,
+    f"/{_ADMIN}/LoadExperiment": _load_experiment,
+    f"/{_ADMIN}/PromoteArm": _promote,
 }
 
 

@@ -160,7 +160,7 @@ class Assembler:
         return self.decision_and_choice(p, label, risk, scores)[0]
 
     def decision_and_choice(
-        self, p: Prepared, label: int, risk: float, scores: Sequence[float]
+        self, p: Prepared, label: int, risk: float, scores: Sequence[float], arm: str = ""
     ) -> tuple[Decision, Choice]:
         """The decision plus the policy's :class:`~modelio.policy.Choice` it came from
         (its full ``probabilities`` go to the decision log, not to the caller)."""
@@ -177,5 +177,6 @@ class Assembler:
             not_personalized_reason=p.not_personalized_reason,
             feature_age_seconds=p.feature_age_seconds,
             model_version=self._version,
+            arm=arm,
         )
         return decision, choice

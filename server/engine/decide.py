@@ -17,31 +17,50 @@ The model version is an immutable :class:`~server.models.bundle.ModelBundle` tha
 ``swap_models`` replaces with one reference assignment (``server.models.reload``
 validates it first). Each batch reads that reference once, so it runs entirely on the
 version it started with, even if a reload lands in the middle of it.
+
+**Experiments** (``models/experiment.json``, docs/models.md): the served state is an
+immutable :class:`_Snapshot` of one ``_Served`` per arm plus the shadow versions,
+swapped as one reference (``swap_experiment``). A batch still reads features once;
+each request's arm is ``modelio.experiment.assign(salt, customer_id)``; requests are
+grouped by arm and each group runs on its arm's version (inputs are encoded once per
+distinct input layout and shared). Decisions carry ``arm``. When the decision log is
+on, every shadow version is scored on the whole batch after the answers are built and
+logged as extra rows (``arm="shadow:<version>"``, ``decision_id="<id>:shadow:<version>"``,
+see ``modelio.logrecords``); a failing shadow is logged and skipped, never changing or
+failing the answer. With one arm and no shadow (no experiment file) the batch takes
+the single-version path, as before.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 
 from modelio.context import UnknownTimeZoneError, encode_inputs, vector, zone
+from modelio.experiment import SHADOW_PREFIX, assign
 from modelio.logrecords import DECISIONS
+from modelio.policy import Choice
 from modelio.vocab import ACTIONS
 from server.engine.assemble import Assembler, Prepared, prepare, prepare_degraded
 from server.engine.batcher import MicroBatcher
-from server.engine.records import decision_rows
+from server.engine.records import decision_rows, shadow_rows
 from server.engine.types import Decision, DecisionRequest
 from server.errors import InvalidRequestError, ModelLoadError, NotReadyError
 from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
 from server.logs.base import NullLog, RecordLog
 from server.metrics import observe_decisions
 from server.models.bundle import ModelBundle
+from server.models.experiment import ServedExperiment
 from server.models.runner import ModelRunner
+
+log = logging.getLogger(__name__)
 
 
 def invalid_time_zone(field: str, exc: UnknownTimeZoneError) -> InvalidRequestError:
@@ -63,10 +82,50 @@ class _Served:
 
     bundle: ModelBundle
     assembler: Assembler
+    #: Versions with equal keys encode a request identically (inputs + defaults).
+    encoding: tuple[object, ...]
 
     @classmethod
     def of(cls, bundle: ModelBundle) -> _Served:
-        return cls(bundle, Assembler(bundle.manifest))
+        encoding = (bundle.inputs, tuple(sorted(bundle.defaults.items())))
+        return cls(bundle, Assembler(bundle.manifest), encoding)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Snapshot:
+    """An experiment as the engine serves it: swapped as one reference."""
+
+    spec: ServedExperiment
+    arms: tuple[_Served, ...]
+    names: tuple[str, ...]
+    salt: str
+    cumulative: tuple[float, ...]
+    shadows: tuple[_Served, ...]
+    default: _Served
+    #: One arm and no shadow: the single-version path (no assignment at all).
+    single: bool
+
+    @classmethod
+    def of(cls, spec: ServedExperiment) -> _Snapshot:
+        built: dict[int, _Served] = {}  # one _Served per bundle, shared by its arms
+
+        def served(bundle: ModelBundle) -> _Served:
+            if id(bundle) not in built:
+                built[id(bundle)] = _Served.of(bundle)
+            return built[id(bundle)]
+
+        exp = spec.experiment
+        arms = tuple(served(a.bundle) for a in spec.arms)
+        return cls(
+            spec=spec,
+            arms=arms,
+            names=tuple(a.name for a in spec.arms),
+            salt=exp.salt if exp is not None else "",
+            cumulative=exp.cumulative() if exp is not None else (1.0,),
+            shadows=tuple(served(b) for b in spec.shadows),
+            default=served(spec.default.bundle),
+            single=len(arms) == 1 and not spec.shadows,
+        )
 
 
 class DecisionEngine:
@@ -89,7 +148,7 @@ class DecisionEngine:
         queued rows to be written.
         """
         self._batcher = MicroBatcher(self._decide_overlapping, max_batch) if max_batch > 1 else None
-        self._served_version = _Served.of(ModelBundle.build(runner))
+        self._snapshot = _Snapshot.of(ServedExperiment.single(ModelBundle.build(runner)))
         self._reader = reader
         self._clock = clock
         # The reader is opened once for one FeatureService; a reloaded version must
@@ -108,8 +167,13 @@ class DecisionEngine:
 
     @property
     def bundle(self) -> ModelBundle:
-        """The model version serving new requests right now."""
-        return self._served_version.bundle
+        """The model version serving new requests right now (an experiment's control arm)."""
+        return self._snapshot.default.bundle
+
+    @property
+    def experiment(self) -> ServedExperiment:
+        """What serves right now: the arms and shadows (one arm "" without experiment)."""
+        return self._snapshot.spec
 
     @property
     def record_log(self) -> RecordLog:
@@ -118,7 +182,7 @@ class DecisionEngine:
 
     @property
     def model_version(self) -> str:
-        return self._served_version.bundle.version
+        return self._snapshot.default.bundle.version
 
     @property
     def feature_service(self) -> str:
@@ -134,15 +198,25 @@ class DecisionEngine:
 
         One reference assignment: requests already running keep the bundle they
         grabbed. Callers validate first (``server.models.reload``); this only refuses
-        a version trained on another feature service than the reader serves.
+        a version trained on another feature service than the reader serves. Ends any
+        experiment (the version serves alone, arm "").
         """
-        if bundle.manifest.feature_service != self._feature_service:
-            raise ModelLoadError(
-                f"{bundle.runner.version_dir}: trained on feature service"
-                f" {bundle.manifest.feature_service!r}, the server reads {self._feature_service!r}"
-            )
-        served = _Served.of(bundle)  # built before the swap: a failure changes nothing
-        previous, self._served_version = self._served_version.bundle, served
+        previous = self._snapshot.default.bundle
+        self.swap_experiment(ServedExperiment.single(bundle))
+        return previous
+
+    def swap_experiment(self, served: ServedExperiment) -> ServedExperiment:
+        """Serve ``served`` (every version validated by the caller) from now on, as one
+        reference assignment; return what served before."""
+        for bundle in served.bundles():
+            if bundle.manifest.feature_service != self._feature_service:
+                raise ModelLoadError(
+                    f"{bundle.runner.version_dir}: trained on feature service"
+                    f" {bundle.manifest.feature_service!r}, the server reads"
+                    f" {self._feature_service!r}"
+                )
+        snapshot = _Snapshot.of(served)  # built before the swap: a failure changes nothing
+        previous, self._snapshot = self._snapshot.spec, snapshot
         return previous
 
     def ready(self) -> bool:
@@ -175,10 +249,24 @@ class DecisionEngine:
             raise NotReadyError("the decision engine is closed")
         if not reqs:
             return []
-        served = self._served_version  # read once: the whole batch runs on this version
-        bundle = served.bundle
+        snapshot = self._snapshot  # read once: the whole batch runs on this experiment
         prepared = self._prepare(reqs)
-        inputs = self._encode(bundle, prepared, single)
+        if not snapshot.single:
+            return self._decide_arms(snapshot, prepared, single)
+        served = snapshot.arms[0]
+        inputs = self._encode(served.bundle, prepared, single)
+        decided, score_lists = self._score(served, snapshot.names[0], prepared, inputs)
+        if self._logging:
+            ts = datetime.fromtimestamp(self._clock(), UTC)
+            rows = decision_rows(prepared, decided, inputs.tolist(), score_lists, ts)
+            self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
+        return [d for d, _ in decided]
+
+    def _score(
+        self, served: _Served, arm: str, prepared: Sequence[Prepared], inputs: np.ndarray
+    ) -> tuple[list[tuple[Decision, Choice]], list[list[float]]]:
+        """Run one version's three models over ``inputs`` and apply its policy."""
+        bundle = served.bundle
         n = len(prepared)
         runner = bundle.runner
         labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
@@ -187,14 +275,69 @@ class DecisionEngine:
         assemble = served.assembler.decision_and_choice
         score_lists: list[list[float]] = scores.tolist()
         decided = [
-            assemble(p, int(labels[i]), float(risks[i]), score_lists[i])
+            assemble(p, int(labels[i]), float(risks[i]), score_lists[i], arm)
             for i, p in enumerate(prepared)
         ]
+        return decided, score_lists
+
+    def _decide_arms(
+        self, snapshot: _Snapshot, prepared: list[Prepared], single: bool
+    ) -> list[Decision]:
+        """Group the batch by arm, run each group on its version, then the shadows."""
+        encoded: dict[tuple[object, ...], np.ndarray] = {}  # whole batch, per layout
+
+        def matrix(served: _Served) -> np.ndarray:
+            if served.encoding not in encoded:
+                encoded[served.encoding] = self._encode(served.bundle, prepared, single)
+            return encoded[served.encoding]
+
+        groups: dict[int, list[int]] = {}
+        salt, cumulative = snapshot.salt, snapshot.cumulative
+        for i, p in enumerate(prepared):
+            groups.setdefault(assign(salt, p.req.customer_id, cumulative), []).append(i)
+        n = len(prepared)
+        decided: list[tuple[Decision, Choice]] = [None] * n  # type: ignore[list-item]
+        scores: list[list[float]] = [[]] * n
+        inputs: list[np.ndarray] = [None] * n  # type: ignore[list-item]
+        for arm, members in groups.items():
+            served = snapshot.arms[arm]
+            full = matrix(served)
+            rows = full if len(members) == n else full[members]
+            group = prepared if len(members) == n else [prepared[i] for i in members]
+            got, got_scores = self._score(served, snapshot.names[arm], group, rows)
+            for k, i in enumerate(members):
+                decided[i], scores[i], inputs[i] = got[k], got_scores[k], rows[k]
         if self._logging:
             ts = datetime.fromtimestamp(self._clock(), UTC)
-            rows = decision_rows(prepared, decided, inputs.tolist(), score_lists, ts)
-            self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
+            input_lists = [row.tolist() for row in inputs]
+            served_rows = decision_rows(prepared, decided, input_lists, scores, ts)
+            log_rows = list(served_rows)
+            for shadow in snapshot.shadows:
+                # Same input layout as every arm: the served rows' input lists are its own.
+                same = all(a.encoding == shadow.encoding for a in snapshot.arms)
+                lists = input_lists if same else None
+                log_rows += self._shadow_rows(shadow, prepared, matrix, served_rows, lists)
+            self._log.submit(DECISIONS, log_rows)  # may raise RecordLogFullError
         return [d for d, _ in decided]
+
+    def _shadow_rows(
+        self,
+        shadow: _Served,
+        prepared: list[Prepared],
+        matrix: Callable[[_Served], np.ndarray],
+        served_rows: list[dict[str, Any]],
+        input_lists: list[list[float]] | None,
+    ) -> list[dict[str, Any]]:
+        """One shadow version's log rows for the batch; [] (logged) if it fails."""
+        version = shadow.bundle.version
+        try:
+            inputs = matrix(shadow)
+            got, scores = self._score(shadow, SHADOW_PREFIX + version, prepared, inputs)
+            lists = input_lists if input_lists is not None else inputs.tolist()
+            return shadow_rows(prepared, got, served_rows, lists, scores)
+        except Exception:  # a shadow never fails or changes the answer
+            log.warning("shadow version %s failed; its rows are skipped", version, exc_info=True)
+            return []
 
     def _prepare(self, reqs: Sequence[DecisionRequest]) -> list[Prepared]:
         """One reader call for the batch's distinct customers; degrade if it fails."""

@@ -7,6 +7,7 @@ does not know raises ``FeatureStoreError`` naming it.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -17,8 +18,11 @@ from server.features.feast_reader import FeastFeatureReader
 from server.features.guard import GuardedReader, guard_reader
 from server.logs.base import RecordLog
 from server.logs.setup import build_record_log
+from server.models.reload import load_experiment_bundles, read_experiment, resolve_version_dir
 from server.models.runner import ModelRunner
 from server.settings import Settings
+
+_log = logging.getLogger(__name__)
 
 
 def open_reader(
@@ -50,19 +54,33 @@ def open_reader(
 
 def build_engine(settings: Settings) -> DecisionEngine:
     """Models first (cheap to check, most likely to be wrong), then the store, then the
-    decision log (``decision_log``; an unwritable folder raises RecordLogConfigError)."""
-    runner = ModelRunner.load(settings.models_dir)
+    decision log (``decision_log``; an unwritable folder raises RecordLogConfigError).
+    With ``models/experiment.json`` every arm's and shadow's version is loaded and
+    validated too; one bad version (or an invalid file) fails the start."""
+    models = settings.models_dir
+    experiment = read_experiment(models)  # models/experiment.json, None without one
+    if experiment is None:
+        runner = ModelRunner.load(models)
+    else:
+        runner = ModelRunner.load_version(resolve_version_dir(models, experiment.control.version))
     reader = open_reader(settings, runner.manifest.feature_service)
     log: RecordLog | None = None
     try:
         log = build_record_log(settings)
-        return DecisionEngine(
+        engine = DecisionEngine(
             runner,
             reader,
             max_batch=settings.micro_batch_max,
             log=log,
             log_close_timeout_s=settings.decision_log_close_timeout_s,
         )
+        if experiment is not None:  # every arm and shadow validated like a reload
+            served = load_experiment_bundles(
+                models, experiment, engine.feature_service, engine.served_features()
+            )
+            engine.swap_experiment(served)
+            _log.info("serving %s", served.describe(), extra={"experiment": experiment.name})
+        return engine
     except Exception:
         reader.close()
         if log is not None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from modelio.experiment import SHADOW_PREFIX
 from modelio.policy import Choice
 from modelio.vocab import ACTIONS
 from server.engine.assemble import Prepared
@@ -34,18 +35,21 @@ def decision_row(
     inputs: list[float],
     scores: list[float],
     ts: datetime,
+    decision_id: str | None = None,
+    features: str | None = None,
 ) -> dict[str, Any]:
-    """One DECISION_SCHEMA row: the turn, the features and inputs, the policy's output."""
+    """One DECISION_SCHEMA row: the turn, the features and inputs, the policy's output
+    (shadow rows pass their ``decision_id`` and the served row's ``features`` JSON)."""
     ctx = p.req.context
     nba = decision.next_best_action
     return {
-        "decision_id": decision.decision_id,
+        "decision_id": decision.decision_id if decision_id is None else decision_id,
         "ts": ts,
         "customer_id": p.req.customer_id,
         "request_id": decision.request_id,
         "conversation_id": "",  # not in the API yet
         "model_version": decision.model_version,
-        "arm": "",  # no experiments yet
+        "arm": decision.arm,
         "channel": ctx.channel,
         "device": ctx.device,
         "issue_category": ctx.issue_category,
@@ -54,7 +58,7 @@ def decision_row(
         "time_zone": ctx.timezone,
         "locale": ctx.locale,
         "turn_index": ctx.turn_index,
-        "features": features_json(p.raw),
+        "features": features_json(p.raw) if features is None else features,
         "inputs": inputs,
         "probabilities": list(choice.probabilities),
         "action": nba.action,
@@ -79,6 +83,35 @@ def decision_rows(
     """One row per decision of a batch (all sequences in request order)."""
     return [
         decision_row(p, d, c, inputs[i], scores[i], ts)
+        for i, (p, (d, c)) in enumerate(zip(prepared, decided, strict=True))
+    ]
+
+
+def shadow_id(decision_id: str, version: str) -> str:
+    """The decision id of a shadow version's row: ``<served id>:shadow:<version>``."""
+    return f"{decision_id}:{SHADOW_PREFIX}{version}"
+
+
+def shadow_rows(
+    prepared: Sequence[Prepared],
+    decided: Sequence[tuple[Decision, Choice]],
+    served: Sequence[dict[str, Any]],
+    inputs: list[list[float]],
+    scores: list[list[float]],
+) -> list[dict[str, Any]]:
+    """A shadow version's rows for a batch: its own choice and propensity, the served
+    row's id suffixed (:func:`shadow_id`), time and features, arm ``shadow:<version>``."""
+    return [
+        decision_row(
+            p,
+            d,
+            c,
+            inputs[i],
+            scores[i],
+            served[i]["ts"],
+            shadow_id(served[i]["decision_id"], d.model_version),
+            served[i]["features"],
+        )
         for i, (p, (d, c)) in enumerate(zip(prepared, decided, strict=True))
     ]
 

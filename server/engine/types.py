@@ -66,6 +66,7 @@ class Decision:
     feature_age_seconds: float = -1.0  # -1: no features were found
     model_version: str = ""
     extras: dict[str, str] = field(default_factory=dict)
+    arm: str = ""  # experiment arm ("" without an experiment)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""AdminService handlers: operator RPCs such as ReloadModels.
+"""AdminService handlers: operator RPCs (ReloadModels, LoadExperiment, PromoteArm).
 
 The service goes through the same interceptors as the decision RPCs (access log, auth
 with role ``admin``, error mapping) but not through the concurrency limiter, so an
@@ -13,6 +13,7 @@ import grpc
 
 from personalization.v1 import admin_pb2 as admin_pb
 from personalization.v1 import admin_pb2_grpc as admin_grpc
+from server.models.experiment import ServedExperiment
 from server.models.reload import ModelReloader
 from server.transport.access_log import annotate_access_log
 
@@ -20,7 +21,7 @@ ADMIN_SERVICE_NAME: str = admin_pb.DESCRIPTOR.services_by_name["AdminService"].f
 
 
 class AdminServicer(admin_grpc.AdminServiceServicer):
-    """Serves ReloadModels from a :class:`~server.models.reload.ModelReloader`."""
+    """Serves the AdminService from a :class:`~server.models.reload.ModelReloader`."""
 
     def __init__(self, reloader: ModelReloader) -> None:
         self._reloader = reloader
@@ -37,6 +38,40 @@ class AdminServicer(admin_grpc.AdminServiceServicer):
             loaded_version=result.loaded_version,
             message=result.message,
         )
+
+    def LoadExperiment(
+        self, request: admin_pb.LoadExperimentRequest, context: grpc.ServicerContext
+    ) -> admin_pb.LoadExperimentResponse:
+        served = self._reloader.load_experiment()
+        annotate_access_log(model_version=served.default.bundle.version)
+        return experiment_to_proto(served, f"serving {served.describe()}")
+
+    def PromoteArm(
+        self, request: admin_pb.PromoteArmRequest, context: grpc.ServicerContext
+    ) -> admin_pb.PromoteArmResponse:
+        result = self._reloader.promote(request.arm.strip(), request.move_current)
+        annotate_access_log(model_version=result.serving.default.bundle.version)
+        return admin_pb.PromoteArmResponse(
+            serving=experiment_to_proto(result.serving, result.message),
+            current_version=result.current_version,
+        )
+
+
+def experiment_to_proto(served: ServedExperiment, message: str) -> admin_pb.LoadExperimentResponse:
+    """What serves, as the admin replies describe it (one arm "" without experiment)."""
+    exp = served.experiment
+    if exp is None:
+        arm = served.arms[0]
+        arms = [admin_pb.ExperimentArm(name=arm.name, version=arm.bundle.version, share=1.0)]
+        return admin_pb.LoadExperimentResponse(arms=arms, message=message)
+    bounds = exp.cumulative()
+    arms = [
+        admin_pb.ExperimentArm(name=a.name, version=a.version, share=hi - lo, control=a.control)
+        for a, hi, lo in zip(exp.arms, bounds, (0.0, *bounds[:-1]), strict=True)
+    ]
+    return admin_pb.LoadExperimentResponse(
+        name=exp.name, arms=arms, shadow_versions=list(exp.shadow), message=message
+    )
 
 
 def add_admin_service(server: grpc.Server, reloader: ModelReloader) -> None:

@@ -54,6 +54,7 @@ def decision_to_proto(d: Decision) -> pb.DecideResponse:
         degraded=bool(d.degraded_reasons),
         degraded_reasons=list(d.degraded_reasons),
         model_version=d.model_version,
+        arm=d.arm,
     )
     if d.feature_age_seconds >= 0:
         response.feature_age.FromNanoseconds(round(d.feature_age_seconds * 1e9))

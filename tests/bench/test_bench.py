@@ -18,6 +18,7 @@ from bench.docs import write_markdown
 from bench.profile import summarize
 from bench.scenarios import ENTRIES
 from bench.search import SearchSpec, find_max_rate
+from modelio.logrecords import DECISIONS, read_log
 
 
 def _entry(p50: int, p99: int | None = None, ok: int = 100) -> dict[str, Any]:
@@ -48,8 +49,9 @@ def _results() -> dict[str, Any]:
         "feast_batch100": 30000,
         "feast_listen": 800,
         "decide_nolog": 490,
+        "decide_shadow": 560,
     }
-    return {
+    out: dict[str, Any] = {
         "entries": {name: _entry(p50) for name, p50 in entries.items()},
         "open_loop": {"echo": _entry(300, 900), "decide": _entry(450, 1500)},
         "max_rate": {
@@ -73,6 +75,10 @@ def _results() -> dict[str, Any]:
         },
         "machine": {"command": "python -m bench --json x", "nproc": 2},
     }
+    cpu = {"decide": 400.0, "decide_shadow": 480.0}  # server CPU µs per call
+    for name, used in cpu.items():
+        out["entries"][name]["server_cpu_us_per_call"] = used
+    return out
 
 
 def test_max_rate_search_brackets_the_limit_within_its_step_budget() -> None:
@@ -124,6 +130,8 @@ def test_ratios_and_targets() -> None:
     assert values["decide_open_p99_us"] == 1500.0
     assert values["decide_rps_log_over_nolog"] == 1.0  # both entries: 1,000 rps
     assert values["decide_p50_log_over_nolog"] == round(500 / 490, 3)
+    assert values["decide_cpu_shadow_over_decide"] == 1.2  # 480 / 400 µs
+    assert values["decide_rps_shadow_over_decide"] == 1.0
     targets = evaluate(results)
     assert [t["name"] for t in targets] == [t.name for t in TARGETS]
     assert all(t["met"] for t in targets)
@@ -211,6 +219,7 @@ def test_bench_tiny_end_to_end(
         "feast_listen",
         "decide_2w",
         "decide_nolog",
+        "decide_shadow",
     }
     assert {c.name for c in started} == servers | {"simulate", "materialize"}
     assert not any(c.alive() for c in started)  # every child stopped
@@ -223,6 +232,9 @@ def test_bench_tiny_end_to_end(
         assert row["server_cpu_us_per_call"] > 0, entry.name
     for name in ("decide", "batch100", "naive", "feast_batch100", "decide_2w"):  # inspected
         assert results["entries"][name]["decisions_sampled"] > 0, name
+    assert results["entries"]["decide_shadow"]["server_cpu_us_per_call"] > 0
+    arms = read_log(tmp_path / "work" / "decision-logs" / "decide_shadow", DECISIONS)["arm"]
+    assert {"main", "shadow:test-v1"} <= set(arms.to_pylist())  # served and shadow rows
     assert results["entries"]["echo"]["personalized_share"] == 0.0  # empty responses
     assert set(results["open_loop"]) == set(results["max_rate"]) == {"echo", "transport", "decide"}
     assert all(1 <= len(r["steps"]) <= 2 for r in results["max_rate"].values())

@@ -2,6 +2,8 @@
 
 Rules (the reward definition is :mod:`modelio.reward`, per decision its model version's):
 
+* shadow rows (``arm`` ``shadow:<version>``, ``modelio.logrecords``) are left out: no
+  caller acted on them, so they are neither decisions nor counted;
 * a decision_id seen more than once (a re-drained part, a retried write) counts once:
   the first decision row read and the first outcome *received* (``received_at``) win;
   the extra rows are counted as ``duplicates``;
@@ -27,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from modelio.logrecords import served_only
 from modelio.reward import RewardConfig, reward_of
 from training.feedback.dataset import BANDIT_SCHEMA, DECISION_COLUMNS
 
@@ -69,6 +72,7 @@ def join_logs(
     now: datetime,
 ) -> JoinResult:
     """Apply the module's rules to the decision and outcome logs (see module doc)."""
+    decisions = served_only(decisions)  # shadow rows are not decisions anyone acted on
     dec = decisions.select(["decision_id", "ts", "model_version"]).to_pandas()
     dec["row"] = np.arange(len(dec))
     dec = dec.drop_duplicates("decision_id", keep="first")
