@@ -19,7 +19,7 @@ validates it first). Each batch reads that reference once, so it runs entirely o
 version it started with, even if a reload lands in the middle of it.
 
 **Experiments** (``models/experiment.json``, docs/models.md): the served state is an
-immutable :class:`_Snapshot` of one ``_Served`` per arm plus the shadow versions,
+immutable :class:`Snapshot` of one ``Served`` per arm plus the shadow versions,
 swapped as one reference (``swap_experiment``). A batch still reads features once;
 each request's arm is ``modelio.experiment.assign(salt, customer_id)``; requests are
 grouped by arm and each group runs on its arm's version (inputs are encoded once per
@@ -33,99 +33,35 @@ the single-version path, as before.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
-from modelio.context import UnknownTimeZoneError, encode_inputs, vector, zone
-from modelio.experiment import SHADOW_PREFIX, assign
+from modelio.experiment import assign
 from modelio.logrecords import DECISIONS
 from modelio.policy import Choice
-from modelio.vocab import ACTIONS
-from server.engine.assemble import Assembler, Prepared, prepare, prepare_degraded
+from server.engine.assemble import Prepared, prepare, prepare_degraded
 from server.engine.batcher import MicroBatcher
-from server.engine.records import decision_rows, shadow_rows
+from server.engine.records import decision_rows
+from server.engine.served import (
+    Served,
+    Snapshot,
+    check_time_zone,
+    encode,
+    score,
+    shadow_log_rows,
+)
 from server.engine.types import Decision, DecisionRequest
-from server.errors import InvalidRequestError, ModelLoadError, NotReadyError
+from server.errors import ModelLoadError, NotReadyError
 from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
 from server.logs.base import NullLog, RecordLog
 from server.metrics import observe_decisions
 from server.models.bundle import ModelBundle
 from server.models.experiment import ServedExperiment
 from server.models.runner import ModelRunner
-
-log = logging.getLogger(__name__)
-
-
-def invalid_time_zone(field: str, exc: UnknownTimeZoneError) -> InvalidRequestError:
-    """The caller's error for a time zone ``modelio.context.zone`` did not know."""
-    return InvalidRequestError(field, f"unknown IANA time zone {exc}")
-
-
-def check_time_zone(name: str, field: str) -> None:
-    """Raise :class:`InvalidRequestError` on ``field`` unless ``name`` is an IANA zone."""
-    try:
-        zone(name)
-    except UnknownTimeZoneError as exc:
-        raise invalid_time_zone(field, exc) from None
-
-
-@dataclass(frozen=True, slots=True)
-class _Served:
-    """A model version with the engine's per-version assembler, swapped as one."""
-
-    bundle: ModelBundle
-    assembler: Assembler
-    #: Versions with equal keys encode a request identically (inputs + defaults).
-    encoding: tuple[object, ...]
-
-    @classmethod
-    def of(cls, bundle: ModelBundle) -> _Served:
-        encoding = (bundle.inputs, tuple(sorted(bundle.defaults.items())))
-        return cls(bundle, Assembler(bundle.manifest), encoding)
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Snapshot:
-    """An experiment as the engine serves it: swapped as one reference."""
-
-    spec: ServedExperiment
-    arms: tuple[_Served, ...]
-    names: tuple[str, ...]
-    salt: str
-    cumulative: tuple[float, ...]
-    shadows: tuple[_Served, ...]
-    default: _Served
-    #: One arm and no shadow: the single-version path (no assignment at all).
-    single: bool
-
-    @classmethod
-    def of(cls, spec: ServedExperiment) -> _Snapshot:
-        built: dict[int, _Served] = {}  # one _Served per bundle, shared by its arms
-
-        def served(bundle: ModelBundle) -> _Served:
-            if id(bundle) not in built:
-                built[id(bundle)] = _Served.of(bundle)
-            return built[id(bundle)]
-
-        exp = spec.experiment
-        arms = tuple(served(a.bundle) for a in spec.arms)
-        return cls(
-            spec=spec,
-            arms=arms,
-            names=tuple(a.name for a in spec.arms),
-            salt=exp.salt if exp is not None else "",
-            cumulative=exp.cumulative() if exp is not None else (1.0,),
-            shadows=tuple(served(b) for b in spec.shadows),
-            default=served(spec.default.bundle),
-            single=len(arms) == 1 and not spec.shadows,
-        )
 
 
 class DecisionEngine:
@@ -148,7 +84,7 @@ class DecisionEngine:
         queued rows to be written.
         """
         self._batcher = MicroBatcher(self._decide_overlapping, max_batch) if max_batch > 1 else None
-        self._snapshot = _Snapshot.of(ServedExperiment.single(ModelBundle.build(runner)))
+        self._snapshot = Snapshot.of(ServedExperiment.single(ModelBundle.build(runner)))
         self._reader = reader
         self._clock = clock
         # The reader is opened once for one FeatureService; a reloaded version must
@@ -158,7 +94,6 @@ class DecisionEngine:
         self._served: frozenset[str] | None = (
             frozenset(f for view in spec.views for f in view.features) if spec else None
         )
-        self._actions = np.eye(len(ACTIONS), dtype=np.float32)
         self._closed = threading.Event()
         self._log: RecordLog = log if log is not None else NullLog()
         # Rows are only built for a log that keeps them: "off" costs nothing per call.
@@ -215,7 +150,7 @@ class DecisionEngine:
                     f" {bundle.manifest.feature_service!r}, the server reads"
                     f" {self._feature_service!r}"
                 )
-        snapshot = _Snapshot.of(served)  # built before the swap: a failure changes nothing
+        snapshot = Snapshot.of(served)  # built before the swap: a failure changes nothing
         previous, self._snapshot = self._snapshot.spec, snapshot
         return previous
 
@@ -254,41 +189,23 @@ class DecisionEngine:
         if not snapshot.single:
             return self._decide_arms(snapshot, prepared, single)
         served = snapshot.arms[0]
-        inputs = self._encode(served.bundle, prepared, single)
-        decided, score_lists = self._score(served, snapshot.names[0], prepared, inputs)
+        inputs = encode(served.bundle, prepared, single)
+        decided, score_lists = score(served, snapshot.names[0], prepared, inputs)
         if self._logging:
             ts = datetime.fromtimestamp(self._clock(), UTC)
             rows = decision_rows(prepared, decided, inputs.tolist(), score_lists, ts)
             self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
         return [d for d, _ in decided]
 
-    def _score(
-        self, served: _Served, arm: str, prepared: Sequence[Prepared], inputs: np.ndarray
-    ) -> tuple[list[tuple[Decision, Choice]], list[list[float]]]:
-        """Run one version's three models over ``inputs`` and apply its policy."""
-        bundle = served.bundle
-        n = len(prepared)
-        runner = bundle.runner
-        labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
-        risks = runner.escalation(inputs)
-        scores = runner.nba(self._nba_matrix(inputs)).reshape(n, len(ACTIONS))
-        assemble = served.assembler.decision_and_choice
-        score_lists: list[list[float]] = scores.tolist()
-        decided = [
-            assemble(p, int(labels[i]), float(risks[i]), score_lists[i], arm)
-            for i, p in enumerate(prepared)
-        ]
-        return decided, score_lists
-
     def _decide_arms(
-        self, snapshot: _Snapshot, prepared: list[Prepared], single: bool
+        self, snapshot: Snapshot, prepared: list[Prepared], single: bool
     ) -> list[Decision]:
         """Group the batch by arm, run each group on its version, then the shadows."""
         encoded: dict[tuple[object, ...], np.ndarray] = {}  # whole batch, per layout
 
-        def matrix(served: _Served) -> np.ndarray:
+        def matrix(served: Served) -> np.ndarray:
             if served.encoding not in encoded:
-                encoded[served.encoding] = self._encode(served.bundle, prepared, single)
+                encoded[served.encoding] = encode(served.bundle, prepared, single)
             return encoded[served.encoding]
 
         groups: dict[int, list[int]] = {}
@@ -304,7 +221,7 @@ class DecisionEngine:
             full = matrix(served)
             rows = full if len(members) == n else full[members]
             group = prepared if len(members) == n else [prepared[i] for i in members]
-            got, got_scores = self._score(served, snapshot.names[arm], group, rows)
+            got, got_scores = score(served, snapshot.names[arm], group, rows)
             for k, i in enumerate(members):
                 decided[i], scores[i], inputs[i] = got[k], got_scores[k], rows[k]
         if self._logging:
@@ -316,28 +233,9 @@ class DecisionEngine:
                 # Same input layout as every arm: the served rows' input lists are its own.
                 same = all(a.encoding == shadow.encoding for a in snapshot.arms)
                 lists = input_lists if same else None
-                log_rows += self._shadow_rows(shadow, prepared, matrix, served_rows, lists)
+                log_rows += shadow_log_rows(shadow, prepared, matrix, served_rows, lists)
             self._log.submit(DECISIONS, log_rows)  # may raise RecordLogFullError
         return [d for d, _ in decided]
-
-    def _shadow_rows(
-        self,
-        shadow: _Served,
-        prepared: list[Prepared],
-        matrix: Callable[[_Served], np.ndarray],
-        served_rows: list[dict[str, Any]],
-        input_lists: list[list[float]] | None,
-    ) -> list[dict[str, Any]]:
-        """One shadow version's log rows for the batch; [] (logged) if it fails."""
-        version = shadow.bundle.version
-        try:
-            inputs = matrix(shadow)
-            got, scores = self._score(shadow, SHADOW_PREFIX + version, prepared, inputs)
-            lists = input_lists if input_lists is not None else inputs.tolist()
-            return shadow_rows(prepared, got, served_rows, lists, scores)
-        except Exception:  # a shadow never fails or changes the answer
-            log.warning("shadow version %s failed; its rows are skipped", version, exc_info=True)
-            return []
 
     def _prepare(self, reqs: Sequence[DecisionRequest]) -> list[Prepared]:
         """One reader call for the batch's distinct customers; degrade if it fails."""
@@ -349,25 +247,3 @@ class DecisionEngine:
         found: dict[str, CustomerFeatures] = {row.customer_id: row for row in rows}
         now = self._clock()
         return [prepare(r, found.get(r.customer_id), now) for r in reqs]
-
-    def _encode(
-        self, bundle: ModelBundle, prepared: Sequence[Prepared], single: bool
-    ) -> np.ndarray:
-        """(n, len(escalation inputs)) float32 matrix, one row per request."""
-        rows = []
-        for i, p in enumerate(prepared):
-            try:
-                encoded = encode_inputs(p.raw, p.req.context, bundle.defaults)
-            except UnknownTimeZoneError as exc:
-                field = "context.time_zone" if single else f"requests[{i}].context.time_zone"
-                raise invalid_time_zone(field, exc) from None
-            rows.append(vector(encoded, bundle.inputs))
-        return np.asarray(rows, dtype=np.float32)
-
-    def _nba_matrix(self, inputs: np.ndarray) -> np.ndarray:
-        """Each request's row once per action, with that action's one-hot appended."""
-        n, width = inputs.shape
-        out = np.empty((n * len(ACTIONS), width + len(ACTIONS)), dtype=np.float32)
-        out[:, :width] = np.repeat(inputs, len(ACTIONS), axis=0)
-        out[:, width:] = np.tile(self._actions, (n, 1))
-        return out

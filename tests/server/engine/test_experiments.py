@@ -156,7 +156,7 @@ def test_a_failing_shadow_never_fails_or_changes_the_answer(
 
     shadow.nba = broken  # type: ignore[method-assign]
     try:
-        with caplog.at_level(logging.WARNING, "server.engine.decide"):
+        with caplog.at_level(logging.WARNING, "server.engine.served"):
             assert [strip(d) for d in engine.decide_batch(reqs)] == expected
     finally:
         del shadow.nba
