@@ -31,7 +31,8 @@ from server.engine.protocol import Engine, HasRecordLog
 from server.gc_tuning import tune_gc
 from server.logging_setup import configure_logging
 from server.logs.base import NullLog, RecordLog
-from server.models.reload import ModelReloader, Reloadable, ReloadOnEvent
+from server.models.on_signal import ReloadOnEvent
+from server.models.reload import ModelReloader, Reloadable
 from server.running import (
     HEALTH_SERVICE_NAME,
     HEALTH_SERVICES,

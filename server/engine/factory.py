@@ -18,7 +18,7 @@ from server.features.feast_reader import FeastFeatureReader
 from server.features.guard import GuardedReader, guard_reader
 from server.logs.base import RecordLog
 from server.logs.setup import build_record_log
-from server.models.reload import load_experiment_bundles, read_experiment, resolve_version_dir
+from server.models.loading import load_experiment_bundles, read_experiment, resolve_version_dir
 from server.models.runner import ModelRunner
 from server.settings import Settings
 

@@ -7,7 +7,8 @@ every model. Only a complete, immutable :class:`ModelBundle` is handed to the en
 so a refused version leaves the old one serving untouched. Reloads are serialized by
 one lock; each one logs a line (old -> new version, or refused + reason).
 
-Both the admin RPC (``server.transport.admin``) and SIGHUP (:class:`ReloadOnEvent`)
+Both the admin RPC (``server.transport.admin``) and SIGHUP
+(:class:`~server.models.on_signal.ReloadOnEvent`)
 go through :class:`ModelReloader`.
 
 Experiments (``models/experiment.json``, :mod:`modelio.experiment`) are loaded the same
@@ -21,9 +22,7 @@ when the file exists, else ``models/current``; a named version ends any experime
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,23 +32,22 @@ from typing import Protocol, runtime_checkable
 
 from modelio.experiment import (
     Arm,
-    Experiment,
-    ExperimentError,
     experiment_path,
-    load_experiment,
     remove_experiment,
     write_experiment,
 )
-from modelio.manifest import ManifestError, current_version_dir, load_manifest, set_current
+from modelio.manifest import ManifestError, current_version_dir, set_current
 from server.errors import InvalidRequestError, ModelLoadError, PersonalizationError
-from server.models.bundle import RAW_FEATURES, ModelBundle
+from server.models.bundle import ModelBundle
 from server.models.experiment import ServedArm, ServedExperiment
-from server.models.runner import ModelRunner
+from server.models.loading import (
+    load_bundle,
+    load_experiment_bundles,
+    read_experiment,
+    resolve_version_dir,
+)
 
 log = logging.getLogger(__name__)
-
-#: A version is a directory name inside models_dir: no separators, no leading dot.
-VERSION_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 @runtime_checkable
@@ -82,71 +80,6 @@ class ReloadResult:
     previous_version: str
     loaded_version: str
     message: str
-
-
-def resolve_version_dir(models_dir: Path, version: str) -> Path:
-    """``models_dir/version``, or where ``models_dir/current`` points when empty."""
-    if not version:
-        try:
-            return current_version_dir(models_dir)
-        except ManifestError as exc:
-            raise ModelLoadError(str(exc)) from exc
-    if not VERSION_NAME.match(version):
-        raise InvalidRequestError(
-            "version", "must be a directory name of letters, digits, '_', '.' or '-'"
-        )
-    return models_dir / version
-
-
-def load_bundle(
-    version_dir: Path, feature_service: str, served: frozenset[str] | None
-) -> ModelBundle:
-    """Load and validate ``version_dir`` completely; raises :class:`ModelLoadError`."""
-    try:
-        manifest = load_manifest(version_dir, verify=True)  # schema, input names, sha256
-    except ManifestError as exc:
-        raise ModelLoadError(str(exc)) from exc
-    except OSError as exc:  # unreadable file or directory: same outcome as a corrupt one
-        raise ModelLoadError(f"{version_dir}: cannot read the model version: {exc}") from exc
-    if manifest.feature_service != feature_service:
-        raise ModelLoadError(
-            f"{version_dir}: trained on feature service {manifest.feature_service!r}, but the"
-            f" server reads {feature_service!r} (restart the server to change services)"
-        )
-    missing = RAW_FEATURES - served if served is not None else frozenset()
-    if missing:
-        raise ModelLoadError(
-            f"feature service {feature_service!r} does not serve {sorted(missing)},"
-            " which the engine needs"
-        )
-    runner = ModelRunner(version_dir, manifest)  # ORT sessions + a smoke prediction each
-    return ModelBundle.build(runner)
-
-
-def load_experiment_bundles(
-    models_dir: Path, experiment: Experiment, feature_service: str, served: frozenset[str] | None
-) -> ServedExperiment:
-    """Load and validate every version ``experiment`` names (each once); raises
-    :class:`ModelLoadError` naming the experiment and the version at the first bad one."""
-    bundles: dict[str, ModelBundle] = {}
-    for version in experiment.versions():
-        try:
-            version_dir = resolve_version_dir(models_dir, version)
-            bundles[version] = load_bundle(version_dir, feature_service, served)
-        except PersonalizationError as exc:
-            raise ModelLoadError(
-                f"experiment {experiment.name!r}: version {version!r} refused: {exc}"
-            ) from exc
-    arms = tuple(ServedArm(a.name, bundles[a.version]) for a in experiment.arms)
-    return ServedExperiment(experiment, arms, tuple(bundles[v] for v in experiment.shadow))
-
-
-def read_experiment(models_dir: Path) -> Experiment | None:
-    """``models/experiment.json`` (None if absent); :class:`ModelLoadError` if invalid."""
-    try:
-        return load_experiment(models_dir)
-    except ExperimentError as exc:
-        raise ModelLoadError(str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,43 +259,3 @@ class ModelReloader:
             },
         )
         return served, previous_version, message
-
-
-class ReloadOnEvent:
-    """Reloads ``models/current`` on a worker thread each time ``event`` is set.
-
-    The SIGHUP handler only sets the event (no locks or I/O in signal context); this
-    thread does the slow part. Signals arriving during a reload coalesce into one more.
-    """
-
-    def __init__(self, reloader: ModelReloader, event: threading.Event) -> None:
-        self._reloader = reloader
-        self._event = event
-        self._closing = False
-        self._attempts = 0
-        self._thread = threading.Thread(target=self._run, name="model-reload", daemon=True)
-
-    @property
-    def attempts(self) -> int:
-        """Reloads finished so far (refused ones included)."""
-        return self._attempts
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._closing = True
-        self._event.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            self._event.wait()
-            if self._closing:
-                return
-            self._event.clear()
-            # reload() already logged why it failed; the old version keeps serving.
-            with contextlib.suppress(Exception):
-                self._reloader.reload()
-            self._attempts += 1

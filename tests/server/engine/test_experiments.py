@@ -24,7 +24,8 @@ from modelio.manifest import current_version_dir
 from server.engine.decide import DecisionEngine
 from server.engine.factory import build_engine
 from server.errors import InvalidRequestError, ModelLoadError
-from server.models.reload import ModelReloader, ReloadOnEvent
+from server.models.on_signal import ReloadOnEvent
+from server.models.reload import ModelReloader
 from server.models.runner import ModelRunner
 from server.settings import Settings
 from tests.support.engines import ENGAGEMENT, NOW_TS, PROFILE, SUPPORT, ScriptedReader, features

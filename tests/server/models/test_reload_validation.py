@@ -25,7 +25,8 @@ from modelio.vocab import FEATURE_SERVICE
 from server.app import install_signal_handlers
 from server.errors import InvalidRequestError, ModelLoadError
 from server.features.base import CustomerFeatures, ServiceSpec, ViewSpec
-from server.models.reload import ModelReloader, ReloadOnEvent
+from server.models.on_signal import ReloadOnEvent
+from server.models.reload import ModelReloader
 from tests.support.engines import ScriptedReader, scripted_engine, turn
 
 REFUSED = [
