@@ -93,9 +93,10 @@ def log_records(kind: str, result: str, count: int) -> None:
         LOG_RECORDS.labels(kind, result).inc(count)
 
 
-def log_queue_depth(kind: str, depth: int) -> None:
-    """Publish how many rows of ``kind`` wait for the log writer."""
-    LOG_QUEUE_DEPTH.labels(kind).set(depth)
+def log_queue_depth(kind: str, depth: Callable[[], float]) -> None:
+    """Publish how many rows of ``kind`` wait for the log writer: ``depth`` is read at
+    scrape time, so queueing a row costs no metric update on the request path."""
+    LOG_QUEUE_DEPTH.labels(kind).set_function(depth)
 
 
 def start_http(port: int, host: str = "127.0.0.1") -> Callable[[], None] | None:

@@ -2,15 +2,16 @@
 
 Built on the request path, so cheaply: plain dicts of values the engine already has
 (the encoded input row and the scores as lists, the policy's probabilities as computed
-when choosing); the only real work is one ``json.dumps`` of the served features.
+when choosing); the only real work is one JSON encoding of the served features.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from modelio.experiment import SHADOW_PREFIX
 from modelio.policy import Choice
@@ -19,13 +20,18 @@ from server.engine.assemble import Prepared
 from server.engine.types import Decision
 
 _ACTION_INDEX = {action: i for i, action in enumerate(ACTIONS)}
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def features_json(raw: Mapping[str, Any]) -> str:
-    """The raw online features as a JSON object (``{}`` for unknown customers)."""
+    """The raw online features as a JSON object (``{}`` for unknown customers).
+
+    orjson, not the standard library: this runs once per decision on the request path,
+    and orjson encodes a customer's ~20 features several times faster (numpy scalars and
+    datetimes natively)."""
     if not raw:
         return "{}"
-    return json.dumps(raw, default=_json_default, separators=(",", ":"))
+    return orjson.dumps(dict(raw), default=_json_default, option=_OPTIONS).decode()
 
 
 def decision_row(

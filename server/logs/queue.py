@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Literal
 
 from server import metrics
@@ -126,8 +127,9 @@ class QueuedRecordLog:
                 self._queue.append((kind, list(rows)))
                 self._queued += n
                 self._submitted += n
+                if kind not in self._depth:
+                    metrics.log_queue_depth(kind, partial(self._depth.__getitem__, kind))
                 self._depth[kind] += n
-                metrics.log_queue_depth(kind, self._depth[kind])
                 if self._queued >= self._batch_max:
                     self._cond.notify_all()
                 return
@@ -211,7 +213,6 @@ class QueuedRecordLog:
             batch.setdefault(kind, []).extend(rows)
             room -= len(rows)
             self._depth[kind] -= len(rows)
-            metrics.log_queue_depth(kind, self._depth[kind])
         taken = self._batch_max - room
         self._queued -= taken
         self._taken += taken
