@@ -51,15 +51,19 @@ ENGAGEMENT_INPUTS: tuple[str, ...] = group_inputs("engagement")
 #: an age (relative to the turn) because an absolute timestamp does not generalize.
 HISTORY_INPUTS: tuple[str, ...] = group_inputs("history")
 FLAG_INPUTS: tuple[str, ...] = tuple(GROUP_FLAGS[g] for g in ("profile", "history", "engagement"))
-CONTEXT_INPUTS: tuple[str, ...] = (
-    "sentiment",
-    "turn_index",
+#: The turn's local-time inputs (a window shorter than a week cannot hold their mix).
+CALENDAR_INPUTS: tuple[str, ...] = (
     "local_hour",
     "hour_sin",
     "hour_cos",
     "weekday",
     "is_weekend",
     "is_business_hours",
+)
+CONTEXT_INPUTS: tuple[str, ...] = (
+    "sentiment",
+    "turn_index",
+    *CALENDAR_INPUTS,
     *(f"channel_{c}" for c in CHANNELS),
     *(f"device_{d}" for d in DEVICES),
     *(f"category_{c}" for c in ISSUE_CATEGORIES),

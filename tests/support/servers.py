@@ -28,6 +28,7 @@ from server.engine.types import (
     Segment,
     StyleHints,
 )
+from server.logs.base import RecordLog
 from server.settings import Settings
 
 Code = grpc.StatusCode
@@ -162,24 +163,30 @@ class Running:
             time.sleep(0.01)
 
 
+def serve_fake(
+    engine: FakeEngine, settings: Settings, record_log: RecordLog | None = None
+) -> Running:
+    """A started server around ``engine`` on 127.0.0.1 with a channel and stubs to it."""
+    server, port = create_server(settings, engine=engine, record_log=record_log)
+    server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    return Running(
+        server,
+        port,
+        engine,
+        channel,
+        pb_grpc.PersonalizationServiceStub(channel),
+        health_pb2_grpc.HealthStub(channel),
+    )
+
+
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., Running]]:
     """Factory: ``start_server(engine=None, **settings_overrides)`` -> Running."""
     started: list[Running] = []
 
     def start(engine: FakeEngine | None = None, **overrides: Any) -> Running:
-        engine = engine or FakeEngine()
-        server, port = create_server(test_settings(**overrides), engine=engine)
-        server.start()
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        run = Running(
-            server,
-            port,
-            engine,
-            channel,
-            pb_grpc.PersonalizationServiceStub(channel),
-            health_pb2_grpc.HealthStub(channel),
-        )
+        run = serve_fake(engine or FakeEngine(), test_settings(**overrides))
         started.append(run)
         return run
 

@@ -14,20 +14,15 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
+from training.commands import positive
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the replay options."""
     from training.store_args import add_online_store
 
-    parser.add_argument("--rounds", type=_positive, required=True, help="rounds to play")
-    parser.add_argument("--turns", type=_positive, default=20_000, help="turns per round")
+    parser.add_argument("--rounds", type=positive, required=True, help="rounds to play")
+    parser.add_argument("--turns", type=positive, default=20_000, help="turns per round")
     parser.add_argument("--target", default=None, help="host:port; default: start a server")
     parser.add_argument("--json", action="store_true", help="print the rounds as JSON")
     parser.add_argument("--data-dir", type=Path, default=Path("feature_repo/data"))
@@ -35,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--log-dir", type=Path, default=Path("logs"), help="the server's logs")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch-size", type=_positive, default=500, help="turns per DecideBatch")
+    parser.add_argument("--batch-size", type=positive, default=500, help="turns per DecideBatch")
     parser.add_argument(
         "--fresh-turns", action="store_true", help="new turns every round (default: the same)"
     )

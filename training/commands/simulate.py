@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from training.commands import positive
+
 
 def _date(text: str) -> datetime:
     try:
@@ -16,16 +18,9 @@ def _date(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from exc
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the simulate options."""
-    parser.add_argument("--customers", type=_positive, default=20_000, help="default: %(default)s")
+    parser.add_argument("--customers", type=positive, default=20_000, help="default: %(default)s")
     parser.add_argument("--seed", type=int, default=7, help="default: %(default)s")
     parser.add_argument(
         "--end-date",
@@ -34,14 +29,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="last day (exclusive, UTC midnight) of the window; default: today",
     )
     parser.add_argument(
-        "--days", type=_positive, default=180, help="window length (default: %(default)s)"
+        "--days", type=positive, default=180, help="window length (default: %(default)s)"
     )
     parser.add_argument(
         "--out", type=Path, default=Path("feature_repo/data"), help="default: %(default)s"
     )
     parser.add_argument(
         "--chunk-size",
-        type=_positive,
+        type=positive,
         default=50_000,
         help="customers per chunk, rounded up to 1000 (bounds memory; data do not depend on it)",
     )

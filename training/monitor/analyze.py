@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from modelio.context import ESCALATION_INPUTS
+from modelio.context import CALENDAR_INPUTS, ESCALATION_INPUTS
 from modelio.distributions import Binned
 from modelio.manifest import Manifest
 from modelio.reward import RewardConfig
@@ -41,14 +41,6 @@ from training.monitor.fit import ESCALATION_SCORE, score_name
 from training.monitor.psi import DRIFT, psi_columns, status
 from training.monitor.windows import WindowSpec, assign
 
-CALENDAR_INPUTS = (
-    "local_hour",
-    "hour_sin",
-    "hour_cos",
-    "weekday",
-    "is_weekend",
-    "is_business_hours",
-)
 REFERENCES = ("training", "baseline")
 
 

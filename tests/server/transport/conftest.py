@@ -6,14 +6,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2_grpc
 
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from server.app import create_server
 from tests.support.record_logs import MemoryLog
-from tests.support.servers import FakeEngine, Running, test_settings
+from tests.support.servers import FakeEngine, Running, serve_fake, test_settings
 
 
 @dataclass
@@ -36,18 +33,7 @@ def start_outcome_server() -> Iterator[Callable[..., OutcomeServer]]:
 
     def start(log: MemoryLog | None = None, **overrides: Any) -> OutcomeServer:
         log = log if log is not None else MemoryLog()
-        engine = FakeEngine()
-        server, port = create_server(test_settings(**overrides), engine=engine, record_log=log)
-        server.start()
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-        run = Running(
-            server,
-            port,
-            engine,
-            channel,
-            pb_grpc.PersonalizationServiceStub(channel),
-            health_pb2_grpc.HealthStub(channel),
-        )
+        run = serve_fake(FakeEngine(), test_settings(**overrides), record_log=log)
         started.append(OutcomeServer(run, log))
         return started[-1]
 
