@@ -45,14 +45,14 @@ from modelio.logrecords import DECISIONS
 from modelio.policy import Choice
 from server.engine.assemble import Prepared, prepare, prepare_degraded
 from server.engine.batcher import MicroBatcher
-from server.engine.records import decision_rows
+from server.engine.records import DecisionColumns, WithShadows
 from server.engine.served import (
     Served,
     Snapshot,
     check_time_zone,
     encode,
     score,
-    shadow_log_rows,
+    shadow_columns,
 )
 from server.engine.types import Decision, DecisionRequest
 from server.errors import ModelLoadError, NotReadyError
@@ -190,10 +190,10 @@ class DecisionEngine:
             return self._decide_arms(snapshot, prepared, single)
         served = snapshot.arms[0]
         inputs = encode(served.bundle, prepared, single)
-        decided, score_lists = score(served, snapshot.names[0], prepared, inputs)
+        decided, scores = score(served, snapshot.names[0], prepared, inputs)
         if self._logging:
             ts = datetime.fromtimestamp(self._clock(), UTC)
-            rows = decision_rows(prepared, decided, inputs.tolist(), score_lists, ts)
+            rows = DecisionColumns(prepared, decided, inputs, scores, ts)
             self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
         return [d for d, _ in decided]
 
@@ -214,7 +214,7 @@ class DecisionEngine:
             groups.setdefault(assign(salt, p.req.customer_id, cumulative), []).append(i)
         n = len(prepared)
         decided: list[tuple[Decision, Choice]] = [None] * n  # type: ignore[list-item]
-        scores: list[list[float]] = [[]] * n
+        scores: list[np.ndarray] = [None] * n  # type: ignore[list-item]
         inputs: list[np.ndarray] = [None] * n  # type: ignore[list-item]
         for arm, members in groups.items():
             served = snapshot.arms[arm]
@@ -226,15 +226,10 @@ class DecisionEngine:
                 decided[i], scores[i], inputs[i] = got[k], got_scores[k], rows[k]
         if self._logging:
             ts = datetime.fromtimestamp(self._clock(), UTC)
-            input_lists = [row.tolist() for row in inputs]
-            served_rows = decision_rows(prepared, decided, input_lists, scores, ts)
-            log_rows = list(served_rows)
-            for shadow in snapshot.shadows:
-                # Same input layout as every arm: the served rows' input lists are its own.
-                same = all(a.encoding == shadow.encoding for a in snapshot.arms)
-                lists = input_lists if same else None
-                log_rows += shadow_log_rows(shadow, prepared, matrix, served_rows, lists)
-            self._log.submit(DECISIONS, log_rows)  # may raise RecordLogFullError
+            columns = DecisionColumns(prepared, decided, np.stack(inputs), np.stack(scores), ts)
+            shadows = [shadow_columns(s, prepared, matrix, columns) for s in snapshot.shadows]
+            logged = WithShadows(columns, [s for s in shadows if s is not None])
+            self._log.submit(DECISIONS, logged)  # may raise RecordLogFullError
         return [d for d, _ in decided]
 
     def _prepare(self, reqs: Sequence[DecisionRequest]) -> list[Prepared]:

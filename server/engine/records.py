@@ -1,8 +1,12 @@
 """Decision-log rows (``modelio.logrecords.DECISION_SCHEMA``) from what the engine used.
 
-Built on the request path, so cheaply: plain dicts of values the engine already has
-(the encoded input row and the scores as lists, the policy's probabilities as computed
-when choosing); the only real work is one JSON encoding of the served features.
+The request path only keeps references: a :class:`DecisionColumns` holds the batch's
+prepared requests, its (Decision, Choice) pairs and the numpy input and score matrices
+the models ran on, which costs a couple of microseconds per batch. The Arrow table is
+built on the log's writer thread (``ArrowRows.arrow``), a column at a time: one list per
+scalar column, the matrices handed to Arrow as flat buffers, the features JSON encoded
+once per distinct customer. A dict per row and ``pa.Table.from_pylist`` cost about
+40 µs per decision here; see docs/learning-loop.md for the log's measured cost.
 """
 
 from __future__ import annotations
@@ -11,14 +15,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
 
 from modelio.experiment import SHADOW_PREFIX
+from modelio.logrecords import DECISION_SCHEMA
 from modelio.policy import Choice
 from modelio.vocab import ACTIONS
 from server.engine.assemble import Prepared
 from server.engine.types import Decision
+from server.logs.base import ArrowRows
 
+#: List columns the engine already holds as matrices, and their value types.
+_MATRICES: dict[str, type[np.floating[Any]]] = {"inputs": np.float32, "scores": np.float64}
 _ACTION_INDEX = {action: i for i, action in enumerate(ACTIONS)}
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
@@ -26,71 +36,11 @@ _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 def features_json(raw: Mapping[str, Any]) -> str:
     """The raw online features as a JSON object (``{}`` for unknown customers).
 
-    orjson, not the standard library: this runs once per decision on the request path,
-    and orjson encodes a customer's ~20 features several times faster (numpy scalars and
-    datetimes natively)."""
+    orjson, not the standard library: a customer's ~20 features encode several times
+    faster (numpy scalars and datetimes natively)."""
     if not raw:
         return "{}"
     return orjson.dumps(dict(raw), default=_json_default, option=_OPTIONS).decode()
-
-
-def decision_row(
-    p: Prepared,
-    decision: Decision,
-    choice: Choice,
-    inputs: list[float],
-    scores: list[float],
-    ts: datetime,
-    decision_id: str | None = None,
-    features: str | None = None,
-) -> dict[str, Any]:
-    """One DECISION_SCHEMA row: the turn, the features and inputs, the policy's output
-    (shadow rows pass their ``decision_id`` and the served row's ``features`` JSON)."""
-    ctx = p.req.context
-    nba = decision.next_best_action
-    return {
-        "decision_id": decision.decision_id if decision_id is None else decision_id,
-        "ts": ts,
-        "customer_id": p.req.customer_id,
-        "request_id": decision.request_id,
-        "conversation_id": "",  # not in the API yet
-        "model_version": decision.model_version,
-        "arm": decision.arm,
-        "channel": ctx.channel,
-        "device": ctx.device,
-        "issue_category": ctx.issue_category,
-        "sentiment": ctx.sentiment,
-        "event_time": ctx.event_time,
-        "time_zone": ctx.timezone,
-        "locale": ctx.locale,
-        "turn_index": ctx.turn_index,
-        "features": features_json(p.raw) if features is None else features,
-        "inputs": inputs,
-        "probabilities": list(choice.probabilities),
-        "action": nba.action,
-        "action_index": _ACTION_INDEX[nba.action],
-        "propensity": nba.propensity,
-        "scores": scores,
-        "escalation_probability": decision.escalation_risk.probability,
-        "segment_id": decision.segment.id,
-        "personalized": decision.personalized,
-        "degraded": bool(decision.degraded_reasons),
-        "degraded_reasons": list(decision.degraded_reasons),
-    }
-
-
-def decision_rows(
-    prepared: Sequence[Prepared],
-    decided: Sequence[tuple[Decision, Choice]],
-    inputs: list[list[float]],
-    scores: list[list[float]],
-    ts: datetime,
-) -> list[dict[str, Any]]:
-    """One row per decision of a batch (all sequences in request order)."""
-    return [
-        decision_row(p, d, c, inputs[i], scores[i], ts)
-        for i, (p, (d, c)) in enumerate(zip(prepared, decided, strict=True))
-    ]
 
 
 def shadow_id(decision_id: str, version: str) -> str:
@@ -98,28 +48,166 @@ def shadow_id(decision_id: str, version: str) -> str:
     return f"{decision_id}:{SHADOW_PREFIX}{version}"
 
 
-def shadow_rows(
-    prepared: Sequence[Prepared],
-    decided: Sequence[tuple[Decision, Choice]],
-    served: Sequence[dict[str, Any]],
-    inputs: list[list[float]],
-    scores: list[list[float]],
-) -> list[dict[str, Any]]:
-    """A shadow version's rows for a batch: its own choice and propensity, the served
-    row's id suffixed (:func:`shadow_id`), time and features, arm ``shadow:<version>``."""
-    return [
-        decision_row(
-            p,
-            d,
-            c,
-            inputs[i],
-            scores[i],
-            served[i]["ts"],
-            shadow_id(served[i]["decision_id"], d.model_version),
-            served[i]["features"],
-        )
-        for i, (p, (d, c)) in enumerate(zip(prepared, decided, strict=True))
-    ]
+#: The columns of DECISION_SCHEMA kept per row, in the order :func:`_row` builds them;
+#: the other two (``_MATRICES``) stay the engine's matrices.
+_SCALARS = (
+    "decision_id",
+    "ts",
+    "customer_id",
+    "request_id",
+    "conversation_id",
+    "model_version",
+    "arm",
+    "channel",
+    "device",
+    "issue_category",
+    "sentiment",
+    "event_time",
+    "time_zone",
+    "locale",
+    "turn_index",
+    "features",
+    "probabilities",
+    "action",
+    "action_index",
+    "propensity",
+    "escalation_probability",
+    "segment_id",
+    "personalized",
+    "degraded",
+    "degraded_reasons",
+)
+
+
+def _row(
+    p: Prepared, d: Decision, c: Choice, ts: datetime, features: str, decision_id: str
+) -> tuple[Any, ...]:
+    ctx, nba = p.req.context, d.next_best_action
+    return (
+        decision_id,
+        ts,
+        p.req.customer_id,
+        d.request_id,
+        "",  # conversation_id: not in the API yet
+        d.model_version,
+        d.arm,
+        ctx.channel,
+        ctx.device,
+        ctx.issue_category,
+        ctx.sentiment,
+        ctx.event_time,
+        ctx.timezone,
+        ctx.locale,
+        ctx.turn_index,
+        features,
+        c.probabilities,
+        nba.action,
+        _ACTION_INDEX[nba.action],
+        nba.propensity,
+        d.escalation_risk.probability,
+        d.segment.id,
+        d.personalized,
+        bool(d.degraded_reasons),
+        d.degraded_reasons,
+    )
+
+
+class DecisionColumns(ArrowRows):
+    """One decided batch's rows, in request order.
+
+    Kept compact on purpose: one tuple of plain values per row plus the engine's numpy
+    ``inputs`` (n, inputs; float32, what the escalation model read) and ``scores``
+    (n, actions; predicted successes). Holding the engine's objects (requests,
+    decisions, alternatives) until the writer runs would keep dozens of GC-tracked
+    objects per decision alive for a flush interval, and the collector's passes over
+    them cost more than the row itself. A shadow version's rows pass ``served``, the
+    rows they shadow: their ids are the served ids suffixed (:func:`shadow_id`), and
+    they share its time and features JSON.
+    """
+
+    def __init__(
+        self,
+        prepared: Sequence[Prepared],
+        decided: Sequence[tuple[Decision, Choice]],
+        inputs: np.ndarray,
+        scores: np.ndarray,
+        ts: datetime,
+        served: DecisionColumns | None = None,
+    ) -> None:
+        self.inputs, self.scores = inputs, scores
+        if served is None:
+            self.ids = [d.decision_id for d, _ in decided]
+            self.features = _features(prepared)
+            self.ts = ts
+        else:
+            pairs = zip(served.ids, decided, strict=True)
+            self.ids = [shadow_id(i, d.model_version) for i, (d, _) in pairs]
+            self.features, self.ts = served.features, served.ts
+        self.values = [
+            _row(p, d, c, self.ts, f, i)
+            for p, (d, c), f, i in zip(prepared, decided, self.features, self.ids, strict=True)
+        ]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def build(self) -> pa.Table:
+        return self.merged([self])
+
+    @classmethod
+    def merged(cls, parts: Sequence[ArrowRows]) -> pa.Table:
+        """Many batches' rows as one table, each column converted once over all parts
+        (a lone Decide is a batch of one; a table per row would cost more than it)."""
+        own = [p for p in parts if isinstance(p, DecisionColumns)]
+        values = list(zip(*(row for p in own for row in p.values), strict=True))
+        by_name = dict(zip(_SCALARS, values, strict=True)) if values else {}
+        arrays = []
+        for f in DECISION_SCHEMA:
+            if f.name in _MATRICES:
+                matrices = [getattr(p, f.name) for p in own]
+                arrays.append(_lists(matrices, _MATRICES[f.name]))
+            else:
+                arrays.append(pa.array(by_name.get(f.name, ()), type=f.type))
+        return pa.Table.from_arrays(arrays, schema=DECISION_SCHEMA)
+
+
+def _features(prepared: Sequence[Prepared]) -> list[str]:
+    """Each request's features JSON, encoded once per distinct customer of the batch
+    (a batch's repeats of a customer share one mapping)."""
+    encoded: dict[int, str] = {}
+    out = []
+    for p in prepared:
+        key = id(p.raw)
+        if key not in encoded:
+            encoded[key] = features_json(p.raw)
+        out.append(encoded[key])
+    return out
+
+
+class WithShadows(ArrowRows):
+    """A served batch's rows followed by its shadow versions' rows: one submit, so a
+    full log in refuse mode takes all of them or none."""
+
+    def __init__(self, served: DecisionColumns, shadows: Sequence[DecisionColumns]) -> None:
+        self.parts = (served, *shadows)
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def build(self) -> pa.Table:
+        return DecisionColumns.merged(self.parts)
+
+    def leaves(self) -> Sequence[ArrowRows]:
+        return self.parts
+
+
+def _lists(matrices: Sequence[np.ndarray], dtype: type[np.floating[Any]]) -> pa.Array:
+    """Stacked (n, k) matrices as an Arrow list array of rows of k values, without a
+    Python object per row: the flat values plus offsets."""
+    values = np.ascontiguousarray(np.concatenate(matrices), dtype=dtype)
+    n, k = values.shape
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1)))
 
 
 def _json_default(value: Any) -> Any:

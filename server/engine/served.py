@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -19,7 +18,7 @@ from modelio.experiment import SHADOW_PREFIX
 from modelio.policy import Choice
 from modelio.vocab import ACTIONS
 from server.engine.assemble import Assembler, Prepared
-from server.engine.records import shadow_rows
+from server.engine.records import DecisionColumns
 from server.engine.types import Decision
 from server.errors import InvalidRequestError
 from server.models.bundle import ModelBundle
@@ -98,8 +97,9 @@ class Snapshot:
 
 def score(
     served: Served, arm: str, prepared: Sequence[Prepared], inputs: np.ndarray
-) -> tuple[list[tuple[Decision, Choice]], list[list[float]]]:
-    """Run one version's three models over ``inputs`` and apply its policy."""
+) -> tuple[list[tuple[Decision, Choice]], np.ndarray]:
+    """Run one version's three models over ``inputs`` and apply its policy; the
+    decisions with their choices, and the (n, actions) predicted-success matrix."""
     bundle = served.bundle
     n = len(prepared)
     runner = bundle.runner
@@ -112,7 +112,7 @@ def score(
         assemble(p, int(labels[i]), float(risks[i]), score_lists[i], arm)
         for i, p in enumerate(prepared)
     ]
-    return decided, score_lists
+    return decided, scores
 
 
 def encode(bundle: ModelBundle, prepared: Sequence[Prepared], single: bool) -> np.ndarray:
@@ -137,20 +137,18 @@ def nba_matrix(inputs: np.ndarray) -> np.ndarray:
     return out
 
 
-def shadow_log_rows(
+def shadow_columns(
     shadow: Served,
     prepared: list[Prepared],
     matrix: Callable[[Served], np.ndarray],
-    served_rows: list[dict[str, Any]],
-    input_lists: list[list[float]] | None,
-) -> list[dict[str, Any]]:
-    """One shadow version's log rows for the batch; [] (logged) if it fails."""
+    served: DecisionColumns,
+) -> DecisionColumns | None:
+    """One shadow version's log rows for the batch; None (logged) if it fails."""
     version = shadow.bundle.version
     try:
         inputs = matrix(shadow)
         got, scores = score(shadow, SHADOW_PREFIX + version, prepared, inputs)
-        lists = input_lists if input_lists is not None else inputs.tolist()
-        return shadow_rows(prepared, got, served_rows, lists, scores)
+        return DecisionColumns(prepared, got, inputs, scores, served.ts, served=served)
     except Exception:  # a shadow never fails or changes the answer
         log.warning("shadow version %s failed; its rows are skipped", version, exc_info=True)
-        return []
+        return None

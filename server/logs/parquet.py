@@ -26,9 +26,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from modelio.logrecords import table
 from server.errors import RecordLogConfigError
-from server.logs.base import Row
+from server.logs.base import Row, to_table
 
 
 class ParquetSink:
@@ -51,7 +50,7 @@ class ParquetSink:
 
     def write(self, kind: str, rows: Sequence[Row]) -> None:
         """One file holding ``rows``, atomically; raises OSError/ArrowInvalid on failure."""
-        data = table(kind, rows)  # exactly the shared schema, or it raises
+        data = to_table(kind, rows)  # exactly the shared schema, or it raises
         now = self._clock()
         folder = self.log_dir / kind / f"date={now:%Y-%m-%d}"
         if not folder.is_dir():  # a new day: make the folder's own entry durable too

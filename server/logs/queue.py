@@ -25,7 +25,7 @@ from typing import Literal
 
 from server import metrics
 from server.errors import RecordLogFullError
-from server.logs.base import Row, Sink
+from server.logs.base import ArrowRows, Parts, Row, Sink
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class QueuedRecordLog:
         self._retries, self._backoff_s = retries, retry_backoff_s
         self._full = _FullReporter(warn_interval_s)
         self._cond = threading.Condition()
-        self._queue: deque[tuple[str, list[Row]]] = deque()
+        self._queue: deque[tuple[str, Sequence[Row]]] = deque()
         self._depth: Counter[str] = Counter()  # rows queued per kind
         self._queued = 0  # rows queued, all kinds
         # Row marks, counted since start: accepted by submit, taken by the writer, and
@@ -124,7 +124,9 @@ class QueuedRecordLog:
                     raise RecordLogFullError()
                 result = "dropped"
             else:
-                self._queue.append((kind, list(rows)))
+                # Columnar rows stay as they are (built on the writer thread); plain
+                # rows are copied so the caller may reuse its list.
+                self._queue.append((kind, rows if isinstance(rows, ArrowRows) else list(rows)))
                 self._queued += n
                 self._submitted += n
                 if kind not in self._depth:
@@ -201,32 +203,37 @@ class QueuedRecordLog:
             or time.monotonic() >= due
         )
 
-    def _take(self) -> dict[str, list[Row]]:
-        """Up to batch_max queued rows, grouped by kind in queue order (lock held)."""
-        batch: dict[str, list[Row]] = {}
-        room = self._batch_max
-        while self._queue and room:
+    def _take(self) -> dict[str, list[Sequence[Row]]]:
+        """About batch_max queued rows, grouped by kind in queue order (lock held).
+
+        A plain list longer than the room left is split; a columnar part is taken
+        whole (it is one engine batch, at most DecideBatch's size), so a batch may
+        exceed batch_max by less than one part."""
+        batch: dict[str, list[Sequence[Row]]] = {}
+        taken = 0
+        while self._queue and taken < self._batch_max:
             kind, rows = self._queue.popleft()
-            if len(rows) > room:  # split: the rest stays first in line
-                self._queue.appendleft((kind, rows[room:]))
+            room = self._batch_max - taken
+            if len(rows) > room and not isinstance(rows, ArrowRows):
+                self._queue.appendleft((kind, rows[room:]))  # the rest stays first in line
                 rows = rows[:room]
-            batch.setdefault(kind, []).extend(rows)
-            room -= len(rows)
+            batch.setdefault(kind, []).append(rows)
+            taken += len(rows)
             self._depth[kind] -= len(rows)
-        taken = self._batch_max - room
         self._queued -= taken
         self._taken += taken
         return batch
 
-    def _write(self, batch: dict[str, list[Row]]) -> None:
-        for kind, rows in batch.items():
+    def _write(self, batch: dict[str, list[Sequence[Row]]]) -> None:
+        for kind, parts in batch.items():
+            rows = Parts(parts)
             result = "logged" if self._write_kind(kind, rows) else "failed"
             metrics.log_records(kind, result, len(rows))
             with self._cond:
                 self._done += len(rows)
                 self._cond.notify_all()
 
-    def _write_kind(self, kind: str, rows: list[Row]) -> bool:
+    def _write_kind(self, kind: str, rows: Parts) -> bool:
         delay = self._backoff_s
         for attempt in range(self._retries + 1):
             try:
