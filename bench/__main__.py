@@ -7,6 +7,11 @@ writes docs/performance.md and docs/performance.png. Examples::
     python -m bench --json bench.json                      # 20k customers, trains
     python -m bench --json bench.json --models-dir models  # reuse a trained version
     python -m bench --json /tmp/b.json --tiny --doc /tmp/p.md --plot /tmp/p.png
+    python -m bench --json /tmp/q.json --quick --doc /tmp/q.md --plot /tmp/q.png
+
+``--quick`` gives the main ratios in a few minutes: a smaller customer set, the
+entries those ratios need in three interleaved rounds, no open-loop runs or searches.
+``--entries`` picks closed-loop entries by name for any run.
 """
 
 from __future__ import annotations
@@ -26,13 +31,17 @@ from typing import Any
 
 from bench.analysis import evaluate
 from bench.docs import console_summary, write_markdown
-from bench.measure import MeasureConfig, ServerLauncher, measure_all
+from bench.measure import MeasureConfig, ServerLauncher, measure_all, servers_of
 from bench.plot import plot
 from bench.prepare import prepare
 from bench.procs import ProcessGroup
 from bench.scenarios import DATALESS
 from bench.search import SearchSpec
 
+#: Entries ``--quick`` runs: the floors, Decide with the log on and off and with a
+#: shadow, and the batch against Feast's own batch.
+QUICK_ENTRIES = ("echo", "transport", "decide", "decide_nolog", "decide_shadow", "batch100")
+QUICK = {"customers": 3000, "duration": 9.0, "warmup": 1.0, "rounds": 3}
 TINY = {
     "customers": 300,
     "duration": 0.6,
@@ -67,6 +76,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--search-processes", type=int, default=1, help="client processes, open loop")
     p.add_argument("--models-dir", type=Path, default=None, help="reuse this trained version")
     p.add_argument("--tiny", action="store_true", help="small and short (tests)")
+    p.add_argument("--quick", action="store_true", help="the main ratios in a few minutes")
+    p.add_argument(
+        "--entries",
+        type=lambda text: tuple(n for n in text.split(",") if n),
+        default=None,
+        metavar="A,B",
+        help="closed-loop entries to run (default: all; --quick: its own set)",
+    )
     p.add_argument(
         "--profile",
         type=float,
@@ -87,8 +104,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _pick(value: Any, name: str, tiny: bool, default: Any) -> Any:
-    return value if value is not None else (TINY[name] if tiny else default)
+def _pick(value: Any, name: str, tiny: bool, default: Any, quick: bool = False) -> Any:
+    if value is not None:
+        return value
+    if tiny:
+        return TINY[name]
+    return QUICK.get(name, default) if quick else default
 
 
 def measure_config(args: argparse.Namespace, workdir: Path) -> MeasureConfig:
@@ -99,8 +120,8 @@ def measure_config(args: argparse.Namespace, workdir: Path) -> MeasureConfig:
         max_steps=_pick(args.search_steps, "search_steps", args.tiny, 10),
     )
     return MeasureConfig(
-        duration_s=_pick(args.duration, "duration", args.tiny, 10.0),
-        warmup_s=_pick(args.warmup, "warmup", args.tiny, 2.0),
+        duration_s=_pick(args.duration, "duration", args.tiny, 10.0, args.quick),
+        warmup_s=_pick(args.warmup, "warmup", args.tiny, 2.0, args.quick),
         concurrency=args.concurrency,
         processes=args.processes,
         open_rate=args.open_rate,
@@ -109,9 +130,16 @@ def measure_config(args: argparse.Namespace, workdir: Path) -> MeasureConfig:
         search_processes=args.search_processes,
         profile_s=args.profile,
         profile_dir=workdir,
-        rounds=max(1, _pick(args.rounds, "rounds", args.tiny, 2)),
+        rounds=max(1, _pick(args.rounds, "rounds", args.tiny, 2, args.quick)),
         search_min_calls=0 if args.tiny else 500,
+        entries=args.entries if args.entries is not None else quick_entries(args),
+        open_loop=not args.quick,
     )
+
+
+def quick_entries(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--quick``'s entries; every entry otherwise."""
+    return QUICK_ENTRIES if args.quick else ()
 
 
 def server_env(pairs: list[str]) -> dict[str, str]:
@@ -162,18 +190,16 @@ def machine_info(argv: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, Any]:
     """Prepare, measure, analyse; returns the full result."""
-    customers = _pick(args.customers, "customers", args.tiny, 20_000)
+    customers = _pick(args.customers, "customers", args.tiny, 20_000, args.quick)
     cfg = measure_config(args, workdir)
     meta = machine_info(argv)
     started = time.monotonic()
     with ProcessGroup(workdir / "logs") as group:
         launcher = ServerLauncher(group, server_env(args.server_env))
-        launcher.launch(DATALESS, None)  # they start while the data is prepared
+        servers = servers_of(cfg)
+        launcher.launch(tuple(s for s in servers if s in DATALESS), None)  # during prepare
         data = prepare(group, workdir, customers, args.models_dir, args.tiny)
-        launcher.launch(
-            ("decide", "naive", "feast_listen", "decide_2w", "decide_nolog", "decide_shadow"),
-            data,
-        )
+        launcher.launch(tuple(s for s in servers if s not in DATALESS), data)
         results = measure_all(group, data, cfg, launcher.running)
     results["config"] = {
         "customers": customers,
@@ -188,6 +214,8 @@ def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, A
         "p99_limit_us": cfg.search.p99_limit_us,
         "unknown_share": cfg.unknown_share,
         "tiny": args.tiny,
+        "quick": args.quick,
+        "entries": list(cfg.entries),
     }
     meta["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     meta["bench_seconds"] = round(time.monotonic() - started, 1)

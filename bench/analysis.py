@@ -34,6 +34,12 @@ TARGETS: tuple[Target, ...] = (
         0.95,
     ),
     Target(
+        "decide_cpu_log_over_nolog",
+        "server CPU per Decide with the decision log / without (log costs <= 5%)",
+        "<=",
+        1.05,
+    ),
+    Target(
         "decide_cpu_shadow_over_decide",
         "server CPU per Decide with one shadow version / without (shadow costs <= 25%)",
         "<=",
@@ -80,6 +86,10 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "max_rate_transport_over_echo": _ratio(rates.get("transport"), rates.get("echo")),
         "decide_rps_log_over_nolog": _ratio(
             _p50(results, "decide", "rps"), _p50(results, "decide_nolog", "rps")
+        ),
+        "decide_cpu_log_over_nolog": _ratio(
+            _p50(results, "decide", "server_cpu_us_per_call"),
+            _p50(results, "decide_nolog", "server_cpu_us_per_call"),
         ),
         "decide_p50_log_over_nolog": _ratio(_p50(results, "decide"), _p50(results, "decide_nolog")),
         "decide_cpu_shadow_over_decide": _ratio(

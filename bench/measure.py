@@ -44,6 +44,20 @@ class MeasureConfig:
     search_min_calls: int = 500  # a search step runs long enough for this many calls
     profile_s: float = 0.0  # > 0: py-spy the decide server for this long (unmeasured run)
     profile_dir: Path | None = None
+    #: Closed-loop entries to run (``scenarios.ENTRIES`` names); empty: all of them.
+    entries: tuple[str, ...] = ()
+    open_loop: bool = True  # the fixed-rate run and the max-rate search
+
+
+def selected(cfg: MeasureConfig) -> tuple[Entry, ...]:
+    """The entries ``cfg`` runs, in the bench's order."""
+    return tuple(e for e in ENTRIES if not cfg.entries or e.name in cfg.entries)
+
+
+def servers_of(cfg: MeasureConfig) -> tuple[str, ...]:
+    """The servers those entries need, in ``scenarios.SERVERS`` order."""
+    needed = {e.server for e in selected(cfg)}
+    return tuple(name for name in SERVERS if name in needed)
 
 
 def _workload(cfg: MeasureConfig, known: tuple[str, ...], entry: Entry) -> Workload:
@@ -80,11 +94,12 @@ def closed_entries(
     machine) over all entries instead of letting one burst hit one entry.
     """
     share = cfg.duration_s / cfg.rounds
-    parts: dict[str, list[dict[str, Any]]] = {e.name: [] for e in ENTRIES}
-    loads: dict[str, list[float]] = {e.name: [] for e in ENTRIES}
-    server_cpu: dict[str, list[float | None]] = {e.name: [] for e in ENTRIES}
+    entries = selected(cfg)
+    parts: dict[str, list[dict[str, Any]]] = {e.name: [] for e in entries}
+    loads: dict[str, list[float]] = {e.name: [] for e in entries}
+    server_cpu: dict[str, list[float | None]] = {e.name: [] for e in entries}
     for n in range(cfg.rounds):
-        for entry in ENTRIES:
+        for entry in entries:
             say(
                 f"{entry.name}: closed loop, {cfg.concurrency} callers, {share:g} s "
                 f"(round {n + 1}/{cfg.rounds})"
@@ -97,7 +112,7 @@ def closed_entries(
             server_cpu[entry.name].append(used)
             loads[entry.name].append(os.getloadavg()[0])
     out = {}
-    for entry in ENTRIES:
+    for entry in entries:
         total = closed_config(cfg, "", known, entry, cfg.duration_s)
         out[entry.name] = merge_results(total, parts[entry.name])
         out[entry.name]["target"] = running[entry.server].target
@@ -196,18 +211,19 @@ def measure_all(
     its last measurement.
     """
     known = tuple(load_known_ids(data.customers_parquet, "", 0))
-    for name in SERVERS:
+    servers = servers_of(cfg)
+    for name in servers:
         running[name].wait_ready(known)
     say("all servers answer")
     out: dict[str, Any] = {"entries": closed_entries(cfg, running, known)}
     out["open_loop"], out["max_rate"] = {}, {}
     say("\n" + table([{"name": k, **v} for k, v in out["entries"].items()]))
-    for name in SERVERS:
+    for name in servers:
         if name == "decide" and cfg.profile_s > 0:
             out["profile"] = profile_server(
                 running[name].child.pid, cfg, running[name].target, known
             )
-        if name in OPEN_LOOP_SERVERS:
+        if cfg.open_loop and name in OPEN_LOOP_SERVERS:
             open_loop_and_search(running[name], known, cfg, out)
         group.stop(running[name].child)
     return out
