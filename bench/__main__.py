@@ -31,10 +31,11 @@ from typing import Any
 
 from bench.analysis import evaluate
 from bench.docs import console_summary, write_markdown
+from bench.inprocess import measure_inprocess
 from bench.measure import MeasureConfig, ServerLauncher, measure_all, servers_of
 from bench.plot import plot
 from bench.prepare import prepare
-from bench.procs import ProcessGroup
+from bench.procs import ProcessGroup, say
 from bench.scenarios import DATALESS
 from bench.search import SearchSpec
 
@@ -77,6 +78,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", type=Path, default=None, help="reuse this trained version")
     p.add_argument("--tiny", action="store_true", help="small and short (tests)")
     p.add_argument("--quick", action="store_true", help="the main ratios in a few minutes")
+    p.add_argument(
+        "--no-inprocess",
+        dest="inprocess",
+        action="store_false",
+        help="skip the in-process stage timings",
+    )
     p.add_argument(
         "--entries",
         type=lambda text: tuple(n for n in text.split(",") if n),
@@ -201,6 +208,9 @@ def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, A
         data = prepare(group, workdir, customers, args.models_dir, args.tiny)
         launcher.launch(tuple(s for s in servers if s not in DATALESS), data)
         results = measure_all(group, data, cfg, launcher.running)
+        if args.inprocess:
+            say("in-process: a lone decision and a batch of 100, stage by stage")
+            results["inprocess"] = measure_inprocess(data, workdir / "inprocess-log")
     results["config"] = {
         "customers": customers,
         "redis_keys": data.redis_keys,

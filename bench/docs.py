@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.analysis import breakdown
+from bench.inprocess import inprocess_markdown
 from bench.scenarios import ENTRIES
 from loadgen.report import table
 
@@ -225,6 +226,7 @@ def write_markdown(results: dict[str, Any], dest: Path, plot_name: str) -> Path:
     lines += _open_loop(results)
     lines += ["", f"## Highest open-loop rate with p99 <= {cfg['p99_limit_us'] / 1000:g} ms", ""]
     lines += _max_rate(results)
+    lines += inprocess_markdown(results.get("inprocess"))
     lines += ["", "## Ratios and targets", "", *_targets(results["targets"])]
     lines += breakdown(results)
     lines += ["", "## Where the decide server spends its time", ""]

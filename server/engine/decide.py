@@ -111,6 +111,16 @@ class DecisionEngine:
         return self._snapshot.spec
 
     @property
+    def snapshot(self) -> Snapshot:
+        """What serves right now, as the engine holds it (one reference, swapped whole)."""
+        return self._snapshot
+
+    @property
+    def reader(self) -> FeatureReader:
+        """The (guarded) feature reader every batch reads through."""
+        return self._reader
+
+    @property
     def record_log(self) -> RecordLog:
         """The log this engine submits its ``decisions`` rows to (outcomes go there too)."""
         return self._log

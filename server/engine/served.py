@@ -103,9 +103,9 @@ def score(
     bundle = served.bundle
     n = len(prepared)
     runner = bundle.runner
-    labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
-    risks = runner.escalation(inputs)
-    scores = runner.nba(nba_matrix(inputs)).reshape(n, len(ACTIONS))
+    segment = np.ascontiguousarray(inputs[:, bundle.segment_columns])
+    labels, risks, flat = runner.run_all(segment, inputs, nba_matrix(inputs))
+    scores = flat.reshape(n, len(ACTIONS))
     assemble = served.assembler.decision_and_choice
     score_lists: list[list[float]] = scores.tolist()
     decided = [

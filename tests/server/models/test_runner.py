@@ -97,3 +97,19 @@ def test_one_row_alone_equals_its_row_in_a_batch(model_dir: Path) -> None:
         batch = getattr(runner, kind)(matrix)
         alone = np.concatenate([getattr(runner, kind)(matrix[i : i + 1]) for i in range(40)])
         assert (batch == alone).all(), kind
+
+
+@pytest.mark.parametrize("rows", [1, 2, 7, 64])
+def test_the_combined_graph_answers_exactly_like_the_three_models(
+    model_dir: Path, rows: int
+) -> None:
+    runner = ModelRunner.load(model_dir)
+    rng = np.random.default_rng(rows)
+    segment = rng.normal(size=(rows, len(SEGMENT_INPUTS))).astype(np.float32)
+    escalation = rng.normal(size=(rows, len(ESCALATION_INPUTS))).astype(np.float32)
+    nba = rng.normal(size=(rows * 7, len(NBA_INPUTS))).astype(np.float32)
+    labels, risks, scores = runner.run_all(segment, escalation, nba)
+    assert np.array_equal(labels, runner.segment(segment))
+    assert np.array_equal(risks, runner.escalation(escalation))
+    assert np.array_equal(scores, runner.nba(nba))
+    assert (labels.dtype, risks.shape, scores.shape) == (np.int64, (rows,), (rows * 7,))
