@@ -210,7 +210,10 @@ def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, A
         results = measure_all(group, data, cfg, launcher.running)
         if args.inprocess:
             say("in-process: a lone decision and a batch of 100, stage by stage")
-            results["inprocess"] = measure_inprocess(data, workdir / "inprocess-log")
+            calls, rounds = (100, 2) if args.tiny else (1000, 5)
+            results["inprocess"] = measure_inprocess(
+                data, workdir / "inprocess-log", calls=calls, rounds=rounds
+            )
     results["config"] = {
         "customers": customers,
         "redis_keys": data.redis_keys,

@@ -15,6 +15,8 @@ import pytest
 from bench import procs, profile
 from bench.analysis import TARGETS, evaluate, ratios
 from bench.docs import write_markdown
+from bench.inprocess import STAGES
+from bench.measure import selected, servers_of
 from bench.profile import summarize
 from bench.scenarios import ENTRIES
 from bench.search import SearchSpec, find_max_rate
@@ -75,7 +77,7 @@ def _results() -> dict[str, Any]:
         },
         "machine": {"command": "python -m bench --json x", "nproc": 2},
     }
-    cpu = {"decide": 400.0, "decide_shadow": 480.0}  # server CPU µs per call
+    cpu = {"decide": 400.0, "decide_nolog": 390.0, "decide_shadow": 480.0}  # server µs/call
     for name, used in cpu.items():
         out["entries"][name]["server_cpu_us_per_call"] = used
     return out
@@ -131,6 +133,7 @@ def test_ratios_and_targets() -> None:
     assert values["decide_rps_log_over_nolog"] == 1.0  # both entries: 1,000 rps
     assert values["decide_p50_log_over_nolog"] == round(500 / 490, 3)
     assert values["decide_cpu_shadow_over_decide"] == 1.2  # 480 / 400 µs
+    assert values["decide_cpu_log_over_nolog"] == round(400 / 390, 3)
     assert values["decide_rps_shadow_over_decide"] == 1.0
     targets = evaluate(results)
     assert [t["name"] for t in targets] == [t.name for t in TARGETS]
@@ -248,6 +251,26 @@ def test_bench_tiny_end_to_end(
     transport = results["entries"]["transport"]
     assert transport["decisions_sampled"] > 0 and transport["personalized_share"] == 0.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    section = results["inprocess"]
+    assert set(section["stages"]) == set(STAGES)
+    for figures in (*section["stages"].values(), section["decide"], section["batch100_per_turn"]):
+        assert figures["wall_us"] > 0 and figures["cpu_us"] > 0
+    assert "## In process, stage by stage" in text and "| `models` |" in text
+
+
+def test_quick_and_entries_pick_the_entries_and_their_servers() -> None:
+    from bench.__main__ import QUICK_ENTRIES, measure_config, parser
+
+    quick = measure_config(parser().parse_args(["--json", "x", "--quick"]), Path("."))
+    assert quick.entries == QUICK_ENTRIES and not quick.open_loop and quick.rounds == 3
+    assert servers_of(quick) == ("echo", "transport", "decide", "decide_nolog", "decide_shadow")
+    assert [e.name for e in selected(quick)] == list(QUICK_ENTRIES)
+    picked = measure_config(
+        parser().parse_args(["--json", "x", "--entries", "decide,feast_batch100"]), Path(".")
+    )
+    assert servers_of(picked) == ("decide", "naive") and picked.open_loop
+    full = measure_config(parser().parse_args(["--json", "x"]), Path("."))
+    assert [e.name for e in selected(full)] == [e.name for e in ENTRIES]
 
 
 def test_py_spy_is_found_beside_the_interpreter(
