@@ -1,0 +1,26 @@
+"""Fixtures of this folder: every kustomization of deploy/k8s rendered once."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+
+from tests.support.k8s import K8S, OVERLAYS, Doc, load_renderer, overlay_dir
+
+
+@pytest.fixture(scope="session")
+def renderer() -> ModuleType:
+    return load_renderer()
+
+
+@pytest.fixture(scope="session")
+def rendered(renderer: ModuleType) -> dict[str, list[Doc]]:
+    """Overlay name -> its objects (base included, as an overlay of nothing)."""
+    return {name: renderer.render(overlay_dir(name)) for name in OVERLAYS}
+
+
+@pytest.fixture(scope="session")
+def example_secrets(renderer: ModuleType) -> list[Doc]:
+    """The Secrets production expects to exist (created by hand, not by the overlay)."""
+    return list(renderer.load_documents(K8S / "overlays" / "production" / "secrets.example.yaml"))
