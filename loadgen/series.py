@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from loadgen.profile import parse_profile
 from loadgen.stats import INTERVAL_DIGITS, LatencyStats
 
 
@@ -60,19 +61,28 @@ def plot_series(result: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = result["intervals"]
-    t = [r["t_s"] for r in rows]
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
-    top.plot(t, [r["offered_rps"] for r in rows], label="offered rps", drawstyle="steps-post")
-    top.plot(t, [r["rps"] for r in rows], label="ok rps", drawstyle="steps-post")
     width = result["interval_s"]
+    t = [r["t_s"] for r in rows] + [result["duration_s"]]  # the last step gets its width
+
+    def steps(values: list[float]) -> list[float]:
+        return values + values[-1:]
+
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
+    if result.get("profile"):
+        profile = parse_profile(result["profile"], result["duration_s"])
+        fine = [result["duration_s"] * i / 400 for i in range(401)]
+        top.plot(fine, [profile.rate_at(x) for x in fine], "k:", label="requested rps")
+    offered = steps([r["offered_rps"] for r in rows])
+    top.step(t, offered, where="post", label="offered rps", linestyle="--")
+    top.step(t, steps([r["rps"] for r in rows]), where="post", label="ok rps")
     errors = [r["error_count"] / width for r in rows]
-    top.bar(t, errors, width=width, align="edge", color="tab:red", alpha=0.5, label="errors/s")
+    top.bar(t[:-1], errors, width=width, align="edge", color="tab:red", alpha=0.5, label="errors/s")
     top.set_ylabel("requests/s")
     top.legend(loc="upper left")
     top.set_title(f"{result['rpc']} against {result['target']} ({result.get('profile', '')})")
     for key, label in (("p50_us", "p50"), ("p99_us", "p99")):
         ms = [r[key] / 1000 if r[key] else math.nan for r in rows]  # empty: no point
-        bottom.plot(t, ms, label=label, drawstyle="steps-post")
+        bottom.step(t, steps(ms), where="post", label=label)
     bottom.set_yscale("log")
     bottom.set_ylabel("latency (ms, log)")
     bottom.set_xlabel(f"seconds into the measured window ({width:g} s intervals)")

@@ -1,4 +1,5 @@
-"""Fixtures of this folder: every kustomization of deploy/k8s rendered once."""
+"""Fixtures of this folder: every kustomization of deploy/k8s rendered once, and
+``start_server`` (tests/support/servers) for the client balancing test."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from types import ModuleType
 import pytest
 
 from tests.support.k8s import K8S, OVERLAYS, Doc, load_renderer, overlay_dir
+from tests.support.servers import start_server
+
+__all__ = ["example_secrets", "rendered", "renderer", "start_server"]
 
 
 @pytest.fixture(scope="session")
