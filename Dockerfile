@@ -48,7 +48,9 @@ WORKDIR /app
 # Mount points for the trained models and the Feast repo (see the top of this file).
 VOLUME ["/app/models", "/app/feature_repo"]
 USER 10001:10001
-EXPOSE 50051
+# gRPC, and Prometheus /metrics once PERSONALIZATION_METRICS_PORT=9464 (with
+# PERSONALIZATION_METRICS_HOST=0.0.0.0) turns it on, as deploy/k8s does.
+EXPOSE 50051 9464
 
 # Healthy only once the gRPC health service says SERVING (models loaded, store up).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \

@@ -10,27 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
-
-from loadgen.open_loop import aio_call, aio_outcome
-from loadgen.responses import ResponseSampler
-from loadgen.stats import LatencyStats
+from loadgen.channels import Security
+from loadgen.open_loop import aio_calls, aio_outcome
+from loadgen.recorder import DETAILS_MAX, Recorder
 
 
 @dataclass(frozen=True)
 class ClosedLoopSpec:
     """One client process's share of a closed-loop run."""
 
-    target: str
+    targets: tuple[str, ...]
     method: str
     concurrency: int  # callers in this process
     duration_s: float
     warmup_s: float = 1.0
     timeout_s: float = 5.0
     max_requests: int = 0  # per process; 0 = bounded by time only
+    security: Security = field(default_factory=Security)
+    interval_s: float = 1.0
+    details_max: int = DETAILS_MAX
 
 
 def run_closed(spec: ClosedLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
@@ -39,28 +40,25 @@ def run_closed(spec: ClosedLoopSpec, pool: list[bytes], start_at: float) -> dict
 
 
 async def _run(spec: ClosedLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
-    async with aio_call(spec.target, spec.method) as call:
+    async with aio_calls(spec.targets, spec.method, spec.security) as calls:
         delay = start_at - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
         t0 = time.perf_counter()
-        state = _State(t0 + spec.warmup_s, t0 + spec.warmup_s + spec.duration_s, spec.max_requests)
-        callers = [_caller(call, pool, k, spec, state) for k in range(spec.concurrency)]
+        rec = Recorder(len(calls), t0 + spec.warmup_s, spec.interval_s, spec.details_max)
+        limits = _Limits(t0 + spec.warmup_s + spec.duration_s, spec.max_requests)
+        callers = [_caller(calls, pool, k, spec, rec, limits) for k in range(spec.concurrency)]
         await asyncio.gather(*callers)
-        wire = {"stats": state.stats.to_wire(), "samples": state.responses.samples}
-        return {**wire, "sent": state.sent, "issued": state.issued}
+        return rec.result()
 
 
-class _State:
-    """Shared by the callers of one process (one event loop: no locking needed)."""
+@dataclass
+class _Limits:
+    """When the callers of one process stop (one event loop: no locking needed)."""
 
-    def __init__(self, measure_from: float, end: float, max_requests: int) -> None:
-        self.measure_from, self.end = measure_from, end
-        self.max_requests = max_requests
-        self.stats = LatencyStats()
-        self.responses = ResponseSampler()
-        self.sent = 0  # measured calls
-        self.issued = 0  # all calls, warm-up included
+    end: float
+    max_requests: int
+    issued: int = 0
 
     def may_send(self, now: float) -> bool:
         if now >= self.end:
@@ -69,20 +67,18 @@ class _State:
 
 
 async def _caller(
-    call: Any, pool: list[bytes], k: int, spec: ClosedLoopSpec, state: _State
+    calls: list[Any], pool: list[bytes], k: int, spec: ClosedLoopSpec, rec: Recorder, lim: _Limits
 ) -> None:
-    i = k * 7919  # callers walk the pool from different places
-    while state.may_send(time.perf_counter()):
+    i = k * 7919  # callers walk the pool (and the targets) from different places
+    metadata = spec.security.metadata
+    while lim.may_send(time.perf_counter()):
+        target = i % len(calls)
         payload = pool[i % len(pool)]
         i += 1
-        state.issued += 1
+        lim.issued += 1
         start = time.perf_counter()
-        code, response = await aio_outcome(call, payload, spec.timeout_s)
-        if start < state.measure_from:
-            continue
-        state.sent += 1
-        if code is grpc.StatusCode.OK:
-            state.stats.record((time.perf_counter() - start) * 1e6)
-            state.responses.offer(response)
-        else:
-            state.stats.record_error(code.name)
+        rec.sent_one(0.0, rec.measured(start))
+        code, response, message = await aio_outcome(
+            calls[target], payload, spec.timeout_s, metadata
+        )
+        rec.finished(target, start, code, response, message)

@@ -6,6 +6,10 @@ sending it. A server that stalls therefore shows the queueing it caused in every
 request scheduled during the stall (no coordinated omission). How late the client
 itself sent (``send_lag``) is recorded separately so its share can be told apart.
 
+The schedule is a constant rate or a step/ramp profile (:mod:`loadgen.profile`);
+calls go round-robin over the targets, one channel each (:mod:`loadgen.channels`:
+TLS, mutual TLS, API key).
+
 Two senders: ``thread`` (one thread sleeping with nanosecond timers, gRPC futures
 completing on gRPC's own thread: precise at low and moderate rates) and ``aio``
 (grpc.aio: cheaper per request at high rates, but asyncio timers have 1 ms grain).
@@ -15,51 +19,55 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
-from loadgen.responses import ResponseSampler
-from loadgen.stats import LatencyStats
+from loadgen.channels import Security, aio_channel, sync_channel
+from loadgen.profile import Profile
+from loadgen.recorder import DETAILS_MAX, Recorder
 
-CHANNEL_OPTIONS = [
-    ("grpc.max_receive_message_length", 64 << 20),
-    ("grpc.max_send_message_length", 64 << 20),
-]
 BACKLOG = "CLIENT_BACKLOG"  # not sent: more than max_outstanding calls were in flight
 READY_TIMEOUT_S = 10.0
 
 
 @contextlib.asynccontextmanager
-async def aio_call(target: str, method: str) -> AsyncIterator[Any]:
-    """``method`` (raw bytes in and out) on a grpc.aio channel to ``target``, once the
-    channel is connected; the channel closes on exit."""
-    async with grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS) as channel:
-        await asyncio.wait_for(channel.channel_ready(), timeout=READY_TIMEOUT_S)
-        yield channel.unary_unary(method)
+async def aio_calls(
+    targets: tuple[str, ...], method: str, security: Security
+) -> AsyncIterator[list[Any]]:
+    """``method`` (raw bytes in and out) on one grpc.aio channel per target, once every
+    channel is connected; the channels close on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        calls = []
+        for target in targets:
+            channel = await stack.enter_async_context(aio_channel(target, security))
+            await asyncio.wait_for(channel.channel_ready(), timeout=READY_TIMEOUT_S)
+            calls.append(channel.unary_unary(method))
+        yield calls
 
 
-async def aio_outcome(call: Any, payload: bytes, timeout_s: float) -> tuple[grpc.StatusCode, Any]:
-    """Await one ``call``: its status code and, when OK, its response (else None)."""
+async def aio_outcome(
+    call: Any, payload: bytes, timeout_s: float, metadata: Any = None
+) -> tuple[grpc.StatusCode, Any, str]:
+    """Await one ``call``: its status code, its response when OK (else None) and the
+    status details when not."""
     try:
-        return grpc.StatusCode.OK, await call(payload, timeout=timeout_s)
+        return grpc.StatusCode.OK, await call(payload, timeout=timeout_s, metadata=metadata), ""
     except grpc.aio.AioRpcError as err:
-        return err.code(), None
+        return err.code(), None, err.details() or ""
 
 
 @dataclass(frozen=True)
 class OpenLoopSpec:
     """One client process's share of an open-loop run."""
 
-    target: str
+    targets: tuple[str, ...]
     method: str
-    rate: float  # this process's requests per second
+    rate: float  # this process's requests per second (its peak, under a profile)
     duration_s: float  # measured window, after warm-up
     warmup_s: float = 1.0
     arrival: str = "poisson"  # or "constant"
@@ -67,115 +75,80 @@ class OpenLoopSpec:
     timeout_s: float = 5.0
     max_outstanding: int = 5000
     seed: int = 1
+    profile: Profile | None = None  # this process's share; None: constant ``rate``
+    security: Security = field(default_factory=Security)
+    interval_s: float = 1.0
+    details_max: int = DETAILS_MAX
 
 
 def schedule(
     rate: float, span_s: float, arrival: str, rng: random.Random, phase_s: float = 0.0
 ) -> list[float]:
-    """Send offsets in seconds from the start, all below ``span_s``.
+    """Send offsets in seconds from the start, all below ``span_s``, at a constant rate.
 
     ``constant``: ``phase + i / rate``. ``poisson``: exponential gaps of mean ``1/rate``.
     """
     if rate <= 0 or span_s <= 0:
         return []
-    if arrival == "constant":
-        count = math.ceil(max(0.0, span_s - phase_s) * rate - 1e-9)
-        return [phase_s + i / rate for i in range(count) if phase_s + i / rate < span_s]
-    if arrival != "poisson":
-        raise ValueError(f"arrival must be constant or poisson, got {arrival!r}")
-    offsets, now = [], rng.expovariate(rate)
-    while now < span_s:
-        offsets.append(now)
-        now += rng.expovariate(rate)
-    return offsets
+    return Profile.constant(rate).offsets(span_s, arrival, rng, phase=phase_s * rate)
 
 
 def _offsets(spec: OpenLoopSpec) -> list[float]:
     span = spec.warmup_s + spec.duration_s
-    return schedule(spec.rate, span, spec.arrival, random.Random(spec.seed), spec.phase_s)
-
-
-class _Recorder:
-    """Thread-safe outcome recording for calls scheduled in the measured window."""
-
-    def __init__(self) -> None:
-        self.stats, self.lag = LatencyStats(), LatencyStats()
-        self.responses = ResponseSampler()
-        self.lock = threading.Lock()
-        self.outstanding = 0
-        self.sent = 0  # measured calls
-        self.issued = 0  # all calls, warm-up included
-
-    def sent_one(self, lag_s: float, measured: bool) -> None:
-        with self.lock:
-            self.outstanding += 1
-            self.issued += 1
-            if measured:
-                self.sent += 1
-                self.lag.record(lag_s * 1e6)
-
-    def finished(self, due: float, code: grpc.StatusCode, measured: bool, response: Any) -> None:
-        latency_us = (time.perf_counter() - due) * 1e6
-        with self.lock:
-            self.outstanding -= 1
-            if measured:
-                if code is grpc.StatusCode.OK:
-                    self.stats.record(latency_us)
-                    self.responses.offer(response)
-                else:
-                    self.stats.record_error(code.name)
-
-    def result(self) -> dict[str, Any]:
-        wire = {
-            "stats": self.stats.to_wire(),
-            "lag": self.lag.to_wire(),
-            "samples": self.responses.samples,
-        }
-        return {**wire, "sent": self.sent, "issued": self.issued}
+    rng = random.Random(spec.seed)
+    if spec.profile is None:
+        return schedule(spec.rate, span, spec.arrival, rng, spec.phase_s)
+    phase = spec.phase_s * spec.rate  # in requests: worker / processes
+    return spec.profile.offsets(span, spec.arrival, rng, spec.warmup_s, phase)
 
 
 def run_thread(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
     """Run ``spec`` with the thread sender; ``start_at`` is a ``time.time()`` instant."""
-    channel = grpc.insecure_channel(spec.target, options=CHANNEL_OPTIONS)
+    channels = [sync_channel(t, spec.security) for t in spec.targets]
     try:
-        grpc.channel_ready_future(channel).result(timeout=10)
-        call = channel.unary_unary(spec.method)
-        rec = _Recorder()
+        for channel in channels:
+            grpc.channel_ready_future(channel).result(timeout=READY_TIMEOUT_S)
+        calls = [channel.unary_unary(spec.method) for channel in channels]
         t0 = time.perf_counter() + max(0.0, start_at - time.time())
+        rec = Recorder(len(calls), t0 + spec.warmup_s, spec.interval_s, spec.details_max)
         for i, offset in enumerate(_offsets(spec)):
             due = t0 + offset
             wait = due - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
-            _send_future(call, pool[i % len(pool)], spec, rec, due, offset >= spec.warmup_s)
+            _send_future(calls, i, pool[i % len(pool)], spec, rec, due)
         _drain(rec, spec.timeout_s + 2.0)
         return rec.result()
     finally:
-        channel.close()
+        for channel in channels:
+            channel.close()
 
 
 def _send_future(
-    call: Any, payload: bytes, spec: OpenLoopSpec, rec: _Recorder, due: float, measured: bool
+    calls: list[Any], i: int, payload: bytes, spec: OpenLoopSpec, rec: Recorder, due: float
 ) -> None:
+    target = i % len(calls)
     if rec.outstanding >= spec.max_outstanding:
-        if measured:
-            with rec.lock:
-                rec.stats.record_error(BACKLOG)
+        if rec.measured(due):
+            rec.refused(target, due, BACKLOG)
         return
-    rec.sent_one(time.perf_counter() - due, measured)
-    future = call.future(payload, timeout=spec.timeout_s)
-    future.add_done_callback(_on_done(rec, due, measured))
+    rec.sent_one(time.perf_counter() - due, rec.measured(due))
+    future = calls[target].future(payload, timeout=spec.timeout_s, metadata=spec.security.metadata)
+    future.add_done_callback(_on_done(rec, target, due))
 
 
-def _on_done(rec: _Recorder, due: float, measured: bool) -> Callable[[Any], None]:
+def _on_done(rec: Recorder, target: int, due: float) -> Callable[[Any], None]:
     def done(future: Any) -> None:
         code = future.code()
-        rec.finished(due, code, measured, future.result() if code is grpc.StatusCode.OK else None)
+        if code is grpc.StatusCode.OK:
+            rec.finished(target, due, code, future.result())
+        else:
+            rec.finished(target, due, code, None, future.details() or "")
 
     return done
 
 
-def _drain(rec: _Recorder, limit_s: float) -> None:
+def _drain(rec: Recorder, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
     while rec.outstanding > 0 and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -187,23 +160,23 @@ def run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[str,
 
 
 async def _run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
-    async with aio_call(spec.target, spec.method) as call:
-        rec, tasks = _Recorder(), set()
+    async with aio_calls(spec.targets, spec.method, spec.security) as calls:
+        tasks: set[asyncio.Task[None]] = set()
         t0 = time.perf_counter() + max(0.0, start_at - time.time())
+        rec = Recorder(len(calls), t0 + spec.warmup_s, spec.interval_s, spec.details_max)
         for i, offset in enumerate(_offsets(spec)):
             due = t0 + offset
             wait = due - time.perf_counter()
             if wait > 0:
                 await asyncio.sleep(wait)
-            measured = offset >= spec.warmup_s
+            target = i % len(calls)
             if rec.outstanding >= spec.max_outstanding:
-                if measured:
-                    rec.stats.record_error(BACKLOG)
+                if rec.measured(due):
+                    rec.refused(target, due, BACKLOG)
                 continue
-            rec.sent_one(time.perf_counter() - due, measured)
-            task = asyncio.ensure_future(
-                _one_aio(call, pool[i % len(pool)], spec, rec, due, measured)
-            )
+            rec.sent_one(time.perf_counter() - due, rec.measured(due))
+            one = _one_aio(calls[target], target, pool[i % len(pool)], spec, rec, due)
+            task = asyncio.ensure_future(one)
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if tasks:
@@ -212,7 +185,9 @@ async def _run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> di
 
 
 async def _one_aio(
-    call: Any, payload: bytes, spec: OpenLoopSpec, rec: _Recorder, due: float, measured: bool
+    call: Any, target: int, payload: bytes, spec: OpenLoopSpec, rec: Recorder, due: float
 ) -> None:
-    code, response = await aio_outcome(call, payload, spec.timeout_s)
-    rec.finished(due, code, measured, response)
+    code, response, message = await aio_outcome(
+        call, payload, spec.timeout_s, spec.security.metadata
+    )
+    rec.finished(target, due, code, response, message)

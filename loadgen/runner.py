@@ -13,9 +13,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadgen.channels import Security
 from loadgen.closed_loop import ClosedLoopSpec, run_closed
 from loadgen.open_loop import OpenLoopSpec, run_aio, run_thread
+from loadgen.profile import Profile
 from loadgen.responses import summarize as summarize_responses
+from loadgen.series import merge_series, summarize_series
 from loadgen.stats import LatencyStats, merge_all
 from loadgen.workload import Workload, build_pool
 
@@ -24,7 +27,8 @@ START_MARGIN_S = 0.2
 
 @dataclass(frozen=True)
 class LoadConfig:
-    """A whole load test (all processes)."""
+    """A whole load test (all processes). ``target`` alone, or ``targets``: calls go
+    round-robin over them, one channel per target in every process."""
 
     target: str
     workload: Workload = field(default_factory=Workload)
@@ -39,6 +43,19 @@ class LoadConfig:
     timeout_s: float = 5.0
     max_outstanding: int = 5000
     max_requests: int = 0  # closed loop, per process; 0 = time only
+    targets: tuple[str, ...] = ()  # several targets; empty: (target,)
+    security: Security = field(default_factory=Security)
+    profile: Profile | None = None  # open loop: rate over time; None: constant ``rate``
+    interval_s: float = 1.0  # width of the time series' intervals
+    details_max: int = 0  # calls kept one by one per process (ghz details; CLI: DETAILS_MAX)
+
+    @property
+    def all_targets(self) -> tuple[str, ...]:
+        return self.targets or (self.target,)
+
+    @property
+    def peak_rate(self) -> float:
+        return self.profile.peak() if self.profile is not None else self.rate
 
 
 def _spec(cfg: LoadConfig, worker: int) -> OpenLoopSpec | ClosedLoopSpec:
@@ -46,25 +63,32 @@ def _spec(cfg: LoadConfig, worker: int) -> OpenLoopSpec | ClosedLoopSpec:
     if cfg.mode == "closed":
         share = cfg.concurrency // n + (1 if worker < cfg.concurrency % n else 0)
         return ClosedLoopSpec(
-            cfg.target,
+            cfg.all_targets,
             cfg.workload.method,
             share,
             cfg.duration_s,
             cfg.warmup_s,
             cfg.timeout_s,
             cfg.max_requests,
+            cfg.security,
+            cfg.interval_s,
+            cfg.details_max,
         )
     return OpenLoopSpec(
-        cfg.target,
+        cfg.all_targets,
         cfg.workload.method,
-        cfg.rate / n,
+        cfg.peak_rate / n,
         cfg.duration_s,
         cfg.warmup_s,
         cfg.arrival,
-        phase_s=worker / cfg.rate,
+        phase_s=worker / cfg.peak_rate,
         timeout_s=cfg.timeout_s,
         max_outstanding=max(1, cfg.max_outstanding // n),
         seed=cfg.workload.seed * 131 + worker,
+        profile=cfg.profile.scaled(1.0 / n) if cfg.profile is not None else None,
+        security=cfg.security,
+        interval_s=cfg.interval_s,
+        details_max=cfg.details_max,
     )
 
 
@@ -143,9 +167,19 @@ def _stop(procs: list[Any]) -> None:
             proc.join(timeout=5)
 
 
+def target_stats(cfg: LoadConfig, parts: list[dict[str, Any]]) -> list[LatencyStats]:
+    """Every target's calls, merged over the processes (in ``cfg.all_targets`` order)."""
+    return [
+        merge_all([LatencyStats.from_wire(p["targets"][k]) for p in parts if "targets" in p])
+        for k in range(len(cfg.all_targets))
+    ]
+
+
 def merge_results(cfg: LoadConfig, parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Merge per-process outcomes into the result dict printed by :mod:`report`."""
-    stats = merge_all([LatencyStats.from_wire(p["stats"]) for p in parts if "stats" in p])
+    targets = cfg.all_targets
+    per_target = target_stats(cfg, parts)
+    stats = merge_all(per_target)
     sent = sum(int(p.get("sent", 0)) for p in parts)
     issued = sum(int(p.get("issued", 0)) for p in parts)
     cpu_s = sum(float(p.get("cpu_s", 0.0)) for p in parts)
@@ -153,7 +187,11 @@ def merge_results(cfg: LoadConfig, parts: list[dict[str, Any]]) -> dict[str, Any
     work = cfg.workload
     batch = work.batch_size if work.rpc != "decide" else 1
     result: dict[str, Any] = {
-        "target": cfg.target,
+        "target": ", ".join(targets),
+        "targets": {t: s.summary() for t, s in zip(targets, per_target, strict=True)},
+        "tls": cfg.security.uses_tls,
+        "mtls": cfg.security.cert is not None,
+        "api_key": cfg.security.api_key is not None,
         "rpc": work.rpc,
         "mode": cfg.mode,
         "processes": cfg.processes,
@@ -166,11 +204,23 @@ def merge_results(cfg: LoadConfig, parts: list[dict[str, Any]]) -> dict[str, Any
         "items_per_s": round(stats.ok * batch / cfg.duration_s, 1) if cfg.duration_s else 0.0,
         "client_cpu_us_per_call": round(cpu_s / issued * 1e6, 1) if issued else None,
         **summarize_responses(work.rpc, samples),
+        "interval_s": cfg.interval_s,
+        "intervals": summarize_series(merge_series(parts), cfg.interval_s, cfg.duration_s),
+        "details": sorted(d for p in parts for d in p.get("details", [])),
+        "error_messages": dict(stats.messages.most_common()) if stats.total > stats.ok else {},
+        "mean_all_us": round(stats.mean_all(), 1),
+        "method": work.method,
+        "timeout_s": cfg.timeout_s,
+        "started_at": min(
+            (float(p["started_at"]) for p in parts if "started_at" in p), default=0.0
+        ),
+        "min_us": stats.min_us,
     }
     if cfg.mode == "open":
         lag = merge_all([LatencyStats.from_wire(p["lag"]) for p in parts if "lag" in p])
         result.update(
-            rate=cfg.rate,
+            rate=cfg.peak_rate,
+            profile=cfg.profile.text if cfg.profile is not None else f"const:{cfg.rate:g}",
             arrival=cfg.arrival,
             sender=cfg.sender,
             offered_rps=round(sent / cfg.duration_s, 1),
@@ -178,5 +228,5 @@ def merge_results(cfg: LoadConfig, parts: list[dict[str, Any]]) -> dict[str, Any
             send_lag_p99_us=lag.percentile(99),
         )
     else:
-        result["concurrency"] = cfg.concurrency
+        result.update(concurrency=cfg.concurrency, max_requests=cfg.max_requests)
     return result

@@ -8,10 +8,8 @@ depends on how fast anything is: latency bounds below come from deliberate sleep
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent import futures
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,54 +19,7 @@ import pytest
 from loadgen.__main__ import main as loadgen_main
 from loadgen.report import describe, table
 from loadgen.runner import LoadConfig, run_load
-
-SERVICE = "personalization.v1.PersonalizationService"
-
-
-Handler = Callable[[int], grpc.StatusCode | None]  # call number (1-based) -> failure or None
-
-
-class CountingServer:
-    """Decide/DecideBatch answering b"" (an empty message), or failing as ``handler`` says."""
-
-    def __init__(self, handler: Handler, workers: int = 8) -> None:
-        self.calls = 0
-        self._lock = threading.Lock()
-        self._handler = handler
-        self.server = grpc.server(futures.ThreadPoolExecutor(workers))
-        methods = {
-            name: grpc.unary_unary_rpc_method_handler(self._serve)
-            for name in ("Decide", "DecideBatch")
-        }
-        self.server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE, methods),)
-        )
-        self.port = self.server.add_insecure_port("127.0.0.1:0")
-        self.target = f"127.0.0.1:{self.port}"
-
-    def _serve(self, request: bytes, context: grpc.ServicerContext) -> bytes:
-        with self._lock:
-            self.calls += 1
-            n = self.calls
-        code = self._handler(n)
-        if code is not None:
-            context.abort(code, f"call {n} fails")
-        return b""
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., CountingServer]]:
-    started: list[CountingServer] = []
-
-    def start(handler: Handler = lambda n: None, workers: int = 8) -> CountingServer:
-        server = CountingServer(handler, workers)
-        server.server.start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.server.stop(0).wait()
+from tests.support.counting_server import CountingServer
 
 
 def _fails(n: int) -> grpc.StatusCode | None:
