@@ -5,7 +5,8 @@ the decision log on, as the product runs), one call at a time, so a regression s
 the stage that caused it rather than only in the gRPC figures. Each figure is the
 median over ``rounds`` rounds of the mean per call over ``calls`` calls: wall time
 (``perf_counter``) and the CPU of the whole process (``process_time``, the log's
-writer thread included, as it shares the GIL).
+writer thread included, as it shares the GIL), after a warm-up and with the collector
+tuned as the server tunes it (``server.gc_tuning``).
 
 Stages of a lone decision, in the order the server runs them: ``request`` (proto ->
 DecisionRequest), ``read`` (the guarded feature read of one customer), ``encode``
@@ -17,6 +18,7 @@ proto). ``decide`` is all of them through the engine; ``batch100`` is DecideBatc
 
 from __future__ import annotations
 
+import gc
 import random
 import statistics
 import time
@@ -32,6 +34,7 @@ from server.engine.decide import DecisionEngine
 from server.engine.factory import build_engine
 from server.engine.records import DecisionColumns
 from server.engine.served import encode, nba_matrix, score
+from server.gc_tuning import tune_gc
 from server.settings import Settings
 from server.transport.convert import decision_request_from_proto
 from server.transport.convert_decision import decision_to_proto
@@ -75,10 +78,16 @@ def measure_inprocess(
     work = Workload(known_ids=known, unknown_share=0.1)
     msgs = [decide_request(rng, work, f"ip-{i}") for i in range(calls)]
     engine = open_engine(data, log_dir)
+    limit = 256
+    for msg in msgs[:200]:  # warm-up, then the collector tuned as the server tunes it
+        engine.decide(decision_request_from_proto(msg, max_customer_id_length=limit))
+    old = tune_gc(True)
     try:
         return _measure(engine, msgs, calls, rounds)
     finally:
         engine.close()
+        gc.unfreeze()
+        gc.set_threshold(*old)
 
 
 def _measure(engine: DecisionEngine, msgs: list[Any], calls: int, rounds: int) -> dict[str, Any]:
