@@ -32,25 +32,12 @@ from typing import Any
 from bench.analysis import evaluate
 from bench.docs import console_summary, write_markdown
 from bench.inprocess import measure_inprocess
-from bench.measure import MeasureConfig, ServerLauncher, measure_all, servers_of
+from bench.measure import ServerLauncher, measure_all, servers_of
 from bench.plot import plot
 from bench.prepare import prepare
+from bench.presets import measure_config, pick
 from bench.procs import ProcessGroup, say
 from bench.scenarios import DATALESS
-from bench.search import SearchSpec
-
-#: Entries ``--quick`` runs: the floors, Decide with the log on and off and with a
-#: shadow, and the batch against Feast's own batch.
-QUICK_ENTRIES = ("echo", "transport", "decide", "decide_nolog", "decide_shadow", "batch100")
-QUICK = {"customers": 3000, "duration": 9.0, "warmup": 1.0, "rounds": 3}
-TINY = {
-    "customers": 300,
-    "duration": 0.6,
-    "warmup": 0.3,
-    "rounds": 1,
-    "search_steps": 2,
-    "search_duration": 0.6,
-}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -111,44 +98,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _pick(value: Any, name: str, tiny: bool, default: Any, quick: bool = False) -> Any:
-    if value is not None:
-        return value
-    if tiny:
-        return TINY[name]
-    return QUICK.get(name, default) if quick else default
-
-
-def measure_config(args: argparse.Namespace, workdir: Path) -> MeasureConfig:
-    """Measurement settings from the flags (``--tiny`` changes the defaults)."""
-    search = SearchSpec(
-        p99_limit_us=round(args.p99_limit_ms * 1000),
-        start_rps=args.search_start,
-        max_steps=_pick(args.search_steps, "search_steps", args.tiny, 10),
-    )
-    return MeasureConfig(
-        duration_s=_pick(args.duration, "duration", args.tiny, 10.0, args.quick),
-        warmup_s=_pick(args.warmup, "warmup", args.tiny, 2.0, args.quick),
-        concurrency=args.concurrency,
-        processes=args.processes,
-        open_rate=args.open_rate,
-        search=search,
-        search_duration_s=_pick(args.search_duration, "search_duration", args.tiny, 4.0),
-        search_processes=args.search_processes,
-        profile_s=args.profile,
-        profile_dir=workdir,
-        rounds=max(1, _pick(args.rounds, "rounds", args.tiny, 2, args.quick)),
-        search_min_calls=0 if args.tiny else 500,
-        entries=args.entries if args.entries is not None else quick_entries(args),
-        open_loop=not args.quick,
-    )
-
-
-def quick_entries(args: argparse.Namespace) -> tuple[str, ...]:
-    """``--quick``'s entries; every entry otherwise."""
-    return QUICK_ENTRIES if args.quick else ()
-
-
 def server_env(pairs: list[str]) -> dict[str, str]:
     """``NAME=VALUE`` flags as a dict (rejects anything else)."""
     env = {}
@@ -197,7 +146,7 @@ def machine_info(argv: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, Any]:
     """Prepare, measure, analyse; returns the full result."""
-    customers = _pick(args.customers, "customers", args.tiny, 20_000, args.quick)
+    customers = pick(args.customers, "customers", args.tiny, 20_000, args.quick)
     cfg = measure_config(args, workdir)
     meta = machine_info(argv)
     started = time.monotonic()

@@ -21,6 +21,18 @@ class Target:
 
 
 TARGETS: tuple[Target, ...] = (
+    Target(
+        "decide_minus_echo_full_c1_p50_us",
+        "one caller: decide p50 - echo of the same answer p50 (µs)",
+        "<=",
+        300,
+    ),
+    Target(
+        "decide_cpu_over_echo_cpu",
+        "server CPU per Decide / per echo (empty answer) call",
+        "<=",
+        1.6,
+    ),
     Target("decide_over_echo_p50", "decide p50 / echo p50", "<=", 1.35),
     Target("decide_open_p99_us", "decide p99 (µs), open loop at the fixed rate", "<=", 2000),
     Target("naive_over_decide_p50", "naive p50 / decide p50", ">=", 1.5),
@@ -65,7 +77,18 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
     rates = {k: v.get("max_rate_rps") for k, v in results.get("max_rate", {}).items()}
     decide_open = results.get("open_loop", {}).get("decide")
     transport_open = results.get("open_loop", {}).get("transport")
+    c1, floor = _p50(results, "decide_c1"), _p50(results, "echo_full_c1")
     return {
+        "decide_minus_echo_full_c1_p50_us": c1 - floor if c1 is not None and floor else None,
+        "decide_cpu_over_echo_cpu": _ratio(
+            _p50(results, "decide", "server_cpu_us_per_call"),
+            _p50(results, "echo", "server_cpu_us_per_call"),
+        ),
+        "echo_aio_cpu_over_echo_cpu": _ratio(
+            _p50(results, "echo_aio", "server_cpu_us_per_call"),
+            _p50(results, "echo", "server_cpu_us_per_call"),
+        ),
+        "echo_full_over_echo_p50": _ratio(_p50(results, "echo_full"), _p50(results, "echo")),
         "decide_over_echo_p50": _ratio(_p50(results, "decide"), _p50(results, "echo")),
         "decide_open_p99_us": float(decide_open["p99_us"]) if decide_open else None,
         "naive_over_decide_p50": _ratio(_p50(results, "naive"), _p50(results, "decide")),

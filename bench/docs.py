@@ -12,6 +12,10 @@ from loadgen.report import table
 
 ENTRY_NOTES = {
     "echo": "bare gRPC server, same proto service and grpc.server settings; empty response",
+    "echo_full": "`echo` answering a canned DecideResponse of the real size (our floor)",
+    "echo_aio": "`echo` on grpc.aio instead of the thread-pool server (the flavour alone)",
+    "echo_full_c1": "`echo_full`, one caller, one call at a time",
+    "decide_c1": "`decide`, one caller, one call at a time (a bot calling turn by turn)",
     "transport": "our server (interceptors, validation, converters) around an engine that "
     "returns one precomputed decision: no features, no models",
     "decide": "`python -m server`, Redis online store (the product)",

@@ -78,7 +78,7 @@ def closed_config(
         target=target,
         workload=_workload(cfg, known, entry),
         mode="closed",
-        concurrency=cfg.concurrency,
+        concurrency=entry.concurrency or cfg.concurrency,
         duration_s=duration_s,
         warmup_s=cfg.warmup_s,
         processes=entry.processes or cfg.processes,

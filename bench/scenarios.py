@@ -6,6 +6,8 @@ Entries (all closed loop, same concurrency, same client):
 entry                     server                           call
 ========================  ===============================  =========================
 ``echo``                  bench.echo_server                Decide
+``echo_full``             bench.echo_server --answer full  Decide
+``echo_aio``              bench.echo_aio_server            Decide
 ``transport``             bench.transport_server           Decide
 ``decide``                ``python -m server`` (Redis)     Decide
 ``batch100``              ``python -m server`` (Redis)     DecideBatch of 100
@@ -15,6 +17,8 @@ entry                     server                           call
 ``decide_2w``             ``python -m server``, 2 workers  Decide, 2 client procs
 ``decide_nolog``          ``python -m server``, log off    Decide
 ``decide_shadow``         ``python -m server``, 1 shadow   Decide
+``echo_full_c1``          as ``echo_full``                 Decide, 1 caller
+``decide_c1``             as ``decide``                    Decide, 1 caller
 ========================  ===============================  =========================
 
 ``decide`` runs as the product does, with the decision log on (the embedded parquet
@@ -64,10 +68,13 @@ class Entry:
     rpc: str  # loadgen rpc: decide | batch | feast
     batch_size: int = 1
     processes: int = 0  # client processes; 0: the bench's --processes
+    concurrency: int = 0  # closed-loop callers; 0: the bench's --concurrency
 
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("echo", "echo", "decide"),
+    Entry("echo_full", "echo_full", "decide"),
+    Entry("echo_aio", "echo_aio", "decide"),
     Entry("transport", "transport", "decide"),
     Entry("decide", "decide", "decide"),
     Entry("batch100", "decide", "batch", 100),
@@ -77,9 +84,14 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("decide_2w", "decide_2w", "decide", processes=2),
     Entry("decide_nolog", "decide_nolog", "decide"),
     Entry("decide_shadow", "decide_shadow", "decide"),
+    # One caller, one call at a time: what a bot backend calling turn by turn pays.
+    Entry("echo_full_c1", "echo_full", "decide", concurrency=1),
+    Entry("decide_c1", "decide", "decide", concurrency=1),
 )
 SERVERS: tuple[str, ...] = (
     "echo",
+    "echo_full",
+    "echo_aio",
     "transport",
     "decide",
     "naive",
@@ -89,7 +101,7 @@ SERVERS: tuple[str, ...] = (
     "decide_shadow",
 )
 #: Servers that need no prepared data (they start while it is being prepared).
-DATALESS: tuple[str, ...] = ("echo", "transport")
+DATALESS: tuple[str, ...] = ("echo", "echo_full", "echo_aio", "transport")
 DECIDE_WORKERS = {"decide": 1, "decide_2w": 2, "decide_nolog": 1, "decide_shadow": 1}
 #: Servers built by ``server.app`` that take the decide server's ``--server-env``.
 DECIDE_SETTINGS: tuple[str, ...] = (*DECIDE_WORKERS, "transport")
@@ -99,6 +111,10 @@ def server_command(
     name: str, port: int, data: BenchData | None
 ) -> tuple[list[str], dict[str, str]]:
     """Command line and environment of bench server ``name`` (not feast_listen)."""
+    if name == "echo_full":
+        return python_module("bench.echo_server", "--port", str(port), "--answer", "full"), (
+            base_env()
+        )
     if name in DATALESS:
         return python_module(f"bench.{name}_server", "--port", str(port)), base_env()
     if data is None:

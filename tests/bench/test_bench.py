@@ -52,6 +52,8 @@ def _results() -> dict[str, Any]:
         "feast_listen": 800,
         "decide_nolog": 490,
         "decide_shadow": 560,
+        "echo_full_c1": 300,
+        "decide_c1": 580,
     }
     out: dict[str, Any] = {
         "entries": {name: _entry(p50) for name, p50 in entries.items()},
@@ -77,7 +79,7 @@ def _results() -> dict[str, Any]:
         },
         "machine": {"command": "python -m bench --json x", "nproc": 2},
     }
-    cpu = {"decide": 400.0, "decide_nolog": 390.0, "decide_shadow": 480.0}  # server µs/call
+    cpu = {"echo": 300.0, "decide": 400.0, "decide_nolog": 390.0, "decide_shadow": 480.0}
     for name, used in cpu.items():
         out["entries"][name]["server_cpu_us_per_call"] = used
     return out
@@ -134,6 +136,8 @@ def test_ratios_and_targets() -> None:
     assert values["decide_p50_log_over_nolog"] == round(500 / 490, 3)
     assert values["decide_cpu_shadow_over_decide"] == 1.2  # 480 / 400 µs
     assert values["decide_cpu_log_over_nolog"] == round(400 / 390, 3)
+    assert values["decide_minus_echo_full_c1_p50_us"] == 280  # 580 - 300 µs, one caller
+    assert values["decide_cpu_over_echo_cpu"] == round(400 / 300, 3)
     assert values["decide_rps_shadow_over_decide"] == 1.0
     targets = evaluate(results)
     assert [t["name"] for t in targets] == [t.name for t in TARGETS]
@@ -216,6 +220,8 @@ def test_bench_tiny_end_to_end(
     servers = {
         "redis",
         "echo",
+        "echo_full",
+        "echo_aio",
         "transport",
         "decide",
         "naive",
@@ -239,6 +245,8 @@ def test_bench_tiny_end_to_end(
     arms = read_log(tmp_path / "work" / "decision-logs" / "decide_shadow", DECISIONS)["arm"]
     assert {"main", "shadow:test-v1"} <= set(arms.to_pylist())  # served and shadow rows
     assert results["entries"]["echo"]["personalized_share"] == 0.0  # empty responses
+    assert results["entries"]["echo_full"]["personalized_share"] == 1.0  # the canned answer
+    assert results["entries"]["echo_full_c1"]["ok"] > 0 and results["entries"]["echo_aio"]["ok"]
     assert set(results["open_loop"]) == set(results["max_rate"]) == {"echo", "transport", "decide"}
     assert all(1 <= len(r["steps"]) <= 2 for r in results["max_rate"].values())
     assert len(results["targets"]) == len(TARGETS)
@@ -259,12 +267,20 @@ def test_bench_tiny_end_to_end(
 
 
 def test_quick_and_entries_pick_the_entries_and_their_servers() -> None:
-    from bench.__main__ import QUICK_ENTRIES, measure_config, parser
+    from bench.__main__ import parser
+    from bench.presets import QUICK_ENTRIES, measure_config
 
     quick = measure_config(parser().parse_args(["--json", "x", "--quick"]), Path("."))
     assert quick.entries == QUICK_ENTRIES and not quick.open_loop and quick.rounds == 3
-    assert servers_of(quick) == ("echo", "transport", "decide", "decide_nolog", "decide_shadow")
-    assert [e.name for e in selected(quick)] == list(QUICK_ENTRIES)
+    assert servers_of(quick) == (
+        "echo",
+        "echo_full",
+        "transport",
+        "decide",
+        "decide_nolog",
+        "decide_shadow",
+    )
+    assert [e.name for e in selected(quick)] == [e.name for e in ENTRIES if e.name in QUICK_ENTRIES]
     picked = measure_config(
         parser().parse_args(["--json", "x", "--entries", "decide,feast_batch100"]), Path(".")
     )
