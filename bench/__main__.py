@@ -30,7 +30,7 @@ from bench.measure import MeasureConfig, ServerLauncher, measure_all
 from bench.plot import plot
 from bench.prepare import prepare
 from bench.procs import ProcessGroup
-from bench.scenarios import DATALESS
+from bench.scenarios import DATALESS, SERVERS
 from bench.search import SearchSpec
 
 TINY = {
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace, argv: list[str], workdir: Path) -> dict[str, A
         launcher.launch(DATALESS, None)  # they start while the data is prepared
         data = prepare(group, workdir, customers, args.models_dir, args.tiny)
         launcher.launch(
-            ("decide", "naive", "feast_listen", "decide_2w", "decide_nolog", "decide_shadow"),
+            tuple(name for name in SERVERS if name not in DATALESS),
             data,
         )
         results = measure_all(group, data, cfg, launcher.running)

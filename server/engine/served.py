@@ -24,6 +24,7 @@ from server.engine.types import Decision
 from server.errors import InvalidRequestError
 from server.models.bundle import ModelBundle
 from server.models.experiment import ServedExperiment
+from server.tracing import span
 
 #: One row per action: the one-hots appended to a request's inputs for the reward model.
 log = logging.getLogger(__name__)
@@ -103,15 +104,17 @@ def score(
     bundle = served.bundle
     n = len(prepared)
     runner = bundle.runner
-    labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
-    risks = runner.escalation(inputs)
-    scores = runner.nba(nba_matrix(inputs)).reshape(n, len(ACTIONS))
-    assemble = served.assembler.decision_and_choice
-    score_lists: list[list[float]] = scores.tolist()
-    decided = [
-        assemble(p, int(labels[i]), float(risks[i]), score_lists[i], arm)
-        for i, p in enumerate(prepared)
-    ]
+    with span("models", version=bundle.version, arm=arm, rows=n):
+        labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
+        risks = runner.escalation(inputs)
+        scores = runner.nba(nba_matrix(inputs)).reshape(n, len(ACTIONS))
+    with span("policy", version=bundle.version, arm=arm, rows=n):
+        assemble = served.assembler.decision_and_choice
+        score_lists: list[list[float]] = scores.tolist()
+        decided = [
+            assemble(p, int(labels[i]), float(risks[i]), score_lists[i], arm)
+            for i, p in enumerate(prepared)
+        ]
     return decided, score_lists
 
 

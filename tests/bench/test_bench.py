@@ -50,6 +50,7 @@ def _results() -> dict[str, Any]:
         "feast_listen": 800,
         "decide_nolog": 490,
         "decide_shadow": 560,
+        "decide_traced": 520,
     }
     out: dict[str, Any] = {
         "entries": {name: _entry(p50) for name, p50 in entries.items()},
@@ -75,7 +76,7 @@ def _results() -> dict[str, Any]:
         },
         "machine": {"command": "python -m bench --json x", "nproc": 2},
     }
-    cpu = {"decide": 400.0, "decide_shadow": 480.0}  # server CPU µs per call
+    cpu = {"decide": 400.0, "decide_shadow": 480.0, "decide_traced": 440.0}  # µs per call
     for name, used in cpu.items():
         out["entries"][name]["server_cpu_us_per_call"] = used
     return out
@@ -132,6 +133,8 @@ def test_ratios_and_targets() -> None:
     assert values["decide_p50_log_over_nolog"] == round(500 / 490, 3)
     assert values["decide_cpu_shadow_over_decide"] == 1.2  # 480 / 400 µs
     assert values["decide_rps_shadow_over_decide"] == 1.0
+    assert values["decide_cpu_traced_over_decide"] == 1.1  # 440 / 400 µs
+    assert values["decide_rps_traced_over_decide"] == 1.0
     targets = evaluate(results)
     assert [t["name"] for t in targets] == [t.name for t in TARGETS]
     assert all(t["met"] for t in targets)
@@ -152,6 +155,8 @@ def test_markdown_report(tmp_path: Path) -> None:
         "python -m bench",
         "Open loop at 300 rps",
         "| 75.0% | `b (y.py)` |",
+        "| `decide_traced` |",
+        "costs 40 µs of server CPU per Decide (440 vs 400, 1.1 x)",
     ):
         assert needle in text
 
@@ -220,6 +225,7 @@ def test_bench_tiny_end_to_end(
         "decide_2w",
         "decide_nolog",
         "decide_shadow",
+        "decide_traced",
     }
     assert {c.name for c in started} == servers | {"simulate", "materialize"}
     assert not any(c.alive() for c in started)  # every child stopped
@@ -245,6 +251,7 @@ def test_bench_tiny_end_to_end(
     assert "With `--workers 2` (`decide_2w`" in text
     assert "`transport` p50 / `echo` p50 is" in text and "the floor under the decide" in text
     assert "CPU per call, server + client, on " in text and "calls/s." in text
+    assert "Tracing on (`decide_traced`" in text and "µs of server CPU per Decide" in text
     transport = results["entries"]["transport"]
     assert transport["decisions_sampled"] > 0 and transport["personalized_share"] == 0.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
