@@ -42,6 +42,7 @@ class Live:
     """A started server, a stub to it and its metrics endpoint."""
 
     engine: DecisionEngine
+    channel: grpc.Channel
     stub: pb_grpc.PersonalizationServiceStub
     metrics_port: int
 
@@ -101,7 +102,7 @@ def live_server(engine: DecisionEngine, **settings: Any) -> Iterator[Live]:
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
     try:
-        yield Live(engine, pb_grpc.PersonalizationServiceStub(channel), port)
+        yield Live(engine, channel, pb_grpc.PersonalizationServiceStub(channel), port)
     finally:
         channel.close()
         shutdown(server, 5.0)
