@@ -24,6 +24,7 @@ from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server import metrics
 from server.app import create_server, shutdown
 from server.engine.decide import DecisionEngine
+from server.logs.base import RecordLog
 from server.models.reload import ModelReloader
 from server.models.runner import ModelRunner
 from tests.support.engines import NOW_TS, ScriptedReader
@@ -80,14 +81,19 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
 
 
 def experiment_engine(
-    models: Path, tmp: Path, scripted: ScriptedReader | None = None
+    models: Path,
+    tmp: Path,
+    scripted: ScriptedReader | None = None,
+    log: RecordLog | None = None,
 ) -> DecisionEngine:
     """The real engine on ``models`` (linked into ``tmp``) serving control/explore, on
-    ``scripted`` (default: every other customer known) behind a guarded reader."""
+    ``scripted`` (default: every other customer known) behind a guarded reader, logging
+    into ``log`` (default: nothing)."""
     fresh = linked_models(models, tmp / "models")
     write_experiment(fresh, experiment())
     reader = guarded(scripted or ScriptedReader(rows()))
-    engine = DecisionEngine(ModelRunner.load(fresh), reader, clock=lambda: NOW_TS)
+    runner = ModelRunner.load(fresh)
+    engine = DecisionEngine(runner, reader, clock=lambda: NOW_TS, log=log)
     ModelReloader(engine, fresh).load_experiment()
     return engine
 
