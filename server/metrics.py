@@ -93,10 +93,10 @@ _READ_OK, _READ_FAILED = FEATURE_READ_SECONDS.labels("ok"), FEATURE_READ_SECONDS
 
 def observe_decisions(decisions: list[_D]) -> list[_D]:
     """Count a batch of decisions and their degraded reasons; return the batch."""
-    DECISION_STATS.observe(decisions)
-    reasons = Tally(r for d in decisions for r in d.degraded_reasons)
-    for reason, count in reasons.items():
-        DEGRADED.labels(reason).inc(count)
+    if DECISION_STATS.observe(decisions):  # only a degraded batch pays for the tally
+        reasons = Tally(r for d in decisions for r in d.degraded_reasons)
+        for reason, count in reasons.items():
+            DEGRADED.labels(reason).inc(count)
     return decisions
 
 

@@ -98,9 +98,10 @@ class DecisionStats(Collector):
         self._lock = threading.Lock()
         self._tallies: dict[tuple[str, str], _Tally] = {}
 
-    def observe(self, decisions: Iterable[Decided]) -> None:
-        """Count a batch of decisions (one lock for the whole batch)."""
-        tallies = self._tallies
+    def observe(self, decisions: Iterable[Decided]) -> int:
+        """Count a batch of decisions (one lock for the whole batch); return how many of
+        them were degraded."""
+        tallies, degraded = self._tallies, 0
         with self._lock:
             for d in decisions:
                 key = (d.model_version, d.arm)
@@ -116,8 +117,10 @@ class DecisionStats(Collector):
                 tally.success_sum += success
                 kind = (nba.action, d.personalized, bool(d.degraded_reasons))
                 tally.actions[kind] = tally.actions.get(kind, 0) + 1
+                degraded += kind[2]
                 name = d.segment.name
                 tally.segments[name] = tally.segments.get(name, 0) + 1
+        return degraded
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:  # copy under the lock, build the families outside it
