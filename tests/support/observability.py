@@ -35,7 +35,6 @@ from tests.support.redis_server import free_port
 from tests.support.servers import test_settings
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-_ACTION = pb.NextBestAction.DESCRIPTOR.fields_by_name["action"].enum_type
 
 
 @dataclass
@@ -71,8 +70,7 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 def action_name(response: pb.DecideResponse) -> str:
     """The vocab name of the response's action (``ACTION_OFFER`` -> ``offer``)."""
-    enum_name: str = _ACTION.values_by_number[response.next_best_action.action].name
-    return enum_name.removeprefix("ACTION_").lower()
+    return pb.Action.Name(response.next_best_action.action).removeprefix("ACTION_").lower()
 
 
 def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
