@@ -6,9 +6,10 @@ Times, on the same decisions, the decision metrics as they were before the live 
 metrics (one unlabelled counter + the degraded tally) against ``observe_decisions`` now,
 and what else a lone Decide now runs: one RPC latency observation, one feature-read
 observation and three ``tracing.span`` calls with tracing off (and, for scale, on with a
-discarding exporter). Variants are interleaved round by round and each figure is the
-median over the rounds, in µs per decision (batch of 1) or per decision of a batch of
-100. Nothing here is a target: docs/observability.md quotes a run.
+discarding exporter, every trace sampled or none). Variants are interleaved round by
+round and each figure is the median over the rounds, in µs per decision (batch of 1) or
+per decision of a batch of 100. Nothing here is a target: docs/observability.md quotes
+a run.
 """
 
 from __future__ import annotations
@@ -96,16 +97,16 @@ def measure(rounds: int, calls: int) -> dict[str, float]:
         "3 engine spans, tracing off": (three_spans, 1),
     }
     samples: dict[str, list[float]] = {name: [] for name in variants}
-    traced: list[float] = []
+    ratios = {"3 engine spans, tracing on (discard)": 1.0, "the same, sample ratio 0": 0.0}
+    traced: dict[str, list[float]] = {name: [] for name in ratios}
     for _ in range(rounds):
         for name, (fn, size) in variants.items():
             samples[name].append(per_call_us(fn, calls) / size)
-        tracing.configure(Settings(tracing="discard"))
-        traced.append(per_call_us(three_spans, calls // 10))
-        tracing.uninstall()
-    result = {name: statistics.median(values) for name, values in samples.items()}
-    result["3 engine spans, tracing on (discard)"] = statistics.median(traced)
-    return result
+        for name, ratio in ratios.items():
+            tracing.configure(Settings(tracing="discard", tracing_sample_ratio=ratio))
+            traced[name].append(per_call_us(three_spans, calls // 10))
+            tracing.uninstall()
+    return {name: statistics.median(values) for name, values in (samples | traced).items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,9 @@ state, the served versions, the decision log.
 Metrics live in prometheus_client's default registry, so any exposition of it shows
 them; :func:`start_http` serves it on ``metrics_port`` when that setting is non-zero.
 Only plain Python here: the transport, the engine and the readers call these helpers
-directly. The per-decision ones (decisions by action, score histograms, segments) are in
-:mod:`server.metrics_decisions`, counted once per batch; docs/observability.md lists all.
+directly. The per-decision ones (decisions by action, score histograms, segments) and the
+timings are kept by :mod:`server.metrics_tally` (decisions are counted once per batch);
+docs/observability.md lists every metric.
 
 ==============================================  =======  ==============================
 metric                                          type     meaning
@@ -36,31 +37,35 @@ from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from server.metrics_decisions import Decided, DecisionStats
+from server.metrics_tally import Decided, DecisionStats, Timings
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DECISION_STATS = DecisionStats()
 REGISTRY.register(DECISION_STATS)
-RPC_SECONDS = Histogram(
+RPC_SECONDS = Timings(
     "personalization_rpc_duration_seconds",
     "RPC latency in the server (first interceptor to the last), by service, method and "
     "final status.",
     ["service", "method", "status"],
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+    (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
-FEATURE_READ_SECONDS = Histogram(
+FEATURE_READ_SECONDS = Timings(
     "personalization_feature_read_duration_seconds",
     "One online-store read (of every distinct customer of a batch), ok or failed "
-    "(timed out or refused); reads the breaker skipped are not timed.",
+    "(timed out, refused or undecodable); reads the breaker skipped are not timed.",
     ["result"],
-    buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+    (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
 )
+for _collector in (RPC_SECONDS, FEATURE_READ_SECONDS):
+    REGISTRY.register(_collector)
+FEATURE_READ_SECONDS.declare("ok")
+FEATURE_READ_SECONDS.declare("failed")
 DEGRADED = Counter(
     "personalization_degraded",
     "Decisions that fell back to defaults or stale features, per degraded reason.",
@@ -86,9 +91,9 @@ LOG_QUEUE_DEPTH = Gauge(
 )
 _STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 _D = TypeVar("_D", bound=Decided)
-#: (rpc, code name) -> its histogram child: ``labels()`` costs more than ``observe``.
-_RPC_CHILDREN: dict[tuple[str, str], Histogram] = {}
-_READ_OK, _READ_FAILED = FEATURE_READ_SECONDS.labels("ok"), FEATURE_READ_SECONDS.labels("failed")
+#: (rpc, code name) -> (service, method, code name): split once per method and status.
+_RPC_KEYS: dict[tuple[str, str], tuple[str, str, str]] = {}
+_READ_OK, _READ_FAILED = ("ok",), ("failed",)
 
 
 def observe_decisions(decisions: list[_D]) -> list[_D]:
@@ -102,16 +107,16 @@ def observe_decisions(decisions: list[_D]) -> list[_D]:
 
 def observe_rpc(rpc: str, status: str, seconds: float) -> None:
     """Time one finished RPC (``rpc`` is gRPC's ``/package.Service/Method``)."""
-    child = _RPC_CHILDREN.get((rpc, status))
-    if child is None:
+    key = _RPC_KEYS.get((rpc, status))
+    if key is None:
         service, _, method = rpc.lstrip("/").rpartition("/")
-        child = _RPC_CHILDREN[(rpc, status)] = RPC_SECONDS.labels(service, method, status)
-    child.observe(seconds)
+        key = _RPC_KEYS[(rpc, status)] = (service, method, status)
+    RPC_SECONDS.observe(key, seconds)
 
 
 def feature_read(seconds: float, ok: bool) -> None:
     """Time one online-store read that succeeded (``ok``) or failed."""
-    (_READ_OK if ok else _READ_FAILED).observe(seconds)
+    FEATURE_READ_SECONDS.observe(_READ_OK if ok else _READ_FAILED, seconds)
 
 
 class _ServedVersions(Collector):

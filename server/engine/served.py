@@ -108,7 +108,7 @@ def score(
         labels = runner.segment(np.ascontiguousarray(inputs[:, bundle.segment_columns]))
         risks = runner.escalation(inputs)
         scores = runner.nba(nba_matrix(inputs)).reshape(n, len(ACTIONS))
-    with span("policy", version=bundle.version, arm=arm, rows=n):
+    with span("policy"):
         assemble = served.assembler.decision_and_choice
         score_lists: list[list[float]] = scores.tolist()
         decided = [

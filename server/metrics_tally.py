@@ -1,16 +1,19 @@
-"""Live decision metrics per model version and arm, counted per batch, exposed at scrape.
+"""Metrics kept as plain ints under one lock and turned into Prometheus families only when
+scraped: the live decision metrics per model version and arm (counted per batch) and
+the request-path timings (RPCs, feature reads).
 
-What the batch monitor (``python -m training monitor``) computes from the logs, but live:
-the escalation-probability distribution, the chosen action's predicted success, the
-action mix and the segment mix, so a dashboard sees drift between monitor runs.
+The decision metrics are what the batch monitor (``python -m training monitor``) computes
+from the logs, but live: the escalation-probability distribution, the chosen action's
+predicted success, the action mix and the segment mix, so a dashboard sees drift
+between monitor runs.
 
-Why not prometheus_client's ``Counter``/``Histogram`` per decision: a labelled child's
-``observe`` takes its own lock and walks the buckets (about 1 µs each, 4 per decision).
-:class:`DecisionStats` takes ONE lock per batch and keeps plain ints (a ``bisect`` per
-histogram); it is a ``Collector``, so the families are built only when scraped.
+Why not prometheus_client's ``Counter``/``Histogram`` children: each ``inc``/``observe``
+takes its own locks and a histogram walks its buckets (about 1 µs per observation, four
+per decision). :class:`DecisionStats` takes ONE lock per batch, :class:`Timings` one per
+observation, and both keep plain ints (a ``bisect`` per histogram value).
 
 ==============================================  =========  ===========================
-metric                                          type       labels
+metric (DecisionStats)                          type       labels
 ==============================================  =========  ===========================
 personalization_decisions_total                 counter    model_version, arm, action,
                                                            personalized, degraded
@@ -161,11 +164,49 @@ class DecisionStats(Collector):
         yield from (decisions, risk, success, segments)
 
 
-def _cumulative(bins: list[int]) -> list[tuple[str, float]]:
-    """Per-bin counts as Prometheus ``le`` buckets (cumulative, ending with +Inf)."""
+def _cumulative(bins: list[int], bounds: tuple[float, ...] = BOUNDS) -> list[tuple[str, float]]:
+    """Per-bin counts (one more bin than ``bounds``: above the last) as Prometheus ``le``
+    buckets (cumulative, ending with +Inf)."""
     out, total = [], 0
-    for bound, count in zip(BOUNDS, bins, strict=False):  # bins has one more: above 1
+    for bound, count in zip(bounds, bins, strict=False):
         total += count
         out.append((repr(bound), float(total)))
     out.append(("+Inf", float(total + bins[-1])))
     return out
+
+
+class Timings(Collector):
+    """A histogram family of durations in seconds, keyed by its label values."""
+
+    def __init__(
+        self, name: str, documentation: str, labels: Sequence[str], bounds: Sequence[float]
+    ) -> None:
+        self._name, self._doc, self._labels = name, documentation, list(labels)
+        self._bounds = tuple(bounds)
+        self._lock = threading.Lock()
+        self._bins: dict[tuple[str, ...], list[int]] = {}
+        self._sums: dict[tuple[str, ...], float] = {}
+
+    def declare(self, *key: str) -> None:
+        """Export ``key``'s series (at zero) before its first observation."""
+        with self._lock:
+            self._bins.setdefault(key, [0] * (len(self._bounds) + 1))
+            self._sums.setdefault(key, 0.0)
+
+    def observe(self, key: tuple[str, ...], seconds: float) -> None:
+        """One duration of the series ``key`` (its label values, in order)."""
+        with self._lock:
+            bins = self._bins.get(key)
+            if bins is None:
+                bins = self._bins[key] = [0] * (len(self._bounds) + 1)
+                self._sums[key] = 0.0
+            bins[bisect_left(self._bounds, seconds)] += 1
+            self._sums[key] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            rows = [(key, list(bins), self._sums[key]) for key, bins in self._bins.items()]
+        family = HistogramMetricFamily(self._name, self._doc, labels=self._labels)
+        for key, bins, seconds in rows:
+            family.add_metric(list(key), _cumulative(bins, self._bounds), seconds)
+        yield family
