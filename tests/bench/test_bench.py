@@ -265,3 +265,14 @@ def test_py_spy_is_found_beside_the_interpreter(
     assert profile.executable() is None and not profile.available()
     (tmp_path / "py-spy").write_text("")
     assert profile.executable() == str(tmp_path / "py-spy") and profile.available()
+
+
+def test_metrics_cost_measures_every_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.metrics_cost import main as metrics_cost
+    from server import tracing
+
+    assert metrics_cost(["--rounds", "1", "--calls", "20"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 10 and all(" µs  " in line for line in lines)
+    assert lines[-1].endswith("added to a lone Decide (metrics now - before, + RPC, read, spans)")
+    assert not tracing.enabled()  # left off
