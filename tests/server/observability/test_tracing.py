@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
 
 from server import tracing
 from server.settings import Settings
@@ -107,3 +108,17 @@ def test_each_mode_has_its_exporter(mode: str, exporter: str) -> None:
         assert type(made).__name__ == exporter
     finally:
         made.shutdown()
+
+
+def test_tracing_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSONALIZATION_TRACING", "otlp")
+    monkeypatch.setenv("PERSONALIZATION_OTLP_ENDPOINT", "127.0.0.1:4317")
+    monkeypatch.setenv("PERSONALIZATION_TRACING_SAMPLE_RATIO", "0.25")
+    settings = Settings()
+    assert (settings.tracing, settings.otlp_endpoint) == ("otlp", "127.0.0.1:4317")
+    assert (
+        settings.tracing_sample_ratio == 0.25 and Settings.model_fields["tracing"].default == "off"
+    )
+    for bad in ({"tracing": "jaeger"}, {"tracing_sample_ratio": 1.5}):
+        with pytest.raises(ValidationError):
+            Settings(**bad)  # type: ignore[arg-type]
