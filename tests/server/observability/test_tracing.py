@@ -9,12 +9,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import ValidationError
 
 from server import tracing
@@ -46,7 +47,15 @@ def test_a_decide_is_a_server_span_with_feature_read_models_and_policy_children(
     caller = [("traceparent", f"00-{TRACE_ID}-{CALLER_SPAN}-01")]
     with live_server(experiment_engine(models, tmp_path), tracing="console") as live:
         answer = live.stub.Decide(make_request(CUSTOMERS[0]), timeout=10, metadata=caller)
-    spans = exported.get_finished_spans()
+        spans = exported.get_finished_spans()
+        with pytest.raises(grpc.RpcError) as bad:  # the error table still answers
+            live.stub.Decide(make_request(time_zone="Mars/Olympus_Mons"), timeout=10)
+    assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    refused = exported.get_finished_spans()[len(spans) :]
+    assert [s.name for s in refused] == [DECIDE]  # refused before the engine: no children
+    assert (refused[0].attributes or {})["rpc.grpc.status_code"] == 3
+    # A caller's mistake is not the server's error (OpenTelemetry's gRPC conventions).
+    assert refused[0].status.status_code is StatusCode.UNSET
     servers = [s for s in spans if s.name == DECIDE]
     assert len(servers) == 1 and servers[0].kind is SpanKind.SERVER
     server = servers[0]
