@@ -122,6 +122,13 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "decide_rps_shadow_over_decide": _ratio(
             _p50(results, "decide_shadow", "rps"), _p50(results, "decide", "rps")
         ),
+        "decide_cpu_traced_over_decide": _ratio(
+            _p50(results, "decide_traced", "server_cpu_us_per_call"),
+            _p50(results, "decide", "server_cpu_us_per_call"),
+        ),
+        "decide_rps_traced_over_decide": _ratio(
+            _p50(results, "decide_traced", "rps"), _p50(results, "decide", "rps")
+        ),
     }
 
 
@@ -174,6 +181,7 @@ def breakdown(results: dict[str, Any]) -> list[str]:
             f"a max rate of {rate:g} times echo's: the floor under the decide targets above.",
         ]
     lines += _cpu_cost(results)
+    lines += _tracing_cost(results)
     two = values.get("decide_2w_over_echo_p50")
     if two is not None:
         lines += [
@@ -201,3 +209,19 @@ def _cpu_cost(results: dict[str, Any]) -> list[str]:
             f"so at most {cores * 1e6 / cost:,.0f} calls/s"
         )
     return ["", f"CPU per call, server + client, on {cores} cores: {'; '.join(costs)}."]
+
+
+def _tracing_cost(results: dict[str, Any]) -> list[str]:
+    """What tracing on (``decide_traced``) adds to a Decide, against ``decide``."""
+    traced = _p50(results, "decide_traced", "server_cpu_us_per_call")
+    plain = _p50(results, "decide", "server_cpu_us_per_call")
+    if traced is None or plain is None:
+        return []
+    values = ratios(results)
+    return [
+        "",
+        f"Tracing on (`decide_traced`, every span made and batched, then discarded) costs "
+        f"{traced - plain:,.0f} µs of server CPU per Decide ({traced:,.0f} vs {plain:,.0f}, "
+        f"{values['decide_cpu_traced_over_decide']:g} x) and gives "
+        f"{values['decide_rps_traced_over_decide']:g} x the throughput of `decide`.",
+    ]

@@ -17,6 +17,7 @@ entry                     server                           call
 ``decide_2w``             ``python -m server``, 2 workers  Decide, 2 client procs
 ``decide_nolog``          ``python -m server``, log off    Decide
 ``decide_shadow``         ``python -m server``, 1 shadow   Decide
+``decide_traced``         ``python -m server``, tracing    Decide
 ``echo_full_c1``          as ``echo_full``                 Decide, 1 caller
 ``decide_c1``             as ``decide``                    Decide, 1 caller
 ========================  ===============================  =========================
@@ -29,6 +30,10 @@ sink in the bench's work folder); ``decide_nolog`` is the same server with
 shadow version (``models/experiment.json`` in its own models folder, whose versions
 link to the bench's): the served version itself as the shadow, so its extra server CPU
 per Decide is exactly one more scoring pass plus its decision-log row.
+
+``decide_traced`` is ``decide`` with OpenTelemetry tracing on (``tracing=discard``):
+every span is made and batched as with an OTLP collector, then dropped, so its extra
+server CPU per Decide is tracing's cost on the request path without any network.
 
 ``decide_2w`` is the product as it should run on this 2-core machine: two worker
 processes on one port. The kernel spreads connections, not calls, over the workers,
@@ -84,6 +89,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("decide_2w", "decide_2w", "decide", processes=2),
     Entry("decide_nolog", "decide_nolog", "decide"),
     Entry("decide_shadow", "decide_shadow", "decide"),
+    Entry("decide_traced", "decide_traced", "decide"),
     # One caller, one call at a time: what a bot backend calling turn by turn pays.
     Entry("echo_full_c1", "echo_full", "decide", concurrency=1),
     Entry("decide_c1", "decide", "decide", concurrency=1),
@@ -99,10 +105,17 @@ SERVERS: tuple[str, ...] = (
     "decide_2w",
     "decide_nolog",
     "decide_shadow",
+    "decide_traced",
 )
 #: Servers that need no prepared data (they start while it is being prepared).
 DATALESS: tuple[str, ...] = ("echo", "echo_full", "echo_aio", "transport")
-DECIDE_WORKERS = {"decide": 1, "decide_2w": 2, "decide_nolog": 1, "decide_shadow": 1}
+DECIDE_WORKERS = {
+    "decide": 1,
+    "decide_2w": 2,
+    "decide_nolog": 1,
+    "decide_shadow": 1,
+    "decide_traced": 1,
+}
 #: Servers built by ``server.app`` that take the decide server's ``--server-env``.
 DECIDE_SETTINGS: tuple[str, ...] = (*DECIDE_WORKERS, "transport")
 
@@ -144,6 +157,7 @@ def server_command(
             ),
             PERSONALIZATION_DECISION_LOG="off" if name == "decide_nolog" else "file",
             PERSONALIZATION_DECISION_LOG_DIR=str(data.repo.parent / "decision-logs" / name),
+            PERSONALIZATION_TRACING="discard" if name == "decide_traced" else "off",
         )
         return python_module("server"), env
     raise ValueError(f"unknown bench server {name!r}")

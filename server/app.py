@@ -17,6 +17,7 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent import futures
+from functools import partial
 from types import FrameType
 
 import grpc
@@ -24,13 +25,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from server import metrics
+from server import metrics, tracing
 from server.audit.interceptor import build_audit
 from server.engine.outcomes import OutcomeRecorder
 from server.engine.protocol import Engine, HasRecordLog
 from server.gc_tuning import tune_gc
 from server.logging_setup import configure_logging
 from server.logs.base import NullLog, RecordLog
+from server.models.experiment import ServedExperiment
 from server.models.on_signal import ReloadOnEvent
 from server.models.reload import ModelReloader, Reloadable
 from server.running import (
@@ -47,6 +49,7 @@ from server.transport.admin import ADMIN_SERVICE_NAME, add_admin_service
 from server.transport.interceptors import ErrorInterceptor
 from server.transport.limiter import ConcurrencyLimiter
 from server.transport.servicer import SERVICE_NAME, PersonalizationServicer
+from server.transport.tracing import tracing_interceptor
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +125,7 @@ def create_server(
     # rejected calls too (they also occupy a handler thread); auth runs before
     # anything that does work; audit sees the principal and the final status.
     chain = [
+        tracing_interceptor(settings),  # None unless tracing is on; outermost: the RPC span
         LoggingInterceptor(log_ok=settings.access_log),
         ConcurrencyLimiter(settings.max_concurrent_rpcs, [SERVICE_NAME]),
         auth,
@@ -135,6 +139,7 @@ def create_server(
             from server.engine.factory import build_engine  # heavy: feast, onnxruntime
 
             engine = build_engine(settings)
+        metrics.served_versions(partial(served_versions, engine))
         inner = grpc.server(
             futures.ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix="rpc"),
             interceptors=interceptors,
@@ -161,6 +166,15 @@ def create_server(
         inner, engine, health_servicer, watcher, writer, reloader, record_log
     )
     return server, port
+
+
+def served_versions(engine: Engine) -> list[tuple[str, str, str]]:
+    """(version, arm, role) of what ``engine`` serves, for ``personalization_model_info``."""
+    served = getattr(engine, "experiment", None)  # the real engine's; fakes serve one
+    if not isinstance(served, ServedExperiment):
+        return [(engine.model_version, "", "arm")]
+    rows = [(a.bundle.version, a.name, "arm") for a in served.arms]
+    return rows + [(b.version, "", "shadow") for b in served.shadows]
 
 
 def shutdown(server: grpc.Server, grace: float | None) -> None:
@@ -237,6 +251,7 @@ def serve(settings: Settings, engine: Engine | None = None) -> None:
         shutdown(server, settings.grace_period_s)
         if stop_metrics is not None:
             stop_metrics()
+        tracing.uninstall()  # flushes the spans still batched
         log.info("server stopped")
     finally:
         restore()

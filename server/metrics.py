@@ -1,14 +1,22 @@
-"""Process metrics (Prometheus): decisions, degraded answers, breaker state, the decision log.
+"""Process metrics (Prometheus): RPCs, decisions, degraded answers, feature reads, breaker
+state, the served versions, the decision log.
 
-Counters live in prometheus_client's default registry, so any exposition of it shows
+Metrics live in prometheus_client's default registry, so any exposition of it shows
 them; :func:`start_http` serves it on ``metrics_port`` when that setting is non-zero.
-Only plain Python here: the engine and the readers call these helpers directly.
+Only plain Python here: the transport, the engine and the readers call these helpers
+directly. The per-decision ones (decisions by action, score histograms, segments) and the
+timings are kept by :mod:`server.metrics_tally` (decisions are counted once per batch);
+docs/observability.md lists every metric.
 
 ==============================================  =======  ==============================
 metric                                          type     meaning
 ==============================================  =======  ==============================
-personalization_decisions_total                 counter  decisions made (a batch counts
-                                                         one per request)
+personalization_rpc_duration_seconds{service,   hist.    RPC latency by final status
+method,status}                                           (gRPC code name)
+personalization_feature_read_duration_seconds   hist.    one online-store read (a batch
+{result}                                                 reads once): ok or failed
+personalization_model_info{version,arm,role}    gauge    1 per served version (role:
+                                                         arm or shadow)
 personalization_degraded_total{reason}          counter  degraded decisions, per reason
 personalization_feature_breaker_state           gauge    0 closed, 1 half-open, 2 open
 personalization_feature_breaker_transitions_    counter  breaker state changes, by the
@@ -26,18 +34,38 @@ from __future__ import annotations
 
 import logging
 from collections import Counter as Tally
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
-from prometheus_client import Counter, Gauge, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from server.metrics_tally import Decided, DecisionStats, Timings
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DECISIONS = Counter(
-    "personalization_decisions", "Decisions made; a DecideBatch counts one per request."
+DECISION_STATS = DecisionStats()
+REGISTRY.register(DECISION_STATS)
+RPC_SECONDS = Timings(
+    "personalization_rpc_duration_seconds",
+    "RPC latency in the server (first interceptor to the last), by service, method and "
+    "final status.",
+    ["service", "method", "status"],
+    (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
+FEATURE_READ_SECONDS = Timings(
+    "personalization_feature_read_duration_seconds",
+    "One online-store read (of every distinct customer of a batch), ok or failed "
+    "(timed out, refused or undecodable); reads the breaker skipped are not timed.",
+    ["result"],
+    (0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0),
+)
+for _collector in (RPC_SECONDS, FEATURE_READ_SECONDS):
+    REGISTRY.register(_collector)
+FEATURE_READ_SECONDS.declare("ok")
+FEATURE_READ_SECONDS.declare("failed")
 DEGRADED = Counter(
     "personalization_degraded",
     "Decisions that fell back to defaults or stale features, per degraded reason.",
@@ -62,23 +90,61 @@ LOG_QUEUE_DEPTH = Gauge(
     "personalization_log_queue_depth", "Rows waiting for the log writer, per kind.", ["kind"]
 )
 _STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
-
-
-class _Observed(Protocol):
-    @property
-    def degraded_reasons(self) -> Sequence[str]: ...
-
-
-_D = TypeVar("_D", bound=_Observed)
+_D = TypeVar("_D", bound=Decided)
+#: (rpc, code name) -> (service, method, code name): split once per method and status.
+_RPC_KEYS: dict[tuple[str, str], tuple[str, str, str]] = {}
+_READ_OK, _READ_FAILED = ("ok",), ("failed",)
 
 
 def observe_decisions(decisions: list[_D]) -> list[_D]:
     """Count a batch of decisions and their degraded reasons; return the batch."""
-    DECISIONS.inc(len(decisions))
-    reasons = Tally(r for d in decisions for r in d.degraded_reasons)
-    for reason, count in reasons.items():
-        DEGRADED.labels(reason).inc(count)
+    if DECISION_STATS.observe(decisions):  # only a degraded batch pays for the tally
+        reasons = Tally(r for d in decisions for r in d.degraded_reasons)
+        for reason, count in reasons.items():
+            DEGRADED.labels(reason).inc(count)
     return decisions
+
+
+def observe_rpc(rpc: str, status: str, seconds: float) -> None:
+    """Time one finished RPC (``rpc`` is gRPC's ``/package.Service/Method``)."""
+    key = _RPC_KEYS.get((rpc, status))
+    if key is None:
+        service, _, method = rpc.lstrip("/").rpartition("/")
+        key = _RPC_KEYS[(rpc, status)] = (service, method, status)
+    RPC_SECONDS.observe(key, seconds)
+
+
+def feature_read(seconds: float, ok: bool) -> None:
+    """Time one online-store read that succeeded (``ok``) or failed."""
+    FEATURE_READ_SECONDS.observe(_READ_OK if ok else _READ_FAILED, seconds)
+
+
+class _ServedVersions(Collector):
+    """``personalization_model_info``, read from the server's engine at scrape time."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[tuple[str, str, str]]] = lambda: ()
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "personalization_model_info",
+            "1 per model version this server answers with (role arm, with its arm name, "
+            '"" without an experiment) or scores as a shadow (role shadow).',
+            labels=["version", "arm", "role"],
+        )
+        for version, arm, role in self.source():
+            info.add_metric([version, arm, role], 1.0)
+        yield info
+
+
+_SERVED = _ServedVersions()
+REGISTRY.register(_SERVED)
+
+
+def served_versions(source: Callable[[], Iterable[tuple[str, str, str]]]) -> None:
+    """Publish ``source()`` — (version, arm, role) rows — as the model info at every
+    scrape (the latest server built in the process wins)."""
+    _SERVED.source = source
 
 
 def breaker_changed(state: str) -> None:

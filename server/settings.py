@@ -15,19 +15,21 @@ from pydantic_settings import SettingsConfigDict
 
 from modelio.store import StoreSettings
 from server.settings_logs import DecisionLogSettings
+from server.settings_observability import ObservabilitySettings
 from server.settings_security import SecuritySettings
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-class Settings(DecisionLogSettings, SecuritySettings, StoreSettings):
+class Settings(ObservabilitySettings, DecisionLogSettings, SecuritySettings, StoreSettings):
     """All server settings; each one is the env var ``PERSONALIZATION_<NAME>``.
 
     The online-store switch (``online_store``, ``redis``, ``feature_repo``) is inherited
     from :class:`modelio.store.StoreSettings`, which training commands share; API keys,
     TLS and the audit log from :class:`server.settings_security.SecuritySettings`; the
-    decision log from :class:`server.settings_logs.DecisionLogSettings`. Fields are in
-    that order, then this class's own (network, limits, features and models, metrics,
+    decision log from :class:`server.settings_logs.DecisionLogSettings`; tracing from
+    :class:`server.settings_observability.ObservabilitySettings`. Fields are in that
+    order, then this class's own (network, limits, features and models, metrics,
     logging).
     """
 

@@ -62,6 +62,7 @@ from server.metrics import observe_decisions
 from server.models.bundle import ModelBundle
 from server.models.experiment import ServedExperiment
 from server.models.runner import ModelRunner
+from server.tracing import span
 
 
 class DecisionEngine:
@@ -246,7 +247,8 @@ class DecisionEngine:
         """One reader call for the batch's distinct customers; degrade if it fails."""
         unique = list(dict.fromkeys(r.customer_id for r in reqs))
         try:
-            rows = self._reader.read(unique)
+            with span("feature_read", customers=len(unique)):
+                rows = self._reader.read(unique)
         except FeatureReadError as exc:
             return [prepare_degraded(r, exc.reason) for r in reqs]
         found: dict[str, CustomerFeatures] = {row.customer_id: row for row in rows}

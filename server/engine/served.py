@@ -23,6 +23,7 @@ from server.engine.types import Decision
 from server.errors import InvalidRequestError
 from server.models.bundle import ModelBundle
 from server.models.experiment import ServedExperiment
+from server.tracing import span
 
 #: One row per action: the one-hots appended to a request's inputs for the reward model.
 log = logging.getLogger(__name__)
@@ -103,15 +104,17 @@ def score(
     bundle = served.bundle
     n = len(prepared)
     runner = bundle.runner
-    segment = np.ascontiguousarray(inputs[:, bundle.segment_columns])
-    labels, risks, flat = runner.run_all(segment, inputs, nba_matrix(inputs))
-    scores = flat.reshape(n, len(ACTIONS))
-    assemble = served.assembler.decision_and_choice
-    score_lists: list[list[float]] = scores.tolist()
-    decided = [
-        assemble(p, int(labels[i]), float(risks[i]), score_lists[i], arm)
-        for i, p in enumerate(prepared)
-    ]
+    with span("models", version=bundle.version, arm=arm, rows=n):
+        segment = np.ascontiguousarray(inputs[:, bundle.segment_columns])
+        labels, risks, flat = runner.run_all(segment, inputs, nba_matrix(inputs))
+        scores = flat.reshape(n, len(ACTIONS))
+    with span("policy"):
+        assemble = served.assembler.decision_and_choice
+        score_lists: list[list[float]] = scores.tolist()
+        decided = [
+            assemble(p, int(labels[i]), float(risks[i]), score_lists[i], arm)
+            for i, p in enumerate(prepared)
+        ]
     return decided, scores
 
 

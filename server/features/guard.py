@@ -99,8 +99,10 @@ class GuardedReader(FeatureReader):
             return []
         if not self.breaker.allow():
             return self._fallback(customer_ids, "circuit_open", "the store keeps failing")
+        started, ok = time.perf_counter(), False
         try:
             rows = self._read_within_budget(customer_ids)
+            ok = True
         except FeatureReadError as exc:
             self.breaker.record_failure(exc.reason)
             return self._fallback(customer_ids, exc.reason, str(exc))
@@ -108,6 +110,8 @@ class GuardedReader(FeatureReader):
             self.breaker.record_success()
             self._log_garbage(exc)
             return self._fallback(customer_ids, "feature_decode_error", repr(exc))
+        finally:
+            metrics.feature_read(time.perf_counter() - started, ok)
         self.breaker.record_success()
         if self.cache is not None:
             self.cache.update(rows)

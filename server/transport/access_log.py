@@ -1,5 +1,6 @@
 """The access log: one structured line per RPC (``LoggingInterceptor``), and
-``annotate_access_log`` for inner layers to add fields to the current RPC's line."""
+``annotate_access_log`` for inner layers to add fields to the current RPC's line. The
+same interceptor times every RPC for ``personalization_rpc_duration_seconds``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from server.metrics import observe_rpc
 from server.transport.interceptors import Behavior, Continuation, wrap_unary
 
 log = logging.getLogger("server.access")
@@ -82,14 +84,16 @@ def _log_rpc(
     log_ok: bool,
     extra: dict[str, Any],
 ) -> None:
+    seconds = time.perf_counter() - start
     code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+    observe_rpc(rpc, code.name, seconds)  # every RPC, logged or not
     ok = code is grpc.StatusCode.OK
     if ok and not log_ok and not log.isEnabledFor(logging.DEBUG):
         return  # the hot path: nothing to build
     fields: dict[str, Any] = {
         "rpc": rpc,
         "status": code.name,
-        "duration_ms": round((time.perf_counter() - start) * 1000.0, 3),
+        "duration_ms": round(seconds * 1000.0, 3),
         # Caller-supplied and logged even when invalid: cap it (JSON/repr escape the rest).
         "request_id": str(getattr(request, "request_id", ""))[:_MAX_LOGGED_ID],
     }

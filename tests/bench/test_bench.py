@@ -54,6 +54,7 @@ def _results() -> dict[str, Any]:
         "decide_shadow": 560,
         "echo_full_c1": 300,
         "decide_c1": 580,
+        "decide_traced": 520,
     }
     out: dict[str, Any] = {
         "entries": {name: _entry(p50) for name, p50 in entries.items()},
@@ -79,7 +80,13 @@ def _results() -> dict[str, Any]:
         },
         "machine": {"command": "python -m bench --json x", "nproc": 2},
     }
-    cpu = {"echo": 300.0, "decide": 400.0, "decide_nolog": 390.0, "decide_shadow": 480.0}
+    cpu = {
+        "echo": 300.0,
+        "decide": 400.0,
+        "decide_nolog": 390.0,
+        "decide_shadow": 480.0,
+        "decide_traced": 440.0,
+    }  # server µs per call
     for name, used in cpu.items():
         out["entries"][name]["server_cpu_us_per_call"] = used
     return out
@@ -139,6 +146,8 @@ def test_ratios_and_targets() -> None:
     assert values["decide_minus_echo_full_c1_p50_us"] == 280  # 580 - 300 µs, one caller
     assert values["decide_cpu_over_echo_cpu"] == round(400 / 300, 3)
     assert values["decide_rps_shadow_over_decide"] == 1.0
+    assert values["decide_cpu_traced_over_decide"] == 1.1  # 440 / 400 µs
+    assert values["decide_rps_traced_over_decide"] == 1.0
     targets = evaluate(results)
     assert [t["name"] for t in targets] == [t.name for t in TARGETS]
     assert all(t["met"] for t in targets)
@@ -159,6 +168,8 @@ def test_markdown_report(tmp_path: Path) -> None:
         "python -m bench",
         "Open loop at 300 rps",
         "| 75.0% | `b (y.py)` |",
+        "| `decide_traced` |",
+        "costs 40 µs of server CPU per Decide (440 vs 400, 1.1 x)",
     ):
         assert needle in text
 
@@ -229,6 +240,7 @@ def test_bench_tiny_end_to_end(
         "decide_2w",
         "decide_nolog",
         "decide_shadow",
+        "decide_traced",
     }
     assert {c.name for c in started} == servers | {"simulate", "materialize"}
     assert not any(c.alive() for c in started)  # every child stopped
@@ -256,6 +268,7 @@ def test_bench_tiny_end_to_end(
     assert "With `--workers 2` (`decide_2w`" in text
     assert "`transport` p50 / `echo` p50 is" in text and "the floor under the decide" in text
     assert "CPU per call, server + client, on " in text and "calls/s." in text
+    assert "Tracing on (`decide_traced`" in text and "µs of server CPU per Decide" in text
     transport = results["entries"]["transport"]
     assert transport["decisions_sampled"] > 0 and transport["personalized_share"] == 0.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -297,3 +310,14 @@ def test_py_spy_is_found_beside_the_interpreter(
     assert profile.executable() is None and not profile.available()
     (tmp_path / "py-spy").write_text("")
     assert profile.executable() == str(tmp_path / "py-spy") and profile.available()
+
+
+def test_metrics_cost_measures_every_variant(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.metrics_cost import main as metrics_cost
+    from server import tracing
+
+    assert metrics_cost(["--rounds", "1", "--calls", "20"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 10 and all(" µs  " in line for line in lines)
+    assert lines[-1].endswith("added to a lone Decide (metrics now - before, + RPC, read, spans)")
+    assert not tracing.enabled()  # left off
