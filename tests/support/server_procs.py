@@ -65,7 +65,8 @@ def server_processes(
             child = Child(f"server-{i}", cmd, workdir / f"server-{i}.log", env)
             procs.append(ServerProcess(child, port))
         for proc in procs:
-            proc.child.wait_until(lambda p=proc: check(p.target, timeout_s=1.0), 120, "SERVING")
+            target = proc.target
+            proc.child.wait_until(lambda: check(target, timeout_s=1.0), 120, "SERVING")
         yield procs
     finally:
         for proc in procs:

@@ -5,12 +5,15 @@ Both take calls; one is SIGKILLed under ~300 Decide/s and not one call fails."""
 from __future__ import annotations
 
 import collections
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bench.procs import free_port
+from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from tests.support.chaos import open_loop
 from tests.support.feast import FeastFixture
@@ -36,14 +39,14 @@ def test_replica_killed_under_load_fails_no_call(
         channel = balanced_channel([first.target, second.target])
         stub = pb_grpc.PersonalizationServiceStub(channel)
 
-        def request(i: int) -> object:
+        def request(i: int) -> pb.DecideRequest:
             return make_request(ids[i % len(ids)])
 
         try:
-            warm = open_loop(stub, request, RATE, 1.0)  # type: ignore[arg-type]
+            warm = open_loop(stub, request, RATE, 1.0)
             served = [scrape(p, DECISIONS) for p in ports]
             killer = _kill_later(first.kill, KILL_AT_S)
-            outcomes = open_loop(stub, request, RATE, DURATION_S)  # type: ignore[arg-type]
+            outcomes = open_loop(stub, request, RATE, DURATION_S)
             killer.join()
         finally:
             channel.close()
@@ -57,12 +60,10 @@ def test_replica_killed_under_load_fails_no_call(
     assert survivor - served[1] > RATE * (DURATION_S - KILL_AT_S) * 0.9
 
 
-def _kill_later(kill: object, delay_s: float) -> object:
-    import threading
-
+def _kill_later(kill: Callable[[], None], delay_s: float) -> threading.Thread:
     def run() -> None:
         time.sleep(delay_s)
-        kill()  # type: ignore[operator]
+        kill()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
