@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import grpc
@@ -65,8 +66,7 @@ def server_processes(
             child = Child(f"server-{i}", cmd, workdir / f"server-{i}.log", env)
             procs.append(ServerProcess(child, port))
         for proc in procs:
-            target = proc.target
-            proc.child.wait_until(lambda: check(target, timeout_s=1.0), 120, "SERVING")
+            proc.child.wait_until(partial(check, proc.target, timeout_s=1.0), 120, "SERVING")
         yield procs
     finally:
         for proc in procs:
