@@ -14,6 +14,8 @@ from functools import partial
 from pathlib import Path
 
 import grpc
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from bench.procs import Child, base_env, free_port, python_module
 from server.healthcheck import check
@@ -73,15 +75,16 @@ def server_processes(
             proc.child.stop(grace_s=10)
 
 
-def scrape(port: int, name: str) -> float:
-    """Sum of every sample of metric ``name`` on ``http://127.0.0.1:port/metrics``."""
-    from prometheus_client.parser import text_string_to_metric_families
-
+def metric_samples(port: int, name: str) -> list[Sample]:
+    """Every sample of metric ``name`` on ``http://127.0.0.1:port/metrics``."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         text = reply.read().decode()
-    return sum(
-        s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name
-    )
+    return [s for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
+
+
+def scrape(port: int, name: str) -> float:
+    """Sum of every sample of metric ``name`` on ``http://127.0.0.1:port/metrics``."""
+    return sum(s.value for s in metric_samples(port, name))
 
 
 def balanced_channel(targets: Sequence[str]) -> grpc.Channel:
