@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -205,3 +206,42 @@ def wait_logged(
         if not missing or time.monotonic() > deadline:
             return missing
         time.sleep(0.2)
+
+
+def plot_failover(outcomes: Sequence[Outcome], failover: Failover, dest: Path) -> None:
+    """Answers per 250 ms by kind (personalized, degraded, failed) around the kill: the
+    PNG docs/scaling.md shows (written when the test is given ``SCALING_PLOT``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t0, width = failover.killed, 0.25
+    bins: dict[int, list[int]] = {}
+    for o in outcomes:
+        row = bins.setdefault(int((o.sent - t0) // width), [0, 0, 0])
+        kind = 2 if o.code is not grpc.StatusCode.OK else (0 if o.personalized else 1)
+        row[kind] += 1
+    keys = sorted(bins)
+    xs = [k * width for k in keys]
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    bottom = [0.0] * len(keys)
+    for kind, (label, color) in enumerate(
+        [("personalized", "tab:green"), ("degraded", "tab:orange"), ("failed", "tab:red")]
+    ):
+        heights = [bins[k][kind] / width for k in keys]
+        ax.bar(xs, heights, width, bottom=bottom, align="edge", label=label, color=color)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
+    ax.axvline(failover.promoted - t0, color="tab:blue", linestyle="--", linewidth=1)
+    top = max(bottom) * 1.2
+    ax.set_ylim(0, top)
+    ax.text(0.05, top * 0.93, "master killed", fontsize=8)
+    ax.text(failover.promoted - t0 + 0.05, top * 0.86, "replica promoted", fontsize=8)
+    ax.set_xlabel("seconds since the master was killed (SIGKILL)")
+    ax.set_ylabel("answers per second")
+    ax.set_title("Decide at ~300/s through a Redis Cluster master failover", fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(dest, dpi=110)
+    plt.close(fig)

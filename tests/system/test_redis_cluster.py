@@ -16,6 +16,7 @@ bounded in count; each call has a 2 s deadline.
 from __future__ import annotations
 
 import collections
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from tests.support.cluster_load import (
     feast_key,
     hmget_calls,
     personalized_ids,
+    plot_failover,
     stream_rows,
     summarize,
     wait_logged,
@@ -108,6 +110,7 @@ def test_reads_spread_over_every_master(served: Served) -> None:
     assert {o.code for o in outcomes} == {grpc.StatusCode.OK}
     after = {m.port: hmget_calls(m) for m in served.cluster.masters()}
     spread = {port: after[port] - before[port] for port in before}
+    print(f"\nHMGETs per master for {len(outcomes)} calls: {sorted(spread.values())}")
     assert len(spread) == 3
     assert all(calls > 0.15 * len(outcomes) for calls in spread.values()), spread
 
@@ -156,12 +159,16 @@ def test_master_killed_under_load(served: Served) -> None:
     late = [o for o in outcomes if o.sent > window_end]
     outside: list[Outcome] = [o for o in before + late if o.degraded]
     reasons = collections.Counter(r for o in outcomes for r in o.reasons)
-    last_degraded = max((o.done for o in outcomes if o.degraded), default=failover.killed)
+    # Store errors, not a rare read slower than the budget on a busy box.
+    hit = [o for o in outcomes if set(o.reasons) - {"feature_timeout"}]
+    last = max((o.done for o in hit), default=failover.killed) - failover.killed
     print(
         f"\nfailover: replica promoted {failover.promoted - failover.killed:.2f} s after the "
-        f"kill; degraded until {last_degraded - failover.killed:.2f} s after it; {stats}; "
+        f"kill; last answer degraded by a store error {last:.2f} s after it; {stats}; "
         f"reasons {dict(reasons)}; after the window {summarize(late)}"
     )
+    if plot := os.environ.get("SCALING_PLOT"):
+        plot_failover(outcomes, failover, Path(plot))
     assert stats.failed == 0, stats
     assert len(late) > RATE * 2, late
     assert summarize(late).personalized_share >= 0.95
