@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   echo "==> installing redis-server (tests start their own instances)" >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
-  ${SUDO} apt-get update -qq && ${SUDO} apt-get install -y -qq redis-server >/dev/null
+  ${SUDO} apt-get update -qq && ${SUDO} apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 source scripts/venv.sh dev
 
