@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -111,12 +112,13 @@ class LocalCluster:
             raise RuntimeError(f"redis-cli --cluster create failed:\n{done.stdout}{done.stderr}")
 
     def info(self, node: Node, section: str) -> dict[str, str]:
+        """``INFO section`` of ``node``; "cluster" means CLUSTER INFO (the state)."""
         client = node.client()
         try:
-            raw = client.execute_command("INFO", section) if section != "cluster" else None
-            if raw is None:
+            if section == "cluster":
                 text = client.execute_command("CLUSTER", "INFO").decode()
                 return dict(line.split(":", 1) for line in text.split() if ":" in line)
+            raw: dict[str, Any] = client.info(section)  # type: ignore[assignment]
             return {k: str(v) for k, v in raw.items()}
         finally:
             client.close()

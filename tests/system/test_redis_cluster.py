@@ -45,7 +45,7 @@ from tests.support.cluster_load import (
 )
 from tests.support.erasure import run_in_process
 from tests.support.feast import FeastFixture, materialize
-from tests.support.redis_cluster import LocalCluster
+from tests.support.redis_cluster import LocalCluster, local_cluster
 from tests.support.servers import make_request, test_settings
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -71,8 +71,7 @@ class Served:
 def served(
     engine_feast_repo: FeastFixture, model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"))
-    try:
+    with local_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
         materialize(engine_feast_repo, "redis_cluster", cluster.address)
         cluster.sync_replicas()
         settings = test_settings(
@@ -100,8 +99,6 @@ def served(
         finally:
             channel.close()
             shutdown(server, 2.0)
-    finally:
-        cluster.stop()
 
 
 def test_reads_spread_over_every_master(served: Served) -> None:
