@@ -167,7 +167,7 @@ def test_master_killed_under_load(served: Served) -> None:
     if plot := os.environ.get("SCALING_PLOT"):
         plot_failover(outcomes, failover, Path(plot))
     assert stats.failed == 0, stats
-    assert len(late) > RATE * 2, late
+    assert len(late) > RATE, len(late)  # >= 1 s of load after the window, even on a slow box
     assert summarize(late).personalized_share >= 0.95
     assert sum(o.degraded for o in before) <= 0.05 * len(before)
     assert len(outside) <= 0.05 * len(late), outside[:3]
