@@ -45,7 +45,7 @@ from server.security.principal import current_key_id
 from server.security.setup import build_auth, build_credentials
 from server.settings import Settings
 from server.transport.access_log import LoggingInterceptor
-from server.transport.admin import ADMIN_SERVICE_NAME, add_admin_service
+from server.transport.admin import ADMIN_SERVICE_NAME, OnChange, add_admin_service
 from server.transport.interceptors import ErrorInterceptor
 from server.transport.limiter import ConcurrencyLimiter
 from server.transport.servicer import SERVICE_NAME, PersonalizationServicer
@@ -84,7 +84,11 @@ def outcome_log(engine: Engine, record_log: RecordLog | None) -> RecordLog:
 
 
 def _add_services(
-    server: grpc.Server, engine: Engine, settings: Settings, record_log: RecordLog
+    server: grpc.Server,
+    engine: Engine,
+    settings: Settings,
+    record_log: RecordLog,
+    on_admin_change: OnChange | None,
 ) -> tuple[health.HealthServicer, ModelReloader | None]:
     servicer = PersonalizationServicer(
         engine, settings, OutcomeRecorder(record_log), principal=current_key_id
@@ -93,7 +97,7 @@ def _add_services(
     reloader = None
     if isinstance(engine, Reloadable):
         reloader = ModelReloader(engine, settings.models_dir)
-        add_admin_service(server, reloader)
+        add_admin_service(server, reloader, on_admin_change)
     health_servicer = health.HealthServicer(
         experimental_non_blocking=True,
         experimental_thread_pool=futures.ThreadPoolExecutor(max_workers=1),
@@ -109,7 +113,10 @@ def _add_services(
 
 
 def create_server(
-    settings: Settings, engine: Engine | None = None, record_log: RecordLog | None = None
+    settings: Settings,
+    engine: Engine | None = None,
+    record_log: RecordLog | None = None,
+    on_admin_change: OnChange | None = None,
 ) -> tuple[grpc.Server, int]:
     """Build a server bound to ``settings.host:port`` and return it with the bound port.
 
@@ -147,7 +154,7 @@ def create_server(
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs + RPC_HEADROOM,
         )
         health_servicer, reloader = _add_services(
-            inner, engine, settings, outcome_log(engine, record_log)
+            inner, engine, settings, outcome_log(engine, record_log), on_admin_change
         )
         port = (
             inner.add_secure_port(settings.address, credentials)
@@ -216,10 +223,11 @@ def install_signal_handlers(
     return restore
 
 
-def serve(settings: Settings, engine: Engine | None = None) -> None:
+def serve(
+    settings: Settings, engine: Engine | None = None, on_admin_change: OnChange | None = None
+) -> None:
     """Run one server process until SIGTERM/SIGINT, then drain within grace_period_s.
-    SIGHUP reloads the models ``models/current`` points at (see server.models.reload).
-    ``engine`` replaces the real one (as in :func:`create_server`).
+    SIGHUP reloads ``models/current``. ``engine``, ``on_admin_change``: :func:`create_server`.
 
     If the server cannot start (e.g. ``ModelLoadError``), logs why and raises
     ``SystemExit(1)``, so the process exits non-zero without a second traceback.
@@ -232,7 +240,7 @@ def serve(settings: Settings, engine: Engine | None = None) -> None:
     reload_worker: ReloadOnEvent | None = None
     try:
         try:
-            server, port = create_server(settings, engine)
+            server, port = create_server(settings, engine, on_admin_change=on_admin_change)
             server.start()
         except Exception:
             log.exception("server failed to start")

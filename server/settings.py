@@ -166,7 +166,8 @@ class Settings(ObservabilitySettings, DecisionLogSettings, SecuritySettings, Sto
         ge=0,
         le=65535,
         description="Serve Prometheus metrics over HTTP on this port (/metrics); 0 "
-        "disables it. Per process: with workers > 1 only the first worker binds it.",
+        "disables it. With workers > 1 the supervisor serves it for every worker (their "
+        "metrics summed; server.workers).",
     )
     metrics_host: str = Field(
         default="127.0.0.1",

@@ -91,10 +91,10 @@ def test_serve_runs_until_sigterm_then_drains(monkeypatch: pytest.MonkeyPatch) -
     real_create_server = app.create_server
 
     def recording_create_server(
-        settings: Settings, given: Engine | None = None
+        settings: Settings, given: Engine | None = None, **kwargs: Any
     ) -> tuple[grpc.Server, int]:
         assert given is engine  # serve passes its engine through
-        server, port = real_create_server(settings, given)
+        server, port = real_create_server(settings, given, **kwargs)
         bound.append(port)
         return server, port
 

@@ -82,7 +82,7 @@ def erase(args: argparse.Namespace, customer_ids: list[str]) -> list[Any]:
 
 def _erase_decision_logs(args: argparse.Namespace, customer_ids: list[str]) -> list[Any]:
     """The decision/outcome log parts under ``--log-dir`` and, with ``--redis``, the
-    log streams (``--stream-prefix``) on its first node."""
+    log streams (``--stream-prefix``), on a Redis Cluster wherever their keys live."""
     from training.erasure.decision_logs import erase_logs
     from training.erasure.types import Outcome
     from training.feedback.streams import DEFAULT_PREFIX, connect

@@ -31,13 +31,21 @@ def dead_stream_name(prefix: str, kind: str) -> str:
 
 
 def connect(address: str | None) -> Any:
-    """A redis-py client for the first node of ``host:port[,...]`` (streams live on one node)."""
+    """A redis-py client for ``host:port[,...]``: a cluster client when the first node is
+    in cluster mode (each stream key lives on one node, which may be any of them), else
+    a client of that one server."""
     import redis
+    from redis.cluster import ClusterNode, RedisCluster
 
-    host, port = parse_redis_nodes(address or DEFAULT_REDIS)[0]
+    nodes = parse_redis_nodes(address or DEFAULT_REDIS)
+    host, port = nodes[0]
     client = redis.Redis(host=host, port=port, socket_timeout=30)
-    client.ping()
-    return client
+    info: dict[str, Any] = client.info("cluster")  # type: ignore[assignment]
+    if not info.get("cluster_enabled"):
+        return client
+    client.close()
+    startup = [ClusterNode(h, p) for h, p in nodes]
+    return RedisCluster(startup_nodes=startup, socket_timeout=30)
 
 
 def text(value: bytes | str) -> str:
