@@ -13,12 +13,9 @@ it until SIGTERM/SIGINT, then ``shutdown`` drains it. An engine that can swap mo
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from collections.abc import Callable
 from concurrent import futures
 from functools import partial
-from types import FrameType
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -40,6 +37,7 @@ from server.running import (
     HEALTH_SERVICES,
     PersonalizationServer,
     ReadinessWatcher,
+    install_signal_handlers,
 )
 from server.security.principal import current_key_id
 from server.security.setup import build_auth, build_credentials
@@ -195,32 +193,6 @@ def shutdown(server: grpc.Server, grace: float | None) -> None:
             server.record_log.close(grace)
         if server.audit is not None:
             server.audit.close()
-
-
-def install_signal_handlers(
-    stop: threading.Event, hangup: threading.Event | None = None
-) -> Callable[[], None]:
-    """Make SIGTERM and SIGINT set ``stop`` (and SIGHUP set ``hangup``, if given);
-    return a function restoring the old handlers.
-
-    The handler only sets the event (no logging or locks in signal context);
-    draining happens in the thread waiting on ``stop``, reloading in the
-    :class:`ReloadOnEvent` thread waiting on ``hangup``. Call from the main thread.
-    """
-    events = {signal.SIGTERM: stop, signal.SIGINT: stop}
-    if hangup is not None:
-        events[signal.SIGHUP] = hangup
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        events[signal.Signals(signum)].set()
-
-    previous = {sig: signal.signal(sig, handle) for sig in events}
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return restore
 
 
 def serve(

@@ -8,7 +8,10 @@ health status in step with the engine's readiness while the server runs.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+from collections.abc import Callable
+from types import FrameType
 
 import grpc
 from grpc_health.v1 import health, health_pb2
@@ -119,3 +122,29 @@ class PersonalizationServer(grpc.Server):
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         return self._inner.wait_for_termination(timeout)
+
+
+def install_signal_handlers(
+    stop: threading.Event, hangup: threading.Event | None = None
+) -> Callable[[], None]:
+    """Make SIGTERM and SIGINT set ``stop`` (and SIGHUP set ``hangup``, if given);
+    return a function restoring the old handlers.
+
+    The handler only sets the event (no logging or locks in signal context);
+    draining happens in the thread waiting on ``stop``, reloading in the
+    :class:`ReloadOnEvent` thread waiting on ``hangup``. Call from the main thread.
+    """
+    events = {signal.SIGTERM: stop, signal.SIGINT: stop}
+    if hangup is not None:
+        events[signal.SIGHUP] = hangup
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        events[signal.Signals(signum)].set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in events}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore

@@ -32,8 +32,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from server.app import install_signal_handlers, serve
+from server.app import serve
 from server.logging_setup import configure_logging
+from server.running import install_signal_handlers
 from server.settings import Settings
 
 log = logging.getLogger("server")

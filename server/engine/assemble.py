@@ -19,7 +19,7 @@ Rules that are ours (not the shared policy's), documented here once:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,8 @@ from server.engine.types import (
     Segment,
     StyleHints,
 )
-from server.features.base import CustomerFeatures
+from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
+from server.tracing import span
 
 UNKNOWN_SEGMENT = Segment(id=-1, name="unknown")
 _EMPTY: Mapping[str, Any] = {}
@@ -85,6 +86,22 @@ def prepare(req: DecisionRequest, found: CustomerFeatures | None, now: float) ->
         "" if consent else "no_consent",
         reasons,
     )
+
+
+def read_prepared(
+    reader: FeatureReader, reqs: Sequence[DecisionRequest], clock: Callable[[], float]
+) -> list[Prepared]:
+    """One reader call for the batch's distinct customers, then each request prepared;
+    every request degraded (``prepare_degraded``) if the read fails."""
+    unique = list(dict.fromkeys(r.customer_id for r in reqs))
+    try:
+        with span("feature_read", customers=len(unique)):
+            rows = reader.read(unique)
+    except FeatureReadError as exc:
+        return [prepare_degraded(r, exc.reason) for r in reqs]
+    found: dict[str, CustomerFeatures] = {row.customer_id: row for row in rows}
+    now = clock()
+    return [prepare(r, found.get(r.customer_id), now) for r in reqs]
 
 
 def prepare_degraded(req: DecisionRequest, reason: str) -> Prepared:

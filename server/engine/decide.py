@@ -43,7 +43,7 @@ import numpy as np
 from modelio.experiment import assign
 from modelio.logrecords import DECISIONS
 from modelio.policy import Choice
-from server.engine.assemble import Prepared, prepare, prepare_degraded
+from server.engine.assemble import Prepared, read_prepared
 from server.engine.batcher import MicroBatcher
 from server.engine.records import DecisionColumns, WithShadows
 from server.engine.served import (
@@ -56,13 +56,12 @@ from server.engine.served import (
 )
 from server.engine.types import Decision, DecisionRequest
 from server.errors import ModelLoadError, NotReadyError
-from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
+from server.features.base import FeatureReader
 from server.logs.base import NullLog, RecordLog
 from server.metrics import observe_decisions
 from server.models.bundle import ModelBundle
 from server.models.experiment import ServedExperiment
 from server.models.runner import ModelRunner
-from server.tracing import span
 
 
 class DecisionEngine:
@@ -196,7 +195,7 @@ class DecisionEngine:
         if not reqs:
             return []
         snapshot = self._snapshot  # read once: the whole batch runs on this experiment
-        prepared = self._prepare(reqs)
+        prepared = read_prepared(self._reader, reqs, self._clock)
         if not snapshot.single:
             return self._decide_arms(snapshot, prepared, single)
         served = snapshot.arms[0]
@@ -242,15 +241,3 @@ class DecisionEngine:
             logged = WithShadows(columns, [s for s in shadows if s is not None])
             self._log.submit(DECISIONS, logged)  # may raise RecordLogFullError
         return [d for d, _ in decided]
-
-    def _prepare(self, reqs: Sequence[DecisionRequest]) -> list[Prepared]:
-        """One reader call for the batch's distinct customers; degrade if it fails."""
-        unique = list(dict.fromkeys(r.customer_id for r in reqs))
-        try:
-            with span("feature_read", customers=len(unique)):
-                rows = self._reader.read(unique)
-        except FeatureReadError as exc:
-            return [prepare_degraded(r, exc.reason) for r in reqs]
-        found: dict[str, CustomerFeatures] = {row.customer_id: row for row in rows}
-        now = self._clock()
-        return [prepare(r, found.get(r.customer_id), now) for r in reqs]

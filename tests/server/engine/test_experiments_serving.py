@@ -102,15 +102,15 @@ def test_a_failing_shadow_never_fails_or_changes_the_answer(
     expected = [strip(d) for d in engine.decide_batch(reqs)]
     shadow = engine._snapshot.shadows[0].bundle.runner
 
-    def broken(matrix: Any) -> Any:
+    def broken(*matrices: Any) -> Any:
         raise RuntimeError("onnx exploded")
 
-    shadow.nba = broken  # type: ignore[method-assign]
+    shadow.run_all = broken  # type: ignore[method-assign,assignment]
     try:
         with caplog.at_level(logging.WARNING, "server.engine.served"):
             assert [strip(d) for d in engine.decide_batch(reqs)] == expected
     finally:
-        del shadow.nba
+        del shadow.run_all
     assert "shadow version v3 failed" in caplog.text
     assert sum(r["arm"] == "shadow:v3" for r in log.of(DECISIONS)) == len(reqs)  # first only
 
@@ -119,9 +119,9 @@ def test_no_shadow_scoring_without_a_decision_log(fresh: Path) -> None:
     engine = serving(fresh, experiment(shadow=["v3"]))
     shadow = engine._snapshot.shadows[0].bundle.runner
     calls = []
-    shadow.nba = lambda m: calls.append(m)  # type: ignore[method-assign,assignment,return-value]
+    shadow.run_all = lambda *m: calls.append(m)  # type: ignore[method-assign,assignment,return-value]
     try:
         engine.decide_batch([turn(c) for c in CUSTOMERS[:5]])
     finally:
-        del shadow.nba
+        del shadow.run_all
     assert calls == []

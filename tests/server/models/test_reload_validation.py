@@ -22,11 +22,11 @@ import pytest
 
 from modelio.manifest import set_current
 from modelio.vocab import FEATURE_SERVICE
-from server.app import install_signal_handlers
 from server.errors import InvalidRequestError, ModelLoadError
 from server.features.base import CustomerFeatures, ServiceSpec, ViewSpec
 from server.models.on_signal import ReloadOnEvent
 from server.models.reload import ModelReloader
+from server.running import install_signal_handlers
 from tests.support.engines import ScriptedReader, scripted_engine, turn
 
 REFUSED = [
