@@ -59,7 +59,10 @@ RPC_HEADROOM = 32
 
 def server_options(settings: Settings) -> list[tuple[str, int]]:
     """The gRPC server options these settings ask for (also used by the bench baselines)."""
+    age_ms = round(settings.max_connection_age_s * 1000)
+    aging = [("grpc.max_connection_age_ms", age_ms), ("grpc.max_connection_age_grace_ms", age_ms)]
     return [
+        *(aging if age_ms else []),
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),
         # Soft and hard limit alike: core otherwise refuses only a random share of the

@@ -78,6 +78,15 @@ class Settings(ObservabilitySettings, DecisionLogSettings, SecuritySettings, Sto
         description="On SIGTERM/SIGINT, seconds in-flight RPCs get to finish before they "
         "are cancelled. Keep it below the orchestrator's kill timeout.",
     )
+    max_connection_age_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Close each client connection after this many seconds (plus a grace "
+        "of the same length for its calls to finish; 0: never). With client-side "
+        "round_robin, clients only spread over replicas when they reconnect and resolve "
+        "again, so replicas added by a scale-up get traffic only after this age; "
+        "docs/deploy.md suggests 300 s.",
+    )
     max_metadata_bytes: int = Field(
         default=8 * 1024,
         ge=1024,
