@@ -33,6 +33,7 @@ personalization_log_queue_depth{kind}           gauge    rows queued for the log
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
@@ -41,6 +42,7 @@ from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from server.metrics_mirror import Mirror
 from server.metrics_tally import Decided, DecisionStats, Timings
 from server.settings import Settings
 
@@ -190,5 +192,10 @@ def start_http(port: int, host: str = "127.0.0.1") -> Callable[[], None] | None:
 
 
 def start_from_settings(settings: Settings) -> Callable[[], None] | None:
-    """:func:`start_http` with ``settings.metrics_port`` / ``metrics_host``."""
+    """:func:`start_http` with ``settings.metrics_port`` / ``metrics_host``; in a worker
+    of ``--workers`` (multiprocess mode) the supervisor serves ``/metrics`` and this
+    worker mirrors its scrape-time metrics for it (``server.metrics_mirror``)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the supervisor set it: we are a worker
+        collectors = (DECISION_STATS, RPC_SECONDS, FEATURE_READ_SECONDS, _SERVED)
+        return Mirror(collectors).start()
     return start_http(settings.metrics_port, settings.metrics_host)

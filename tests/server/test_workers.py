@@ -44,6 +44,10 @@ def _versions(target: str, customer: str) -> set[str]:
     return seen
 
 
+def _decisions(metrics_port: int) -> float:
+    return sum(s.value for s in metric_samples(metrics_port, "personalization_decisions_total"))
+
+
 def _wait_reloads(child: Child, count: int) -> None:
     child.wait_until(lambda: child.log_tail(10**7).count(RELOADED) >= count, 60, f"{count} reloads")
 
@@ -69,8 +73,10 @@ def test_workers_share_metrics_and_reloads(
                 for cid in engine_feast_repo.known_ids[:CALLS]:
                     stub.Decide(make_request(cid), timeout=10)
                     calls += 1
-        decisions = metric_samples(metrics_port, "personalization_decisions_total")
-        assert sum(s.value for s in decisions) == calls
+        # Workers mirror their scrape-time counts every second (server.metrics_mirror).
+        child.wait_until(
+            lambda: _decisions(metrics_port) == calls, 15, f"{calls} decisions in /metrics"
+        )
         breaker = metric_samples(metrics_port, "personalization_feature_breaker_state")
         pids = {s.labels["pid"] for s in breaker}
         assert len(pids) == WORKERS, breaker  # each worker's own gauge, by pid
