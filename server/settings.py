@@ -14,20 +14,22 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from modelio.store import StoreSettings
+from server.settings_events import EventSettings
 from server.settings_logs import DecisionLogSettings
 from server.settings_security import SecuritySettings
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-class Settings(DecisionLogSettings, SecuritySettings, StoreSettings):
+class Settings(EventSettings, DecisionLogSettings, SecuritySettings, StoreSettings):
     """All server settings; each one is the env var ``PERSONALIZATION_<NAME>``.
 
     The online-store switch (``online_store``, ``redis``, ``feature_repo``) is inherited
     from :class:`modelio.store.StoreSettings`, which training commands share; API keys,
     TLS and the audit log from :class:`server.settings_security.SecuritySettings`; the
-    decision log from :class:`server.settings_logs.DecisionLogSettings`. Fields are in
-    that order, then this class's own (network, limits, features and models, metrics,
+    decision log from :class:`server.settings_logs.DecisionLogSettings`; the events
+    consumer's from :class:`server.settings_events.EventSettings`. Fields are in that
+    order, then this class's own (network, limits, features and models, metrics,
     logging).
     """
 
@@ -213,6 +215,11 @@ class Settings(DecisionLogSettings, SecuritySettings, StoreSettings):
     def decision_log_address(self) -> str:
         """Redis address(es) of the 'redis' decision log (the online store's by default)."""
         return self.decision_log_redis or self.redis
+
+    @property
+    def events_address(self) -> str:
+        """Redis address of the events stream (the online store's by default)."""
+        return self.events_redis or self.redis
 
     @property
     def address(self) -> str:

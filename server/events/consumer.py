@@ -1,0 +1,223 @@
+"""The consumer loop: read a batch, validate, apply, dead-letter, write offline, acknowledge.
+
+Order of effects for a batch (why nothing is lost or applied twice):
+
+1. ``XAUTOCLAIM`` entries idle past ``events_claim_idle_ms`` (a killed consumer's), and
+   at start or after an error this consumer's own pending entries (``XREADGROUP 0``),
+   then new ones (``XREADGROUP >``). Entries stay pending until step 4.
+2. Invalid entries become dead letters; valid events go to the Lua script, which applies
+   each one atomically with its applied-id marker, or reports it duplicate / unknown.
+3. Dead letters are XADDed to the dead-letter stream; applied and duplicate events'
+   rows join the offline buffer.
+4. Entries are XACKed only once their dead letter is written and their offline row is
+   pushed. A crash anywhere before leaves them pending: they are delivered again, the
+   markers turn the online part into a no-op and the offline row is produced again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from modelio.events import EVENT_FIELD, Event, InvalidEvent, check_time, parse_event
+from server.events import metrics
+from server.events.apply import OnlineApplier
+from server.events.offline import OfflineWriter
+from server.settings import Settings
+
+log = logging.getLogger("server.events")
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass
+class Tally:
+    """What this consumer did since it started (the metrics hold the same per label)."""
+
+    applied: int = 0
+    duplicate: int = 0
+    dead_lettered: int = 0
+    claimed: int = 0
+    acked: int = 0
+
+
+class EventConsumer:
+    """One member of the consumer group. ``step`` does one round; ``run`` loops."""
+
+    def __init__(
+        self,
+        stream_client: Any,
+        applier: OnlineApplier,
+        offline: OfflineWriter | None,
+        settings: Settings,
+        name: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._redis = stream_client
+        self._applier = applier
+        self._offline = offline
+        self._s = settings
+        self.name = name
+        self._clock = clock
+        self._unacked: list[bytes] = []  # applied, waiting for their offline batch
+        self._read_own = True  # our own pending entries first (a restart under one name)
+        self._next_claim = 0.0
+        self.tally = Tally()
+
+    def ensure_group(self) -> None:
+        """Create the group (from the stream's first entry) unless it exists."""
+        try:
+            self._redis.xgroup_create(self._s.events_stream, self._s.events_group, "0", True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _read(self) -> list[Entry]:
+        s, entries = self._s, []
+        now = time.monotonic()
+        if now >= self._next_claim:
+            self._next_claim = now + s.events_claim_idle_ms / 4000
+            reply = self._redis.xautoclaim(
+                s.events_stream,
+                s.events_group,
+                self.name,
+                s.events_claim_idle_ms,
+                "0-0",
+                count=s.events_batch_size,
+            )
+            claimed = list(reply[1])
+            self.tally.claimed += len(claimed)
+            metrics.CLAIMED.inc(len(claimed))
+            entries += claimed
+        if self._read_own:
+            own = self._xreadgroup("0", None)
+            self._read_own = bool(own)
+            entries += own
+        if not entries:
+            entries = self._xreadgroup(">", s.events_block_ms)
+        return entries
+
+    def _xreadgroup(self, start: str, block: int | None) -> list[Entry]:
+        s = self._s
+        reply = self._redis.xreadgroup(
+            s.events_group, self.name, {s.events_stream: start}, s.events_batch_size, block
+        )
+        return [(eid, fields) for _, batch in reply or [] for eid, fields in batch if fields]
+
+    def step(self) -> int:
+        """Read and handle one batch; return how many entries it held."""
+        try:
+            entries = self._read()
+            self._handle(entries)
+            if self._offline is not None and self._offline.due():
+                self._flush()
+        except redis.RedisError as exc:
+            # Everything read stays pending: re-read it when Redis answers again.
+            log.warning("events: redis error, retrying: %r", exc)
+            self._read_own = True
+            time.sleep(min(1.0, self._s.events_block_ms / 1000))
+            return 0
+        return len(entries)
+
+    def _handle(self, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        s, now = self._s, self._clock()
+        valid: list[tuple[Entry, Event]] = []
+        dead: list[tuple[Entry, str, str]] = []
+        seen: set[bytes] = set()
+        for entry in entries:
+            if entry[0] in seen:  # claimed and read in one round
+                continue
+            seen.add(entry[0])
+            try:
+                event = parse_event(entry[1].get(EVENT_FIELD, b""), s.events_max_bytes)
+                check_time(event, now, s.events_max_skew_s)
+            except InvalidEvent as exc:
+                dead.append((entry, exc.reason, exc.detail))
+            else:
+                valid.append((entry, event))
+        done = [entry[0] for entry, _, _ in dead]
+        for (entry, _), result in zip(
+            valid, self._applier.apply([e for _, e in valid]), strict=True
+        ):
+            kind = result.event.kind
+            if result.status == "unknown":
+                dead.append(
+                    (entry, "unknown_customer", f"no features for {result.event.customer_id}")
+                )
+                done.append(entry[0])
+                continue
+            if result.status == "ok":
+                self.tally.applied += 1
+                metrics.APPLIED.labels(kind).inc()
+            else:
+                self.tally.duplicate += 1
+                metrics.DUPLICATE.labels(kind).inc()
+            if self._offline is None:
+                done.append(entry[0])
+            else:
+                self._offline.add(result)
+                self._unacked.append(entry[0])
+        self._dead_letter(dead)
+        self._ack(done)
+
+    def _dead_letter(self, dead: list[tuple[Entry, str, str]]) -> None:
+        if not dead:
+            return
+        s = self._s
+        with self._redis.pipeline(transaction=False) as pipe:
+            for (entry_id, fields), reason, detail in dead:
+                raw = fields.get(EVENT_FIELD, b"")
+                letter = {
+                    "reason": reason,
+                    "detail": detail,
+                    "entry_id": entry_id,
+                    "stream": s.events_stream,
+                    "size": len(raw),
+                    "event": raw[: s.events_max_bytes],  # an oversized one is cut, not lost
+                }
+                pipe.xadd(
+                    s.events_dead_letter_stream,
+                    letter,  # type: ignore[arg-type]
+                    maxlen=s.events_dead_letter_maxlen,
+                    approximate=True,
+                )
+                metrics.DEAD_LETTERED.labels(reason).inc()
+            pipe.execute()
+        self.tally.dead_lettered += len(dead)
+
+    def _ack(self, ids: list[bytes]) -> None:
+        if ids:
+            self._redis.xack(self._s.events_stream, self._s.events_group, *ids)
+            self.tally.acked += len(ids)
+
+    def _flush(self) -> None:
+        assert self._offline is not None
+        try:
+            metrics.OFFLINE_ROWS.inc(self._offline.flush())
+        except Exception as exc:  # Feast or pyarrow: rows stay buffered, entries pending
+            log.error("events: offline write failed, retrying: %r", exc)
+            return
+        ids, self._unacked = self._unacked, []
+        self._ack(ids)
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set, then write the offline rows and acknowledge."""
+        self.ensure_group()
+        log.info(
+            "events: consuming %s as %s/%s", self._s.events_stream, self._s.events_group, self.name
+        )
+        while not stop.is_set():
+            self.step()
+        self.close()
+
+    def close(self) -> None:
+        """Write what is buffered and acknowledge it (SIGTERM path)."""
+        if self._offline is not None and len(self._offline):
+            self._flush()
