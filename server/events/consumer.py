@@ -65,7 +65,9 @@ class EventConsumer:
         self.name = name
         self._clock = clock
         self._unacked: list[bytes] = []  # applied, waiting for their offline batch
+        self._inflight: set[bytes] = set()  # the same ids: ours, not to be claimed back
         self._read_own = True  # our own pending entries first (a restart under one name)
+        self._own_cursor = "0"
         self._next_claim = 0.0
         self.tally = Tally()
 
@@ -90,14 +92,16 @@ class EventConsumer:
                 "0-0",
                 count=s.events_batch_size,
             )
-            claimed = list(reply[1])
+            # Our own entries waiting for their offline batch look idle too: keep them.
+            claimed = [e for e in reply[1] if e[0] not in self._inflight]
             self.tally.claimed += len(claimed)
             metrics.CLAIMED.inc(len(claimed))
             entries += claimed
-        if self._read_own:
-            own = self._xreadgroup("0", None)
+        if self._read_own:  # page through our pending entries, then stop
+            own = self._xreadgroup(self._own_cursor, None)
             self._read_own = bool(own)
-            entries += own
+            self._own_cursor = own[-1][0].decode() if own else "0"
+            entries += [e for e in own if e[0] not in self._inflight]
         if not entries:
             entries = self._xreadgroup(">", s.events_block_ms)
         return entries
@@ -107,7 +111,12 @@ class EventConsumer:
         reply = self._redis.xreadgroup(
             s.events_group, self.name, {s.events_stream: start}, s.events_batch_size, block
         )
-        return [(eid, fields) for _, batch in reply or [] for eid, fields in batch if fields]
+        entries = [(eid, fields) for _, batch in reply or [] for eid, fields in batch]
+        gone = [eid for eid, fields in entries if not fields]
+        if gone:  # pending entries the stream trimmed away: nothing left to apply
+            log.warning("events: %d pending entries were trimmed from the stream", len(gone))
+            self._ack(gone)
+        return [(eid, fields) for eid, fields in entries if fields]
 
     def step(self) -> int:
         """Read and handle one batch; return how many entries it held."""
@@ -130,9 +139,9 @@ class EventConsumer:
         s, now = self._s, self._clock()
         valid: list[tuple[Entry, Event]] = []
         dead: list[tuple[Entry, str, str]] = []
-        seen: set[bytes] = set()
+        seen = set(self._inflight)
         for entry in entries:
-            if entry[0] in seen:  # claimed and read in one round
+            if entry[0] in seen:  # claimed and read in one round, or already ours
                 continue
             seen.add(entry[0])
             try:
@@ -164,6 +173,7 @@ class EventConsumer:
             else:
                 self._offline.add(result)
                 self._unacked.append(entry[0])
+                self._inflight.add(entry[0])
         self._dead_letter(dead)
         self._ack(done)
 
@@ -206,6 +216,7 @@ class EventConsumer:
             return
         ids, self._unacked = self._unacked, []
         self._ack(ids)
+        self._inflight.difference_update(ids)
 
     def run(self, stop: threading.Event) -> None:
         """Loop until ``stop`` is set, then write the offline rows and acknowledge."""

@@ -69,11 +69,12 @@ def consumer_env(repo: Path, redis_address: str, **overrides: Any) -> dict[str, 
     return env
 
 
-def start_consumer(env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    """``python -m server.events`` from ``cwd`` (the worktree root), stderr kept."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "server.events"], env=env, cwd=cwd, stderr=subprocess.PIPE
-    )
+def start_consumer(env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m server.events`` from ``cwd`` (the worktree root), output into ``log``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "server.events"], env=env, cwd=cwd, stdout=out, stderr=out
+        )
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.01) -> Any:
@@ -90,4 +91,4 @@ def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.01)
 def group_done(client: Any, stream: str, group: str) -> bool:
     """True when the group has read every entry and acknowledged all of them."""
     info = {g["name"].decode(): g for g in client.xinfo_groups(stream)}.get(group)
-    return bool(info) and info["lag"] == 0 and info["pending"] == 0
+    return info is not None and info["lag"] == 0 and info["pending"] == 0

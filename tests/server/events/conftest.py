@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from server.events.build import stream_client
 from server.features.redis_reader import RedisFeatureReader
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.redis
 class World:
     redis: RedisServer
     repo: Path
-    client: redis.Redis
+    client: Any  # redis.Redis (its stubs type replies as Awaitable | Any)
     store: Any
     reader: RedisFeatureReader
     fixture: FeastFixture

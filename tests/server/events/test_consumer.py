@@ -76,7 +76,7 @@ def test_bad_events_are_dead_lettered_with_their_reason(world: World) -> None:
     good = make_event("activity", KNOWN, page_views=2)
     good_json = encode_event(good).decode()
     future = datetime.now(UTC) + timedelta(minutes=10)
-    bad = {
+    bad: dict[str, str | bytes] = {
         "invalid_schema": good_json.replace('"page_views":2', '"page_views":"2"'),
         "unknown_customer": encode_event(make_event("csat_survey", "NOBODY-1")).decode(),
         "future_timestamp": encode_event(make_event("csat_survey", KNOWN, occurred_at=future)),
