@@ -7,8 +7,8 @@ One run, bounded (well under a minute after data preparation):
 2. throughput: ``--backlog`` activity events are published first, then one consumer
    (in this process, offline writes on, default batch) drains them: events/s. The same
    number of full engagement rows written with Feast's own ``FeatureStore.push``
-   (``PushMode.ONLINE``, 500 rows a call) gives the alternative's rate, without the
-   read an increment would also need;
+   (``PushMode.ONLINE``, 500 rows a call) and Feast's online read of as many rows give
+   the alternative's rate (an increment through Feast is a read, then a push);
 3. latency: a ``python -m server.events`` process consumes while this process publishes
    ``--rate`` events/s for ``--seconds``; every ``--probe-ms`` one probe event is
    published and the server's feature reader (``RedisFeatureReader``, what Decide reads)
@@ -41,6 +41,7 @@ from server.features.redis_reader import RedisFeatureReader
 from server.settings import Settings
 
 STREAM = "bench:events"
+_SERIAL = iter(range(1, 100))
 
 
 def activity(customer: str, n: int, page_views: int = 1) -> bytes:
@@ -66,8 +67,9 @@ def prepare(group: ProcessGroup, work: Path, customers: int) -> tuple[Path, str,
 
 
 def throughput(settings: Settings, client: Any, ids: list[str], backlog: int) -> float:
-    rng = random.Random(1)
-    publish_raw(client, STREAM, [activity(rng.choice(ids), n) for n in range(backlog)])
+    rng, first = random.Random(1), next(_SERIAL)
+    events = [activity(rng.choice(ids), first * backlog + n) for n in range(backlog)]
+    publish_raw(client, settings.events_stream, events)
     consumer = build_consumer(settings)
     consumer.ensure_group()
     started = time.perf_counter()
@@ -75,6 +77,19 @@ def throughput(settings: Settings, client: Any, ids: list[str], backlog: int) ->
         consumer.step()
     consumer.close()
     return backlog / (time.perf_counter() - started)
+
+
+def feast_read_rate(repo: Path, address: str, ids: list[str], rows: int) -> float:
+    """Rows/s of Feast's own online read of engagement_fv, 500 customers a call: the read a
+    push-based consumer needs before it can push an incremented row."""
+    store = open_store(repo, "redis", address)
+    features = [f"engagement_fv:{f}" for f in ("sessions_28d", "page_views_28d", "minutes_28d",
+                                               "product_usage_28d", "active_days_28d")]  # fmt: skip
+    started = time.perf_counter()
+    for start in range(0, rows, 500):
+        entity_rows = [{"customer_id": ids[i % len(ids)]} for i in range(start, start + 500)]
+        store.get_online_features(features=features, entity_rows=entity_rows).to_dict()
+    return rows / (time.perf_counter() - started)
 
 
 def feast_push_rate(repo: Path, address: str, ids: list[str], rows: int) -> float:
@@ -158,15 +173,26 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(online_store="redis", redis=address, feature_repo=repo,
                             events_stream=STREAM, events_group="bench-throughput")  # fmt: skip
         host, _, port = address.rpartition(":")
-        client = redis.Redis(host=host, port=int(port))
+        client: Any = redis.Redis(host=host, port=int(port))
         say("throughput: one consumer draining a backlog")
         rate = throughput(settings, client, ids, args.backlog)
+        online_only = settings.model_copy(
+            update={"events_offline": False, "events_stream": STREAM + ":online-only"}
+        )
+        rate_online = throughput(online_only, client, ids, args.backlog)
+        markers = list(client.scan_iter(match=f"{STREAM}:applied:*", count=1000))[:200]
+        marker_bytes = sum(int(client.memory_usage(k) or 0) for k in markers) / len(markers)
         push = feast_push_rate(repo, address, ids, args.backlog)
+        read = feast_read_rate(repo, address, ids, args.backlog)
         say(f"latency: {args.rate:g} events/s for {args.seconds:g} s")
         lat = latency(group, settings, args, ids)
     figures = {
         "events_per_s_one_consumer": round(rate),
+        "events_per_s_one_consumer_online_only": round(rate_online),
+        "applied_id_marker_bytes": round(marker_bytes),
         "feast_push_rows_per_s": round(push),
+        "feast_online_read_rows_per_s": round(read),
+        "feast_read_then_push_rows_per_s": round(1 / (1 / read + 1 / push)),
         "load_events_per_s": args.rate,
         "probes": len(lat),
         "publish_to_visible_ms_p50": round(float(np.percentile(lat, 50)), 1),

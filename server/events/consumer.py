@@ -8,7 +8,7 @@ Order of effects for a batch (why nothing is lost or applied twice):
 2. Invalid entries become dead letters; valid events go to the Lua script, which applies
    each one atomically with its applied-id marker, or reports it duplicate / unknown.
 3. Dead letters are XADDed to the dead-letter stream; applied and duplicate events'
-   rows join the offline buffer.
+   rows join the offline buffer, which a thread of its own writes (server.events.offline).
 4. Entries are XACKed only once their dead letter is written and their offline row is
    pushed. A crash anywhere before leaves them pending: they are delivered again, the
    markers turn the online part into a no-op and the offline row is produced again.
@@ -64,8 +64,9 @@ class EventConsumer:
         self._s = settings
         self.name = name
         self._clock = clock
-        self._unacked: list[bytes] = []  # applied, waiting for their offline batch
-        self._inflight: set[bytes] = set()  # the same ids: ours, not to be claimed back
+        # Applied, waiting for their offline batch: ours, not to be claimed or read back.
+        self._inflight: set[bytes] = set()
+        self._written: list[bytes] = []  # their rows are written; to acknowledge
         self._read_own = True  # our own pending entries first (a restart under one name)
         self._own_cursor = "0"
         self._next_claim = 0.0
@@ -123,8 +124,10 @@ class EventConsumer:
         try:
             entries = self._read()
             self._handle(entries)
-            if self._offline is not None and self._offline.due():
-                self._flush()
+            if self._offline is not None:
+                if self._offline.due():
+                    self._offline.submit()
+                self._ack_written()
         except redis.RedisError as exc:
             # Everything read stays pending: re-read it when Redis answers again.
             log.warning("events: redis error, retrying: %r", exc)
@@ -171,8 +174,7 @@ class EventConsumer:
             if self._offline is None:
                 done.append(entry[0])
             else:
-                self._offline.add(result)
-                self._unacked.append(entry[0])
+                self._offline.add(result, entry[0])
                 self._inflight.add(entry[0])
         self._dead_letter(dead)
         self._ack(done)
@@ -207,15 +209,12 @@ class EventConsumer:
             self._redis.xack(self._s.events_stream, self._s.events_group, *ids)
             self.tally.acked += len(ids)
 
-    def _flush(self) -> None:
+    def _ack_written(self) -> None:
         assert self._offline is not None
-        try:
-            metrics.OFFLINE_ROWS.inc(self._offline.flush())
-        except Exception as exc:  # Feast or pyarrow: rows stay buffered, entries pending
-            log.error("events: offline write failed, retrying: %r", exc)
-            return
-        ids, self._unacked = self._unacked, []
+        ids = self._written + self._offline.written_ids()
+        self._written = ids  # kept until the XACK succeeds (Redis may be failing)
         self._ack(ids)
+        self._written = []
         self._inflight.difference_update(ids)
 
     def run(self, stop: threading.Event) -> None:
@@ -230,5 +229,6 @@ class EventConsumer:
 
     def close(self) -> None:
         """Write what is buffered and acknowledge it (SIGTERM path)."""
-        if self._offline is not None and len(self._offline):
-            self._flush()
+        if self._offline is not None:
+            self._offline.close()
+            self._ack_written()
