@@ -38,6 +38,7 @@ REASONS = (
     "invalid_schema",
     "unknown_customer",
     "future_timestamp",
+    "apply_failed",
 )
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$")]

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelio.events import Event
+from modelio.feast_compat import redis_key
 from server.events.effects import VIEW_OF_KIND, ViewLayout, ops_for
 from server.features.value_codec import decode_value
 
@@ -66,7 +66,7 @@ class OnlineApplier:
     ) -> None:
         self._client = client
         self._views = views
-        self._project = project.encode()
+        self._project = project
         self._join_key = join_key
         self._key_version = key_version
         self._marker_prefix = marker_prefix
@@ -78,7 +78,7 @@ class OnlineApplier:
         entity = EntityKey(
             join_keys=[self._join_key], entity_values=[ValueProto(string_val=customer_id)]
         )
-        return serialize_entity_key(entity, self._key_version) + self._project
+        return redis_key(self._project, entity, self._key_version)
 
     def marker(self, event_id: str) -> str:
         return f"{self._marker_prefix}{event_id}"

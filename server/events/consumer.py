@@ -27,12 +27,12 @@ import redis
 
 from modelio.events import EVENT_FIELD, Event, InvalidEvent, check_time, parse_event
 from server.events import metrics
-from server.events.apply import OnlineApplier
+from server.events.apply import Applied, OnlineApplier
+from server.events.deadletter import Entry, write_dead_letters
 from server.events.offline import OfflineWriter
 from server.settings import Settings
 
 log = logging.getLogger("server.events")
-Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 @dataclass
@@ -155,14 +155,14 @@ class EventConsumer:
             else:
                 valid.append((entry, event))
         done = [entry[0] for entry, _, _ in dead]
-        for (entry, _), result in zip(
-            valid, self._applier.apply([e for _, e in valid]), strict=True
-        ):
+        results, failed = self._apply(valid)
+        dead += failed
+        done += [entry[0] for entry, _, _ in failed]
+        for entry, result in results:
             kind = result.event.kind
             if result.status == "unknown":
-                dead.append(
-                    (entry, "unknown_customer", f"no features for {result.event.customer_id}")
-                )
+                detail = f"no features for {result.event.customer_id}"
+                dead.append((entry, "unknown_customer", detail))
                 done.append(entry[0])
                 continue
             if result.status == "ok":
@@ -179,29 +179,29 @@ class EventConsumer:
         self._dead_letter(dead)
         self._ack(done)
 
+    def _apply(
+        self, valid: list[tuple[Entry, Event]]
+    ) -> tuple[list[tuple[Entry, Applied]], list[tuple[Entry, str, str]]]:
+        """Apply the batch in one script call. If the script itself fails (an error
+        reply, not a lost connection), apply one by one so that only the event that
+        fails is dead-lettered ('apply_failed'), instead of blocking the stream."""
+        try:
+            applied = self._applier.apply([event for _, event in valid])
+            return [(e, r) for (e, _), r in zip(valid, applied, strict=True)], []
+        except redis.ResponseError:
+            if len(valid) <= 1:
+                raise
+        ok, failed = [], []
+        for entry, event in valid:
+            try:
+                ok.append((entry, self._applier.apply([event])[0]))
+            except redis.ResponseError as exc:
+                log.error("events: %s failed to apply: %s", event.event_id, exc)
+                failed.append((entry, "apply_failed", str(exc)[:500]))
+        return ok, failed
+
     def _dead_letter(self, dead: list[tuple[Entry, str, str]]) -> None:
-        if not dead:
-            return
-        s = self._s
-        with self._redis.pipeline(transaction=False) as pipe:
-            for (entry_id, fields), reason, detail in dead:
-                raw = fields.get(EVENT_FIELD, b"")
-                letter = {
-                    "reason": reason,
-                    "detail": detail,
-                    "entry_id": entry_id,
-                    "stream": s.events_stream,
-                    "size": len(raw),
-                    "event": raw[: s.events_max_bytes],  # an oversized one is cut, not lost
-                }
-                pipe.xadd(
-                    s.events_dead_letter_stream,
-                    letter,  # type: ignore[arg-type]
-                    maxlen=s.events_dead_letter_maxlen,
-                    approximate=True,
-                )
-                metrics.DEAD_LETTERED.labels(reason).inc()
-            pipe.execute()
+        write_dead_letters(self._redis, self._s, dead)
         self.tally.dead_lettered += len(dead)
 
     def _ack(self, ids: list[bytes]) -> None:

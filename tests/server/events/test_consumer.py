@@ -119,3 +119,18 @@ def test_applied_rows_reach_the_offline_store(world: World) -> None:
     assert list(rows["customer_id"]) == [KNOWN] * 3
     assert list(rows["page_views_28d"]) == [online + 3 * (i + 1) for i in range(3)]
     assert world.features(KNOWN)["page_views_28d"] == online + 9
+
+
+def test_an_event_the_script_cannot_apply_is_dead_lettered_alone(world: World) -> None:
+    settings = world.settings()
+    consumer = build_consumer(settings)
+    broken = "C0000002"
+    world.client.set(consumer._applier.key(broken), b"not a hash")  # WRONGTYPE in the script
+    before = world.features(KNOWN)["page_views_28d"]
+    publish(world.client, settings.events_stream, make_event("activity", broken))
+    publish(world.client, settings.events_stream, make_event("activity", KNOWN, page_views=4))
+    drain(world, consumer)
+    letters = world.client.xrange(settings.events_dead_letter_stream)
+    assert [f[b"reason"] for _, f in letters] == [b"apply_failed"]
+    assert b"WRONGTYPE" in letters[0][1][b"detail"]
+    assert world.features(KNOWN)["page_views_28d"] == before + 4
