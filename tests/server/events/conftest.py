@@ -5,13 +5,14 @@ settings over both."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from server.events.build import stream_client
+from server.events.build import build_consumer, stream_client
+from server.events.consumer import EventConsumer
 from server.features.redis_reader import RedisFeatureReader
 from server.settings import Settings
 from tests.support.chaos import private_redis
@@ -30,6 +31,13 @@ class World:
     store: Any
     reader: RedisFeatureReader
     fixture: FeastFixture
+    consumers: list[EventConsumer] = field(default_factory=list)
+
+    def consumer(self, **overrides: Any) -> EventConsumer:
+        """An in-process consumer over this world (closed at the end of the test)."""
+        consumer = build_consumer(self.settings(**overrides))
+        self.consumers.append(consumer)
+        return consumer
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -57,8 +65,11 @@ def world(
         store = engine_feast_repo.store("redis", server.address)
         reader = RedisFeatureReader(store, "personalization_v1")
         client = stream_client(server.address)
+        world = World(server, repo, client, store, reader, engine_feast_repo)
         try:
-            yield World(server, repo, client, store, reader, engine_feast_repo)
+            yield world
         finally:
+            for consumer in world.consumers:
+                consumer.close()
             client.close()
             reader.close()

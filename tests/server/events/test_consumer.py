@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from modelio.events import encode_event
-from server.events.build import build_consumer
 from server.events.consumer import EventConsumer
 from server.events.publish import publish, publish_raw
 from tests.server.events.conftest import World
@@ -40,7 +39,7 @@ def test_each_kind_updates_the_features_the_models_read(world: World) -> None:
         make_event("consent_change", KNOWN, personalization_consent=False),
     ):
         publish(world.client, settings.events_stream, event)
-    consumer = build_consumer(settings)
+    consumer = world.consumer()
     drain(world, consumer)
     after = world.features(KNOWN)
     assert consumer.tally.applied == 5
@@ -63,7 +62,7 @@ def test_the_same_event_id_applies_once(world: World) -> None:
     event = make_event("activity", KNOWN, page_views=7)
     for _ in range(3):  # a publisher retrying, and a redelivery in another batch
         publish(world.client, settings.events_stream, event)
-    consumer = build_consumer(settings)
+    consumer = world.consumer()
     drain(world, consumer)
     publish(world.client, settings.events_stream, event)
     drain(world, consumer)
@@ -88,7 +87,7 @@ def test_bad_events_are_dead_lettered_with_their_reason(world: World) -> None:
     before = world.features(KNOWN)["page_views_28d"]
     publish_raw(world.client, settings.events_stream, [*payloads, wrong_kind])
     publish(world.client, settings.events_stream, good)  # after all of them
-    consumer = build_consumer(settings)
+    consumer = world.consumer(events_max_bytes=512)
     drain(world, consumer)
     letters = world.client.xrange(settings.events_dead_letter_stream)
     # In the order published (unknown customers are found after validation, in Redis).
@@ -113,7 +112,7 @@ def test_applied_rows_reach_the_offline_store(world: World) -> None:
     for event in events:
         publish(world.client, settings.events_stream, event)
     online = world.features(KNOWN)["page_views_28d"]
-    drain(world, build_consumer(settings))
+    drain(world, world.consumer())
     frame = pd.read_parquet(world.repo / "data" / "engagement.parquet")
     rows = frame[frame["event_timestamp"] >= pd.Timestamp(at)].sort_values("event_timestamp")
     assert list(rows["customer_id"]) == [KNOWN] * 3
@@ -123,7 +122,7 @@ def test_applied_rows_reach_the_offline_store(world: World) -> None:
 
 def test_an_event_the_script_cannot_apply_is_dead_lettered_alone(world: World) -> None:
     settings = world.settings()
-    consumer = build_consumer(settings)
+    consumer = world.consumer()
     broken = "C0000002"
     world.client.set(consumer._applier.key(broken), b"not a hash")  # WRONGTYPE in the script
     before = world.features(KNOWN)["page_views_28d"]
