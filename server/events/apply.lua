@@ -5,6 +5,13 @@
 --   m, then m ops (op, field, value).
 -- Returns per event {status, row}: 'ok' or 'dup' with the row after the event (each
 -- field's bytes, 4-byte length first), 'unknown' when the customer has no hash.
+--
+-- Besides Feast's fields the hash gets three kinds of our own (Feast reads only its
+-- fields; erasing a customer deletes the whole hash): '_ev_ts:<view>' = the _ts value
+-- an event last wrote, '_b_ts:<view>' = the _ts Feast (a batch or push) had written
+-- before, '_f' .. field = the time of the event that last set that field. So a 'set'
+-- applies when the event is newer than both the batch row and the field's last set,
+-- whatever increments moved the view's _ts in between (events may arrive out of order).
 
 local function varint(s, pos)
   local result, scale = 0, 1
@@ -77,16 +84,28 @@ for i = 1, #KEYS, 2 do
     out[#out + 1] = {'unknown', ''}
     a = a + 3 * nops
   else
-    local prev = seconds(redis.call('HGET', key, ts_field))
+    local raw_ts = redis.call('HGET', key, ts_field)
+    local ev_ts, b_field = redis.call('HGET', key, '_ev' .. ts_field), '_b' .. ts_field
+    local prev = seconds(raw_ts)
     -- A missing or expired row is served as missing: start it afresh, not from stale values.
     local live = prev ~= nil and (view_ttl == 0 or prev + view_ttl >= ts)
     local newer = (not live) or ts >= prev
+    local batch_blob = ''  -- the _ts Feast wrote last (kept while events move _ts on)
+    if live then
+      if raw_ts and ev_ts and raw_ts == ev_ts then
+        batch_blob = redis.call('HGET', key, b_field) or ''
+      else
+        batch_blob = raw_ts or ''
+      end
+    end
+    local batch_ts = seconds(batch_blob) or 0
     local stored = redis.call('HMGET', key, unpack(fields))
     local cur = {}
     for j = 1, nf do
       local v = stored[j]
       cur[fields[j]] = (live and v) or ''
     end
+    local extra = {}
     for _ = 1, nops do
       local op, f, v = ARGV[a], ARGV[a + 1], ARGV[a + 2]
       a = a + 3
@@ -98,13 +117,20 @@ for i = 1, #KEYS, 2 do
         if (not live) or math.floor(ts / 86400) > math.floor(prev / 86400) then
           cur[f] = '\32' .. encode_varint(as_int(cur[f]) + 1)
         end
-      elseif op == 's' and newer then
-        cur[f] = v
+      elseif op == 's' then
+        local set_at = (live and tonumber(redis.call('HGET', key, '_f' .. f))) or 0
+        if ts >= batch_ts and ts >= set_at then
+          cur[f] = v
+          extra[#extra + 1] = '_f' .. f
+          extra[#extra + 1] = string.format('%.6f', ts)
+        end
       end
     end
-    local hset, row = {}, {}
+    local hset, row = extra, {}
     if newer then
-      hset[1], hset[2] = ts_field, ts_blob
+      for _, v in ipairs({ts_field, ts_blob, '_ev' .. ts_field, ts_blob, b_field, batch_blob}) do
+        hset[#hset + 1] = v
+      end
     end
     for j = 1, nf do
       local v = cur[fields[j]]

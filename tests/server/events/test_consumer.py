@@ -133,3 +133,30 @@ def test_an_event_the_script_cannot_apply_is_dead_lettered_alone(world: World) -
     assert [f[b"reason"] for _, f in letters] == [b"apply_failed"]
     assert b"WRONGTYPE" in letters[0][1][b"detail"]
     assert world.features(KNOWN)["page_views_28d"] == before + 4
+
+
+def test_a_set_obeys_event_time_whatever_arrives_first(world: World) -> None:
+    settings = world.settings()
+    now = datetime.now(UTC)
+    assert world.features(KNOWN)["personalization_consent"] is True
+    for event in (
+        # A purchase moves the profile's event time on; an earlier withdrawal still counts.
+        make_event("purchase", KNOWN, occurred_at=now),
+        make_event("consent_change", KNOWN, occurred_at=now - timedelta(minutes=5)),
+        # Older than that withdrawal: ignored.
+        make_event(
+            "consent_change",
+            KNOWN,
+            occurred_at=now - timedelta(minutes=9),
+            personalization_consent=True,
+        ),
+        # Older than the CRM snapshot the batch loaded (30 days): ignored.
+        make_event("csat_survey", KNOWN, occurred_at=now - timedelta(days=300), score=1),
+    ):
+        publish(world.client, settings.events_stream, event)
+    consumer = world.consumer()
+    drain(world, consumer)
+    after = world.features(KNOWN)
+    assert consumer.tally.applied == 4
+    assert after["personalization_consent"] is False
+    assert after["last_csat"] != 1.0
