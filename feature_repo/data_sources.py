@@ -38,3 +38,9 @@ support_history_push_source = PushSource(
     batch_source=support_history_source,
     description="Push fresh support aggregates when a ticket opens or closes.",
 )
+
+engagement_push_source = PushSource(
+    name="engagement_push_source",
+    batch_source=engagement_source,
+    description="Push engagement sums updated by app and web activity events (server.events).",
+)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from data_sources import (
     customer_profile_push_source,
-    engagement_source,
+    engagement_push_source,
     support_history_push_source,
 )
 from entities import customer
@@ -66,6 +66,6 @@ engagement_fv = FeatureView(
         Field(name="active_days_28d", dtype=Int64, description="Days with activity"),
     ],
     online=True,
-    source=engagement_source,
+    source=engagement_push_source,
     tags={"owner": "product-analytics"},
 )

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from modelio.store import StoreSettings
+from server.settings_events import EventSettings
 from server.settings_logs import DecisionLogSettings
 from server.settings_observability import ObservabilitySettings
 from server.settings_security import SecuritySettings
@@ -21,14 +22,17 @@ from server.settings_security import SecuritySettings
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-class Settings(ObservabilitySettings, DecisionLogSettings, SecuritySettings, StoreSettings):
+class Settings(
+    EventSettings, ObservabilitySettings, DecisionLogSettings, SecuritySettings, StoreSettings
+):
     """All server settings; each one is the env var ``PERSONALIZATION_<NAME>``.
 
     The online-store switch (``online_store``, ``redis``, ``feature_repo``) is inherited
     from :class:`modelio.store.StoreSettings`, which training commands share; API keys,
     TLS and the audit log from :class:`server.settings_security.SecuritySettings`; the
     decision log from :class:`server.settings_logs.DecisionLogSettings`; tracing from
-    :class:`server.settings_observability.ObservabilitySettings`. Fields are in that
+    :class:`server.settings_observability.ObservabilitySettings`; the events consumer's
+    from :class:`server.settings_events.EventSettings`. Fields are in that
     order, then this class's own (network, limits, features and models, metrics,
     logging).
     """
@@ -225,6 +229,11 @@ class Settings(ObservabilitySettings, DecisionLogSettings, SecuritySettings, Sto
     def decision_log_address(self) -> str:
         """Redis address(es) of the 'redis' decision log (the online store's by default)."""
         return self.decision_log_redis or self.redis
+
+    @property
+    def events_address(self) -> str:
+        """Redis address of the events stream (the online store's by default)."""
+        return self.events_redis or self.redis
 
     @property
     def address(self) -> str:
