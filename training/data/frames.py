@@ -1,8 +1,9 @@
 """Labeled frames shared by ``train`` and ``evaluate``: events + point-in-time features.
 
 Tickets (escalation labels) and logged decisions (rewards) get their raw features from
-Feast (:func:`training.data.dataset.historical_features`); customers get their latest
-features as of the end of the data. Splits are by event time (train < validation <
+Feast as the online store served them at the event (rows stamped strictly before it,
+:func:`training.data.dataset.features_before`); customers get their latest features as
+of the end of the data. Splits are by event time (train < validation <
 test) for the supervised models and by a hash of the customer id for segments, so
 ``evaluate`` can rebuild exactly the holdout the model never saw.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
-from training.data.dataset import historical_features
+from training.data.dataset import features_before, historical_features
 
 SOURCE_FILES: tuple[str, ...] = (
     "customer_profile.parquet",
@@ -153,8 +154,8 @@ def load_frames(data_dir: Path, store, feature_service: str = FEATURE_SERVICE) -
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Discarding nonzero nanoseconds")
         return Frames(
-            tickets=historical_features(store, tickets, feature_service),
-            decisions=historical_features(store, decisions, feature_service),
+            tickets=features_before(store, tickets, feature_service),
+            decisions=features_before(store, decisions, feature_service),
             customers=historical_features(store, customers, feature_service),
             window=window,
         )
