@@ -91,15 +91,27 @@ def split_by_time(
 
 
 def sample_frames(frames: Frames, fraction: float, seed: int) -> Frames:
-    """A random ``fraction`` of the tickets and of the decisions (customers and the time
-    window unchanged): ``train --sample`` makes a deliberately weak version from it."""
+    """A random ``fraction`` of the training and validation tickets and decisions, and
+    every test row (customers and the time window unchanged): ``train --sample`` makes a
+    deliberately weak version from it. The test slice stays whole because the version
+    never trains on it, and its metrics and off-policy estimate (the replay's round-0
+    estimate) would otherwise rest on a few hundred decisions."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError("sample fraction must be in (0, 1]")
     if fraction == 1.0:
         return frames
+
+    def sample(frame: pd.DataFrame, offset: int) -> pd.DataFrame:
+        test = pd.Series(False, index=frame.index)
+        if "event_timestamp" in frame and "test_start" in frames.window:
+            when = pd.to_datetime(frame["event_timestamp"], utc=True)
+            test = when >= pd.Timestamp(frames.window["test_start"])
+        kept = frame[~test].sample(frac=fraction, random_state=seed + offset)
+        return pd.concat([kept, frame[test]]).sort_index()
+
     return Frames(
-        tickets=frames.tickets.sample(frac=fraction, random_state=seed).sort_index(),
-        decisions=frames.decisions.sample(frac=fraction, random_state=seed + 1).sort_index(),
+        tickets=sample(frames.tickets, 0),
+        decisions=sample(frames.decisions, 1),
         customers=frames.customers,
         window=frames.window,
     )

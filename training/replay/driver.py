@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import grpc
@@ -56,6 +56,7 @@ class Decided:
     decision_ids: list[str]
     request_ids: list[str]
     versions: list[str]
+    arms: list[str] = field(default_factory=list)  # DecideResponse.arm ("" outside one)
 
 
 def build_requests(turns: Turns, round_index: int) -> list[pb.DecideRequest]:
@@ -108,6 +109,7 @@ def decide(
         decision_ids=[r.decision_id for r in responses],
         request_ids=[r.request_id for r in responses],
         versions=[r.model_version for r in responses],
+        arms=[r.arm for r in responses],
     )
 
 
@@ -133,8 +135,16 @@ def outcome_records(
     ]
 
 
+#: Extra metrics of a played round: (turns, decided, outcomes, boost) -> keys of its row.
+Observer = Callable[[Turns, Decided, Outcomes, np.ndarray | None], dict[str, Any]]
+
+
 class Replay:
-    """Runs the rounds; :meth:`run` returns ``{"rounds": [...]}`` (docs/learning-loop.md)."""
+    """Runs the rounds; :meth:`run` returns ``{"rounds": [...]}`` (docs/learning-loop.md).
+
+    ``effects`` (arm -> success shift, :mod:`training.replay.experiment`) change the
+    outcomes of the turns each arm answered; ``observer`` adds keys to every round's row
+    (per-arm and shadow values)."""
 
     def __init__(
         self,
@@ -146,18 +156,24 @@ class Replay:
         batch_size: int = 500,
         fresh_turns: bool = False,
         seed: int = 7,
+        effects: Mapping[str, float] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.channel, self.world, self.steps, self.sender = channel, world, steps, sender
         self.turns, self.batch_size, self.fresh_turns = turns, batch_size, fresh_turns
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0C0FFEE]))
+        self.effects, self.observer = dict(effects or {}), observer
 
-    def play(self, index: int) -> tuple[Turns, Decided, Outcomes]:
-        """One round: decide, draw outcomes, send them."""
+    def play(self, index: int) -> tuple[Turns, Decided, Outcomes, np.ndarray | None]:
+        """One round: decide, draw outcomes (with the arms' effects), send them."""
         turns = self.world.turns(self.turns, index if self.fresh_turns else 0)
         decided = decide(self.channel, build_requests(turns, index), self.batch_size)
-        outcomes = turns.draw_outcomes(decided.actions, self.rng)
+        boost = None
+        if self.effects:
+            boost = np.array([self.effects.get(a, 0.0) for a in decided.arms])
+        outcomes = turns.draw_outcomes(decided.actions, self.rng, boost=boost)
         self.sender(self.channel, outcome_records(turns, decided, outcomes))
-        return turns, decided, outcomes
+        return turns, decided, outcomes, boost
 
     def run(self, rounds: int, progress: Progress | None = None) -> dict[str, Any]:
         """Play ``rounds`` rounds with :meth:`RoundSteps.between` after all but the last."""
@@ -167,9 +183,11 @@ class Replay:
         previous: float | None = None
         for r in range(rounds):
             with progress.stage(f"round {r}: {self.turns:,} turns"):
-                turns, decided, outcomes = self.play(r)
-                row = round_row(r, turns, decided, outcomes, estimate, previous)
+                turns, decided, outcomes, boost = self.play(r)
+                row = round_row(r, turns, decided, outcomes, estimate, previous, boost)
                 row["logging_on_same_turns"] = r == 0 or not self.fresh_turns
+                if self.observer is not None:
+                    row.update(self.observer(turns, decided, outcomes, boost))
                 previous = row["true_value"]
                 rows.append(row)
                 progress.say(summary_line(row))
@@ -186,11 +204,12 @@ def round_row(
     outcomes: Outcomes,
     estimate: Estimate | None,
     previous_true: float | None,
+    boost: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Metrics of a round. ``logging_value``: the simulator's logging policy in round 0,
     else the previous version's true value (the same turns unless fresh_turns)."""
     versions = Counter(decided.versions)
-    true_value = turns.true_value(decided.actions)
+    true_value = turns.true_value(decided.actions, boost)
     logging = turns.logging_value() if previous_true is None else previous_true
     return {
         "round": index,
