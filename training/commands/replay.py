@@ -24,7 +24,7 @@ from training.commands import positive
 if TYPE_CHECKING:  # the replay stack is imported only when the command runs
     import numpy as np
 
-    from training.replay.driver import Decided
+    from training.replay.decide_rpc import Decided
     from training.replay.population import Population
     from training.replay.world import Outcomes, Turns, World
 
@@ -64,7 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="add DELTA to the arm's turns' true success probability")  # fmt: skip
     parser.add_argument("--drift", default=None, metavar="at=TURN,KEY=VALUE,...",
                         help="drift from turn TURN of the first round: sentiment=SHIFT, "
-                        "archetype<K>=WEIGHT, <raw feature>=SCALE")  # fmt: skip
+                        "archetype<K>=WEIGHT, <raw feature>=SCALE (written into the "
+                        "--repo online store, restored at the end)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.shadow or effects) and experiment is None:
         print("replay: --shadow and --effect need --experiment", file=sys.stderr)
         return 2
-    progress = Progress("replay", args.rounds + 2)
+    progress = Progress("replay", 2 * args.rounds + (args.bootstrap_sample is not None))
     if args.bootstrap_sample is not None:
         with progress.stage(f"weak version 0 (train --sample {args.bootstrap_sample})"):
             train_bootstrap(
@@ -125,8 +126,16 @@ def run(args: argparse.Namespace) -> int:
             target = stack.enter_context(server).target
         channel = stack.enter_context(grpc.insecure_channel(target))
         with progress.stage(f"population from {args.data_dir}, server {target} SERVING"):
-            world = make_world(load_population(args.data_dir), args.seed, args.turns, args.drift)
+            population = load_population(args.data_dir)
+            world = make_world(population, args.seed, args.turns, args.drift)
             wait_serving(channel)
+        store = None
+        if world.drift is not None and world.drift.feature_scale:
+            from training.replay.store_drift import StoreDrift
+
+            store = StoreDrift(args.repo, args.online_store, args.data_dir, population,
+                               world.drift.feature_scale)  # fmt: skip
+            stack.callback(store.restore)  # the store as it was, whatever happens
         steps: RoundSteps = SubprocessSteps(channel, args.models_dir, args.log_dir)
         observer = None
         if experiment is not None:
@@ -151,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             effects=effects,
             observer=observer,
+            store=store,
         )
         result = replay.run(args.rounds, progress)
     progress.finish()

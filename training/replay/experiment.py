@@ -29,7 +29,7 @@ from modelio.experiment import Arm, Experiment, write_experiment
 from modelio.logrecords import DECISIONS, SHADOW_ARM_PREFIX, read_log
 from modelio.vocab import ACTIONS
 from personalization.v1 import admin_pb2, admin_pb2_grpc
-from training.replay.driver import Decided
+from training.replay.decide_rpc import Decided
 from training.replay.world import Outcomes, Turns
 
 _ID_MARK = ":" + SHADOW_ARM_PREFIX

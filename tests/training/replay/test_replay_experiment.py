@@ -1,6 +1,7 @@
 """An experiment through the replay, end to end: a real ``python -m server`` on SQLite
 serves two arms and a shadow version (models/experiment.json + LoadExperiment), the
-replay injects a known effect on one arm and sends every outcome back, and
+replay injects a known effect on one arm and a feature-scale drift halfway (written into
+the server's online store, restored at the end) and sends every outcome back, and
 ``experiment-report`` on the server's logs gives per-arm figures, a lift interval that
 covers the true lift and the shadow's DR estimate with an interval that covers the
 shadow policy's true value (the simulator's ground truth on the same turns)."""
@@ -13,13 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from modelio.logrecords import DECISIONS, read_log, served_only
 from modelio.manifest import load_manifest
+from modelio.store import open_store
 from tests.support.model_versions import clone
+from training.monitor.simlog import served_records
+from training.replay.population import load_population
 
 from ..conftest import Trained
 from .test_replay_e2e import _training
 
-TURNS, EFFECT = 3000, 0.08
+TURNS, EFFECT, DRIFT_AT = 3000, 0.08, 1500
 
 
 @pytest.mark.timeout(900)
@@ -35,7 +40,8 @@ def test_replayed_experiment_report_with_shadow(trained: Trained, tmp_path: Path
     arms = f"control={version}:1,treatment={version}:1"
     done = _training(tmp_path, "replay", "--rounds", "1", "--turns", str(TURNS), "--json",
                      "--experiment", arms, "--shadow", "explorer",
-                     "--effect", f"treatment={EFFECT}")  # fmt: skip
+                     "--effect", f"treatment={EFFECT}",
+                     "--drift", f"at={DRIFT_AT},monthly_spend=2")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     played = json.loads(done.stdout)["rounds"][0]
     truth = played["arms"]
@@ -44,6 +50,7 @@ def test_replayed_experiment_report_with_shadow(trained: Trained, tmp_path: Path
     assert truth["treatment"]["effect"] == EFFECT and truth["control"]["effect"] == 0.0
     true_lift = truth["treatment"]["true_value"] - truth["control"]["true_value"]
     shadow_true = played["shadow"]["explorer"]["true_value"]
+    _check_served_drift(tmp_path / "feature_repo", tmp_path / "logs")
 
     done = _training(tmp_path, "experiment-report", "--json", "--out", str(tmp_path / "report"))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -69,3 +76,30 @@ def test_replayed_experiment_report_with_shadow(trained: Trained, tmp_path: Path
         "explorer on 3,000 logged decisions (logged shadow rows)"
         in (tmp_path / "report" / "experiment.md").read_text()
     )
+
+
+def _check_served_drift(repo: Path, logs: Path) -> None:
+    """The server read monthly_spend x 2 after the drift turn, x 1 before; the store is
+    back to the materialized values after the replay."""
+    served = served_records(repo / "data", load_population(repo / "data"))
+    rows = served_only(read_log(logs, DECISIONS)).select(["request_id", "customer_id", "features"])
+    seen = {"before": 0, "after": 0}
+    for row in rows.to_pylist():
+        spend = json.loads(row["features"]).get("monthly_spend")
+        original = served[row["customer_id"]].get("monthly_spend")
+        turn = int(row["request_id"].split("-")[1])
+        if spend is None or original is None or abs(turn - DRIFT_AT) < 50:
+            continue  # turns in the same second as the drift turn may fall on either side
+        side = "after" if turn > DRIFT_AT else "before"
+        assert spend == pytest.approx(original * (2.0 if side == "after" else 1.0)), turn
+        seen[side] += 1
+    assert min(seen.values()) > 500
+    ids = [c for c, raw in served.items() if raw.get("monthly_spend") is not None][:50]
+    entities = [{"customer_id": c} for c in ids]
+    online = (
+        open_store(repo)
+        .get_online_features(features=["customer_profile_fv:monthly_spend"], entity_rows=entities)
+        .to_dict()
+    )
+    for customer, spend in zip(online["customer_id"], online["monthly_spend"], strict=True):
+        assert spend == pytest.approx(served[customer]["monthly_spend"]), customer
