@@ -61,7 +61,7 @@ class StoreDrift:
                         values[column] = value * factor
             rows.append({"customer_id": customer, **values})
         out = pd.DataFrame(rows)
-        out["event_timestamp"] = pd.Timestamp(datetime.now(UTC))
+        out["event_timestamp"] = out["created_timestamp"] = pd.Timestamp(datetime.now(UTC))
         return out
 
     def write(self, scaled: bool) -> None:
