@@ -225,8 +225,10 @@ def train_version(
             segments=segment.names,
             policy=policy,
             metrics=metrics,
+            # the reference of the drift monitor: the latest (test) slice, the rows
+            # closest to serving (docs/monitoring.md, "The reference")
             distributions=training_distributions(
-                esc_sets[0], escalation.predict, reward, policy_sets[0], policy
+                esc_sets[2], escalation.predict, reward, policy_sets[2], policy
             ),
         )
         card.model_card(version_dir, result.manifest)

@@ -1,4 +1,5 @@
-"""``python -m training dataset``: write a point-in-time training set (training.data.dataset)."""
+"""``python -m training dataset``: write a point-in-time training set (training.data.dataset):
+each event's features as the online store served them then (stamped strictly before it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pandas as pd
 
 from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE
-from training.data.dataset import EVENT_TABLES, historical_features, load_events
+from training.data.dataset import EVENT_TABLES, features_before, load_events
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         pd.read_parquet(args.events) if args.events else load_events(args.repo / "data", args.kind)
     )
     print(f"[dataset] {len(events):,} events; joining features point in time…", file=sys.stderr)
-    frame = historical_features(open_store(args.repo), events, args.feature_service)
+    frame = features_before(open_store(args.repo), events, args.feature_service)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(args.out, index=False)
     took = time.perf_counter() - started

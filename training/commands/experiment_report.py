@@ -5,8 +5,11 @@ Reads ``<log-dir>/decisions`` and ``<log-dir>/outcomes``, joins them into reward
 experiment arm (the decision log's ``arm``): decisions, matched outcomes, mean reward and
 escalation rate with intervals; the lift over control with fixed-horizon and
 always-valid (mSPRT) inference by day; a sample-ratio-mismatch test; the sample size
-still needed for 80 % power; and, with ``--shadow VERSION``, the off-policy value of
-that version on the experiment's logged decisions (:mod:`training.feedback.offpolicy`).
+still needed for 80 % power; the off-policy value (IPS / SNIPS / DR, bootstrap intervals)
+of every shadow version found in the log, from its logged rows
+(:mod:`training.experiments.shadow`); and, with ``--shadow VERSION``, of that version
+re-scored from its model folder on the experiment's decisions
+(:mod:`training.feedback.offpolicy`; it replaces a logged estimate of the same version).
 Writes ``experiment.md``, ``experiment.json`` and two PNGs under ``--out``; prints a
 summary, or the JSON object with ``--json``. See docs/experiments.md.
 
@@ -97,8 +100,13 @@ def run(args: argparse.Namespace) -> int:
         report = build_report(sums, control, args.alpha, args.tau, weights)
     except WeightsError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    if args.shadow:
-        report["shadow"] = shadow_estimates(args.shadow, args.models_dir, sums)
+    from training.experiments.shadow import logged_shadow_estimates
+    from training.feedback.offpolicy import SEED
+
+    shadow = logged_shadow_estimates(decisions, sums.dataset, SHADOW_RESAMPLES, SEED)
+    shadow.update(shadow_estimates(args.shadow, args.models_dir, sums))
+    if shadow:
+        report["shadow"] = shadow
     report = jsonable(report)
     report["files"] = write_outputs(report, args.out)
     print(json.dumps(report) if args.json else summary(report))
@@ -118,7 +126,10 @@ def shadow_estimates(versions: list[str], models_dir: Path, sums: ArmSums) -> di
             out[version] = {"skipped": f"no model version {folder}"}
             continue
         try:
-            out[version] = evaluate_candidate(folder, sums.dataset, SHADOW_RESAMPLES, SEED)
+            out[version] = {
+                "source": "re-scored from the model folder",
+                **evaluate_candidate(folder, sums.dataset, SHADOW_RESAMPLES, SEED),
+            }
         except (ManifestError, DatasetError, ValueError) as exc:
             out[version] = {"skipped": str(exc)}
     return out

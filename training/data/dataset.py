@@ -4,6 +4,12 @@ Labeled events (tickets, logged decisions) carry ``customer_id`` and ``event_tim
 Feast's ``get_historical_features`` joins, for every event, the latest feature values
 stamped at or before the event and within each view's TTL. Nothing after the event leaks
 in; tests/feature_repo/test_leakage.py proves it.
+
+Training sets use :func:`features_before`: the rows stamped strictly BEFORE the event.
+A ticket's own support-history row is stamped at its open time (docs/data.md), and the
+online store at decision time does not hold it yet; joined "at or before", a training
+ticket would see itself (``tickets_30d`` one higher, ``has_history`` always 1,
+``days_since_last_ticket`` always 0), a skew the monitor found against the served log.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from modelio.vocab import FEATURE_SERVICE, FEATURE_VIEWS
 
 EVENT_TABLES = {"tickets": "tickets.parquet", "decisions": "decisions.parquet"}
 _TS = "datetime64[ns, UTC]"
+#: "Just before" an event: Feast keeps microseconds, event times are whole seconds.
+JUST_BEFORE = pd.Timedelta(1, "us")
 RAW_FEATURES: tuple[str, ...] = tuple(f for names in FEATURE_VIEWS.values() for f in names)
 
 
@@ -48,6 +56,22 @@ def historical_features(
         merged = out.merge(got, on=["customer_id", "event_timestamp"], how="left")
         merged.index = out.index
         out = merged
+    return out
+
+
+def features_before(
+    store, events: pd.DataFrame, feature_service: str = FEATURE_SERVICE
+) -> pd.DataFrame:
+    """:func:`historical_features` as the online store serves them at each event's time:
+    only rows stamped strictly before it (the event's own rows are not written yet).
+
+    The join runs at ``event_timestamp - JUST_BEFORE``; the result keeps the events'
+    own ``event_timestamp`` (the turn's time, from which the inputs' ages are taken)."""
+    shifted = events.copy()
+    when = pd.to_datetime(shifted["event_timestamp"], utc=True).astype(_TS)
+    shifted["event_timestamp"] = when - JUST_BEFORE
+    out = historical_features(store, shifted, feature_service)
+    out["event_timestamp"] = when
     return out
 
 

@@ -1,8 +1,9 @@
 """Labeled frames shared by ``train`` and ``evaluate``: events + point-in-time features.
 
 Tickets (escalation labels) and logged decisions (rewards) get their raw features from
-Feast (:func:`training.data.dataset.historical_features`); customers get their latest
-features as of the end of the data. Splits are by event time (train < validation <
+Feast as the online store served them at the event (rows stamped strictly before it,
+:func:`training.data.dataset.features_before`); customers get their latest features as
+of the end of the data. Splits are by event time (train < validation <
 test) for the supervised models and by a hash of the customer id for segments, so
 ``evaluate`` can rebuild exactly the holdout the model never saw.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
-from training.data.dataset import historical_features
+from training.data.dataset import features_before, historical_features
 
 SOURCE_FILES: tuple[str, ...] = (
     "customer_profile.parquet",
@@ -90,15 +91,27 @@ def split_by_time(
 
 
 def sample_frames(frames: Frames, fraction: float, seed: int) -> Frames:
-    """A random ``fraction`` of the tickets and of the decisions (customers and the time
-    window unchanged): ``train --sample`` makes a deliberately weak version from it."""
+    """A random ``fraction`` of the training and validation tickets and decisions, and
+    every test row (customers and the time window unchanged): ``train --sample`` makes a
+    deliberately weak version from it. The test slice stays whole because the version
+    never trains on it, and its metrics and off-policy estimate (the replay's round-0
+    estimate) would otherwise rest on a few hundred decisions."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError("sample fraction must be in (0, 1]")
     if fraction == 1.0:
         return frames
+
+    def sample(frame: pd.DataFrame, offset: int) -> pd.DataFrame:
+        test = pd.Series(False, index=frame.index)
+        if "event_timestamp" in frame and "test_start" in frames.window:
+            when = pd.to_datetime(frame["event_timestamp"], utc=True)
+            test = when >= pd.Timestamp(frames.window["test_start"])
+        kept = frame[~test].sample(frac=fraction, random_state=seed + offset)
+        return pd.concat([kept, frame[test]]).sort_index()
+
     return Frames(
-        tickets=frames.tickets.sample(frac=fraction, random_state=seed).sort_index(),
-        decisions=frames.decisions.sample(frac=fraction, random_state=seed + 1).sort_index(),
+        tickets=sample(frames.tickets, 0),
+        decisions=sample(frames.decisions, 1),
         customers=frames.customers,
         window=frames.window,
     )
@@ -153,8 +166,8 @@ def load_frames(data_dir: Path, store, feature_service: str = FEATURE_SERVICE) -
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Discarding nonzero nanoseconds")
         return Frames(
-            tickets=historical_features(store, tickets, feature_service),
-            decisions=historical_features(store, decisions, feature_service),
+            tickets=features_before(store, tickets, feature_service),
+            decisions=features_before(store, decisions, feature_service),
             customers=historical_features(store, customers, feature_service),
             window=window,
         )

@@ -4,7 +4,8 @@ The rewards are the feedback join's (:func:`training.feedback.join.join_logs`: e
 decision's reward under its model version's :class:`modelio.reward.RewardConfig`,
 duplicates once, ``default_reward`` once the wait is over, pending decisions left out),
 so "mean reward" means here what it means to training and off-policy evaluation.
-Decisions outside experiments (``arm == ""``) are left out of every number.
+Decisions outside experiments (``arm == ""``) are left out of every number, and so are
+shadow rows (``arm == "shadow:<version>"``: no caller acted on them).
 Days are UTC calendar days of the decision's ``ts``.
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from modelio.logrecords import served_only
 from modelio.reward import RewardConfig
 from training.feedback.join import join_logs
 
@@ -45,7 +47,8 @@ def arm_sums(
     now: datetime,
 ) -> ArmSums:
     """Join the logs and accumulate each arm's daily sums (see module doc)."""
-    unique = decisions.select(["decision_id", "arm"]).to_pandas().drop_duplicates("decision_id")
+    served = served_only(decisions)  # shadow rows are not arms (training.experiments.shadow)
+    unique = served.select(["decision_id", "arm"]).to_pandas().drop_duplicates("decision_id")
     per_arm = unique[unique["arm"] != ""].groupby("arm").size()
     arms = sorted(str(a) for a in per_arm.index)
     result = join_logs(decisions, outcomes, reward_for, now)

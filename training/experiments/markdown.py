@@ -129,6 +129,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{k.upper()} {_f(est[k]['estimate'])} {_ci(est[k]['ci'])}"
                 for k in ("ips", "snips", "dr")
             ]
-            lines.append(f"* {version} on {est['n']:,} logged decisions: {'; '.join(parts)}; "
-                         f"logging {_f(est['logging_value'])}; ESS {est['ess']:.1f}")  # fmt: skip
+            lines.append(f"* {version} on {est['n']:,} logged decisions ({est['source']}): "
+                         f"{'; '.join(parts)}; logging {_f(est['logging_value'])}; "
+                         f"ESS {est['ess']:.1f}")  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -89,3 +89,26 @@ class Drift:
                 if on and row.get(column) is not None:
                     row[column] = row[column] * factor
         return out
+
+
+def parse_drift(spec: str) -> tuple[int, dict[str, Any]]:
+    """``at=TURN,sentiment=-0.5,monthly_spend=2,archetype2=3`` -> (TURN, Drift keywords):
+    ``sentiment`` is the shift, ``archetype<k>`` a weight, any other key a raw feature's
+    scale. The drift starts at the time of turn TURN of the first round."""
+    at: int | None = None
+    kwargs: dict[str, Any] = {"feature_scale": {}, "archetype_weight": {}}
+    for item in filter(None, (p.strip() for p in spec.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--drift: expected KEY=VALUE[,...], got {item!r}")
+        if key == "at":
+            at = int(value)
+        elif key == "sentiment":
+            kwargs["sentiment_shift"] = float(value)
+        elif key.startswith("archetype"):
+            kwargs["archetype_weight"][int(key.removeprefix("archetype"))] = float(value)
+        else:
+            kwargs["feature_scale"][key] = float(value)
+    if at is None or at < 0:
+        raise ValueError("--drift needs at=TURN (a turn index of the first round, >= 0)")
+    return at, kwargs

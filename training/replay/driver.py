@@ -1,29 +1,26 @@
 """The replay driver: rounds of simulated turns against a server, scored by the truth.
 
 Each round draws turns from the :class:`~training.replay.world.World`, asks the server
-with DecideBatch, reads back action / propensity / decision_id / model_version, draws
-every decision's outcome from the truth for the action the server chose, sends the
-outcomes back (:mod:`training.replay.outcome_rpc`) and scores the round. Between rounds
-the :class:`RoundSteps` retrain and reload (:mod:`training.replay.loop` runs the real
-commands; tests pass fakes).
+with DecideBatch (:mod:`training.replay.decide_rpc`: action, propensity, decision id,
+model version and arm come back), draws every decision's outcome from the truth for the
+action the server chose, sends the outcomes back (:mod:`training.replay.outcome_rpc`)
+and scores the round. Between rounds the :class:`RoundSteps` retrain and reload
+(:mod:`training.replay.loop` runs the real commands; tests pass fakes).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import grpc
 import numpy as np
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from modelio.vocab import ACTIONS
-from personalization.v1 import personalization_pb2 as pb
-from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from training.progress import Progress
+from training.replay.decide_rpc import Decided, build_requests, concat, decide
 from training.replay.outcome_rpc import OutcomeRecord, Sender, send_outcomes
 from training.replay.world import Outcomes, Turns, World
 
@@ -37,6 +34,15 @@ class Estimate:
     dr_ci: tuple[float, float] | None
 
 
+class StoreChange(Protocol):
+    """A change of the server's online store at the drift's first turn
+    (:class:`training.replay.store_drift.StoreDrift`)."""
+
+    def apply(self) -> None: ...
+
+    def restore(self) -> None: ...
+
+
 class RoundSteps(Protocol):
     """What happens around the rounds (retraining, evaluation, reload)."""
 
@@ -45,70 +51,6 @@ class RoundSteps(Protocol):
 
     def between(self, finished_round: int) -> Estimate:
         """After a round: learn from its log, load a new version, return its estimate."""
-
-
-@dataclass(frozen=True)
-class Decided:
-    """The server's answers for a batch of turns (row-aligned with the turns)."""
-
-    actions: np.ndarray
-    propensity: np.ndarray
-    decision_ids: list[str]
-    request_ids: list[str]
-    versions: list[str]
-
-
-def build_requests(turns: Turns, round_index: int) -> list[pb.DecideRequest]:
-    """One DecideRequest per turn; request ids ``r<round>-<row>``."""
-    names, s = turns.names(), turns.state
-    return [
-        pb.DecideRequest(
-            customer_id=str(turns.customer_ids[i]),
-            request_id=f"r{round_index}-{i}",
-            context=pb.TurnContext(
-                channel=f"CHANNEL_{names['channel'][i].upper()}",  # type: ignore[arg-type]
-                device_type=f"DEVICE_TYPE_{names['device'][i].upper()}",  # type: ignore[arg-type]
-                issue_category=f"ISSUE_CATEGORY_{names['category'][i].upper()}",  # type: ignore[arg-type]
-                sentiment=float(s["sentiment"][i]),
-                event_time=Timestamp(seconds=int(turns.event_s[i])),
-                time_zone=names["timezone"][i],
-                turn_index=int(s["turn_index"][i]),
-            ),
-        )
-        for i in range(len(turns))
-    ]
-
-
-def action_index(value: int) -> int:
-    """Index into ACTIONS of a proto Action value (ACTION_HUMAN_HANDOFF -> 5)."""
-    return ACTIONS.index(pb.Action.Name(value).removeprefix("ACTION_").lower())  # type: ignore[arg-type]
-
-
-def decide(
-    channel: grpc.Channel,
-    requests: Sequence[pb.DecideRequest],
-    batch_size: int = 500,
-    metadata: Sequence[tuple[str, str]] = (),
-    timeout: float = 60.0,
-) -> Decided:
-    """Ask the server with DecideBatch, ``batch_size`` turns per call."""
-    stub = pb_grpc.PersonalizationServiceStub(channel)
-    responses: list[pb.DecideResponse] = []
-    for lo in range(0, len(requests), batch_size):
-        batch = pb.DecideBatchRequest(requests=requests[lo : lo + batch_size])
-        responses.extend(
-            stub.DecideBatch(batch, timeout=timeout, metadata=tuple(metadata)).responses
-        )
-    if [r.request_id for r in responses] != [r.request_id for r in requests]:
-        raise RuntimeError("DecideBatch answered out of order or dropped requests")
-    nba = [r.next_best_action for r in responses]
-    return Decided(
-        actions=np.array([action_index(n.action) for n in nba], dtype=np.int64),
-        propensity=np.array([n.propensity for n in nba], dtype=np.float64),
-        decision_ids=[r.decision_id for r in responses],
-        request_ids=[r.request_id for r in responses],
-        versions=[r.model_version for r in responses],
-    )
 
 
 def outcome_records(
@@ -133,8 +75,17 @@ def outcome_records(
     ]
 
 
+#: Extra metrics of a played round: (turns, decided, outcomes, boost) -> keys of its row.
+Observer = Callable[[Turns, Decided, Outcomes, np.ndarray | None], dict[str, Any]]
+
+
 class Replay:
-    """Runs the rounds; :meth:`run` returns ``{"rounds": [...]}`` (docs/learning-loop.md)."""
+    """Runs the rounds; :meth:`run` returns ``{"rounds": [...]}`` (docs/learning-loop.md).
+
+    ``effects`` (arm -> success shift, :mod:`training.replay.experiment`) change the
+    outcomes of the turns each arm answered; ``observer`` adds keys to every round's row
+    (per-arm and shadow values); ``store`` is applied before the world's first drifted
+    turn of a round is sent, and restored before the next round."""
 
     def __init__(
         self,
@@ -146,18 +97,34 @@ class Replay:
         batch_size: int = 500,
         fresh_turns: bool = False,
         seed: int = 7,
+        effects: Mapping[str, float] | None = None,
+        observer: Observer | None = None,
+        store: StoreChange | None = None,
     ) -> None:
         self.channel, self.world, self.steps, self.sender = channel, world, steps, sender
         self.turns, self.batch_size, self.fresh_turns = turns, batch_size, fresh_turns
         self.rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0C0FFEE]))
+        self.effects, self.observer, self.store = dict(effects or {}), observer, store
 
-    def play(self, index: int) -> tuple[Turns, Decided, Outcomes]:
-        """One round: decide, draw outcomes, send them."""
+    def play(self, index: int) -> tuple[Turns, Decided, Outcomes, np.ndarray | None]:
+        """One round: decide, draw outcomes (with the arms' effects), send them."""
         turns = self.world.turns(self.turns, index if self.fresh_turns else 0)
-        decided = decide(self.channel, build_requests(turns, index), self.batch_size)
-        outcomes = turns.draw_outcomes(decided.actions, self.rng)
+        requests = build_requests(turns, index)
+        drift = self.world.drift
+        if self.store is None or drift is None or not drift.mask(turns.event_s).any():
+            decided = decide(self.channel, requests, self.batch_size)
+        else:  # the store changes between the last turn before the drift and the first after
+            self.store.restore()
+            split = int(np.argmax(drift.mask(turns.event_s)))
+            before = decide(self.channel, requests[:split], self.batch_size)
+            self.store.apply()
+            decided = concat(before, decide(self.channel, requests[split:], self.batch_size))
+        boost = None
+        if self.effects:
+            boost = np.array([self.effects.get(a, 0.0) for a in decided.arms])
+        outcomes = turns.draw_outcomes(decided.actions, self.rng, boost=boost)
         self.sender(self.channel, outcome_records(turns, decided, outcomes))
-        return turns, decided, outcomes
+        return turns, decided, outcomes, boost
 
     def run(self, rounds: int, progress: Progress | None = None) -> dict[str, Any]:
         """Play ``rounds`` rounds with :meth:`RoundSteps.between` after all but the last."""
@@ -167,9 +134,11 @@ class Replay:
         previous: float | None = None
         for r in range(rounds):
             with progress.stage(f"round {r}: {self.turns:,} turns"):
-                turns, decided, outcomes = self.play(r)
-                row = round_row(r, turns, decided, outcomes, estimate, previous)
+                turns, decided, outcomes, boost = self.play(r)
+                row = round_row(r, turns, decided, outcomes, estimate, previous, boost)
                 row["logging_on_same_turns"] = r == 0 or not self.fresh_turns
+                if self.observer is not None:
+                    row.update(self.observer(turns, decided, outcomes, boost))
                 previous = row["true_value"]
                 rows.append(row)
                 progress.say(summary_line(row))
@@ -186,11 +155,12 @@ def round_row(
     outcomes: Outcomes,
     estimate: Estimate | None,
     previous_true: float | None,
+    boost: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Metrics of a round. ``logging_value``: the simulator's logging policy in round 0,
     else the previous version's true value (the same turns unless fresh_turns)."""
     versions = Counter(decided.versions)
-    true_value = turns.true_value(decided.actions)
+    true_value = turns.true_value(decided.actions, boost)
     logging = turns.logging_value() if previous_true is None else previous_true
     return {
         "round": index,

@@ -102,6 +102,16 @@ class SubprocessSteps:
         return Estimate(loaded, dr.get("estimate"), None if ci is None else (ci[0], ci[1]))
 
 
+class FixedVersions:
+    """No learning between rounds: an experiment holds its versions fixed."""
+
+    def initial(self) -> Estimate | None:
+        return None
+
+    def between(self, finished_round: int) -> Estimate:
+        return Estimate("", None, None)
+
+
 def train_bootstrap(args: list[str], cwd: Path | None = None) -> None:
     """Train the weak version 0 (``python -m training train ARGS``, e.g. ``--sample 0.02``)."""
     subprocess.run(training_command("train", *args), cwd=cwd, check=True, stdout=sys.stderr)

@@ -104,13 +104,21 @@ class Turns:
             "timezone": [TIMEZONES[i] for i in self.zone],
         }
 
-    def true_value(self, actions: np.ndarray) -> float:
-        """Mean true success probability of the chosen ``actions`` (indexes into ACTIONS)."""
-        return float(self.p_success[np.arange(len(self)), actions].mean())
+    def success(self, boost: np.ndarray | None = None) -> np.ndarray:
+        """True success probabilities (n, 7), each row shifted by ``boost`` (an injected
+        effect of the turn's experiment arm, :mod:`training.replay.experiment`)
+        and clipped to [0, 1]."""
+        if boost is None:
+            return self.p_success
+        return np.clip(self.p_success + np.asarray(boost)[:, None], 0.0, 1.0)
 
-    def policy_value(self, probabilities: np.ndarray) -> float:
+    def true_value(self, actions: np.ndarray, boost: np.ndarray | None = None) -> float:
+        """Mean true success probability of the chosen ``actions`` (indexes into ACTIONS)."""
+        return float(self.success(boost)[np.arange(len(self)), actions].mean())
+
+    def policy_value(self, probabilities: np.ndarray, boost: np.ndarray | None = None) -> float:
         """Mean true value of a stochastic policy given as (n, 7) probabilities."""
-        return float((probabilities * self.p_success).sum(axis=1).mean())
+        return float((probabilities * self.success(boost)).sum(axis=1).mean())
 
     def oracle_value(self) -> float:
         """Mean over turns of the best eligible action's true success probability."""
@@ -121,15 +129,26 @@ class Turns:
         return self.policy_value(logging_policy(self.state, eligible_actions(self.state)))
 
     def draw_outcomes(
-        self, actions: np.ndarray, rng: np.random.Generator, reward: RewardConfig | None = None
+        self,
+        actions: np.ndarray,
+        rng: np.random.Generator,
+        reward: RewardConfig | None = None,
+        boost: np.ndarray | None = None,
     ) -> Outcomes:
         """Escalation ~ p_escalate, then resolution ~ sigmoid(resolve_logit(action)) among
-        the others (as the simulator draws ``success``), then csat by the simulator's model."""
+        the others (as the simulator draws ``success``), then csat by the simulator's model.
+
+        ``boost`` (per turn) moves P(success) from p to clip(p + boost): failures turn
+        into successes (resolved, not escalated) with probability boost / (1 - p), or
+        successes into unresolved failures with probability -boost / p."""
         n, rows = len(self), np.arange(len(self))
         s = self.state
         escalated = rng.random(n) < self.p_escalate
         q = sigmoid(resolve_logits(s, self.p_escalate))[rows, actions]
         resolved = ~escalated & (rng.random(n) < q)
+        if boost is not None:
+            escalated, resolved = _boosted(self.p_success[rows, actions], boost, escalated,
+                                           resolved, rng)  # fmt: skip
         tk = {
             "category": s["category"],
             "channel": s["channel"],
@@ -154,6 +173,23 @@ class Turns:
             for r, e, c in zip(resolved, escalated, csat, strict=True)
         ]
         return Outcomes(resolved, escalated, tk["csat"], np.asarray(values, dtype=np.float64))
+
+
+def _boosted(
+    p: np.ndarray,
+    boost: np.ndarray,
+    escalated: np.ndarray,
+    resolved: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(escalated, resolved) with P(resolved and not escalated) moved from p to p + boost."""
+    boost = np.asarray(boost, dtype=np.float64)
+    success = resolved & ~escalated
+    u = rng.random(len(p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = (boost > 0) & ~success & (u < boost / np.maximum(1.0 - p, 1e-12))
+        down = (boost < 0) & success & (u < -boost / np.maximum(p, 1e-12))
+    return escalated & ~up, (resolved | up) & ~down
 
 
 class World:

@@ -32,7 +32,7 @@ from modelio.manifest import load_manifest
 from modelio.store import open_store
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
 from training.data import inputs
-from training.data.dataset import historical_features
+from training.data.dataset import features_before, historical_features
 
 from ..conftest import Trained
 
@@ -49,7 +49,7 @@ def ticket_rows(trained: Trained) -> pd.DataFrame:
     """Sample tickets with their point-in-time raw features (the training frame)."""
     tickets = pd.read_parquet(trained.data_dir / "tickets.parquet")
     sample = tickets.sample(n=min(SAMPLE, len(tickets)), random_state=5)
-    return historical_features(open_store(trained.repo), sample)
+    return features_before(open_store(trained.repo), sample)
 
 
 def _online_like(row: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ any) from the fifth window on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -46,6 +48,35 @@ class Setup:
         return SimLog(
             [r for log in logs for r in log.decisions], [r for log in logs for r in log.outcomes]
         )
+
+    def fresh_store_log(self, drift: Drift | None, seed: int = 7) -> SimLog:
+        """Eight day-long windows, each a fresh draw of the day after the snapshot, moved
+        to its own day: a stationary world whose online store is refreshed daily (served
+        features at most a day old, as in training; a multi-week replay against the one
+        materialized snapshot serves ever staler history, which the monitor flags on
+        ``days_since_last_ticket``). ``drift`` (all turns) from the fifth window on."""
+        parts = []
+        for i in range(WINDOWS):
+            world = World(self.population, seed=seed * 1000 + i,
+                          drift=drift if i >= SHIFT_WINDOW else None)  # fmt: skip
+            parts.append(_moved(simulate_log(world, self.records, self.scorer, PER_WINDOW), i))
+        return SimLog(
+            [r for p in parts for r in p.decisions], [r for p in parts for r in p.outcomes]
+        )
+
+
+def _moved(log: SimLog, days: int) -> SimLog:
+    """The log ``days`` days later, with its decision ids prefixed ``w<days>-``."""
+    later = timedelta(days=days)
+
+    def move(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        out = {**row, "decision_id": f"w{days}-{row['decision_id']}"}
+        return out | {k: row[k] + later for k in keys}
+
+    return SimLog(
+        [move(d, ("ts", "event_time")) for d in log.decisions],
+        [move(o, ("received_at", "event_time")) for o in log.outcomes],
+    )
 
 
 def tables(log: SimLog) -> tuple[pa.Table, pa.Table]:

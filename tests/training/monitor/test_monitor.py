@@ -71,10 +71,12 @@ def test_spend_doubling_is_flagged_on_monthly_spend(setup: Setup) -> None:
     ).items()
 
 
-def test_no_drift_control_raises_no_alarm(setup: Setup) -> None:
+def test_a_store_that_is_not_refreshed_is_flagged_on_the_history_age(setup: Setup) -> None:
+    """Eight weeks of turns against the one materialized snapshot: the served history
+    ages a week per window, and only ``days_since_last_ticket`` says so."""
     result = analyze(*tables(setup.log(None)), setup.manifest, SPEC, reference="baseline")
-    assert len(result.windows) == WINDOWS
-    assert result.alarms == []
+    assert {a["name"] for a in result.alarms} == {"days_since_last_ticket"}
+    assert min(a["window"] for a in result.alarms) > result.windows[0]["start"]
 
 
 def test_command_writes_charts_report_and_json(
@@ -93,3 +95,30 @@ def test_command_writes_charts_report_and_json(
     assert (out / "pchart_escalation_rate.png").stat().st_size > 0
     missing = subprocess.run([*cmd[:4], "--log-dir", str(tmp_path / "none")], capture_output=True)
     assert missing.returncode == 2 and b"no decision log" in missing.stderr
+
+
+@pytest.mark.parametrize("reference", ["training", "baseline"])
+def test_no_drift_control_raises_no_alarm(setup: Setup, reference: str) -> None:
+    """With the history inputs joined as served (strictly before each ticket) and the
+    training reference taken from the latest training slice, a stationary world with a
+    fresh store matches training: no PSI alarm on any input or score, no p-chart alarm."""
+    for seed in (7, 8):
+        log = setup.fresh_store_log(None, seed)
+        result = analyze(*tables(log), setup.manifest, SPEC, reference=reference)
+        assert len(result.windows) == WINDOWS
+        assert result.alarms == [], seed
+        for name in ("has_history", "tickets_30d", "days_since_last_ticket", "last_csat"):
+            assert max(result.psi[name]) < 0.2, name
+
+
+def test_drift_against_the_training_reference_is_flagged_in_its_first_window(
+    setup: Setup,
+) -> None:
+    drift = Drift(after_s=setup.population.snapshot_s, sentiment_shift=-0.5)
+    result = analyze(*tables(setup.fresh_store_log(drift)), setup.manifest, SPEC)
+    sentiment = result.psi["sentiment"]
+    assert max(sentiment[:SHIFT_WINDOW]) < 0.1 and min(sentiment[SHIFT_WINDOW:]) > 0.2
+    first = result.windows[SHIFT_WINDOW]["start"]
+    assert min(a["window"] for a in result.alarms) == first  # nothing before the shift
+    flagged = {(a["kind"], a["name"]) for a in result.alarms if a["window"] == first}
+    assert {("psi", "sentiment"), ("p_chart", "escalation_rate")} <= flagged

@@ -13,7 +13,8 @@ import pytest
 
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
-from training.replay.driver import Estimate, Replay, action_index, build_requests, decide
+from training.replay.decide_rpc import action_index, build_requests, decide
+from training.replay.driver import Estimate, Replay
 from training.replay.outcome_rpc import OutcomeRecord, send_outcomes
 from training.replay.population import Population
 from training.replay.world import World

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -27,6 +27,19 @@ def test_sample_keeps_a_share_in_order() -> None:
     assert sample_frames(frames, 1.0, seed=3) is frames
     with pytest.raises(ValueError):
         sample_frames(frames, 0.0, seed=3)
+
+
+def test_sample_keeps_the_whole_test_slice() -> None:
+    """The weak version trains on a share; its held-out estimate uses every test row."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = pd.DataFrame({"event_timestamp": [start + timedelta(hours=i) for i in range(1000)]})
+    hours = {"start": 0, "validation_start": 700, "test_start": 850, "end": 999}
+    window = {k: start + timedelta(hours=h) for k, h in hours.items()}
+    small = sample_frames(Frames(rows, rows.copy(), rows.head(3), window), 0.1, seed=3)
+    for frame in (small.tickets, small.decisions):
+        test = frame["event_timestamp"] >= window["test_start"]
+        assert test.sum() == 150 and (~test).sum() == 85
+        assert frame.index.is_monotonic_increasing
 
 
 def test_train_has_a_sample_flag(capsys: pytest.CaptureFixture[str]) -> None:
