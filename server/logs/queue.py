@@ -15,54 +15,21 @@ queued, so a SIGKILL loses at most that much; :meth:`close` writes everything fi
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Literal
 
 from server import metrics
 from server.errors import RecordLogFullError
 from server.logs.base import ArrowRows, Parts, Row, Sink
+from server.logs.full import FullReporter
 
 log = logging.getLogger(__name__)
 
 WhenFull = Literal["drop", "refuse"]
-
-
-class _FullReporter:
-    """Rate-limited WARNING lines about rows a full (or closed) queue did not take:
-    the first at once, then at most one per ``interval_s`` with the counts since."""
-
-    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._interval_s = interval_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._tally: Counter[str] = Counter()  # "<result>:<kind>" -> rows since last line
-        self._last = -math.inf
-
-    def add(self, result: str, kind: str, count: int) -> None:
-        with self._lock:
-            self._tally[f"{result}:{kind}"] += count
-            if self._clock() - self._last < self._interval_s:
-                return
-            self._emit()
-
-    def report(self) -> None:
-        """Log what was not reported yet (at close)."""
-        with self._lock:
-            if self._tally:
-                self._emit()
-
-    def _emit(self) -> None:
-        log.warning(
-            "record log full or closed: rows not queued",
-            extra={"rows": dict(self._tally), "interval_s": self._interval_s},
-        )
-        self._tally.clear()
-        self._last = self._clock()
 
 
 class QueuedRecordLog:
@@ -93,7 +60,7 @@ class QueuedRecordLog:
         self._queue_size, self._batch_max, self._flush_s = queue_size, batch_max, flush_s
         self._when_full: WhenFull = when_full
         self._retries, self._backoff_s = retries, retry_backoff_s
-        self._full = _FullReporter(warn_interval_s)
+        self._full = FullReporter(warn_interval_s)
         self._cond = threading.Condition()
         self._queue: deque[tuple[str, Sequence[Row]]] = deque()
         self._depth: Counter[str] = Counter()  # rows queued per kind
