@@ -66,6 +66,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tiny", action="store_true", help="small and short (tests)")
     p.add_argument("--quick", action="store_true", help="the main ratios in a few minutes")
     p.add_argument(
+        "--no-open-loop",
+        dest="open_loop",
+        action="store_false",
+        help="skip the fixed-rate open-loop runs and the max-rate searches",
+    )
+    p.add_argument(
         "--no-inprocess",
         dest="inprocess",
         action="store_false",

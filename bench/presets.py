@@ -62,7 +62,7 @@ def measure_config(args: argparse.Namespace, workdir: Path) -> MeasureConfig:
         rounds=max(1, pick(args.rounds, "rounds", args.tiny, 2, args.quick)),
         search_min_calls=0 if args.tiny else 500,
         entries=args.entries if args.entries is not None else quick_entries(args),
-        open_loop=not args.quick,
+        open_loop=args.open_loop and not args.quick,
     )
 
 
