@@ -13,7 +13,8 @@ For each id, in this order (see docs/privacy.md):
 3. the decision and outcome logs: parquet parts under ``--log-dir`` (default ``logs``,
    when it exists) -- decisions by ``customer_id``, outcomes by the removed decisions'
    ``decision_id`` -- and, with ``--redis``, the log streams ``<--stream-prefix>:decisions``
-   / ``:outcomes`` and their dead-letter streams (scanned, XDEL);
+   / ``:outcomes`` and their dead-letter streams (scanned, XDEL), and the behavioural-event
+   stream, its dead letters and applied-id markers (``--events-stream``);
 4. the audit log (``--audit-log``, default ``$PERSONALIZATION_AUDIT_LOG_PATH``; hashed
    lines need ``$PERSONALIZATION_AUDIT_HMAC_KEY`` or ``--audit-hmac-key-file``) and any
    other JSON-lines logs given with ``--logs``.
@@ -36,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from training.erasure.events import EVENTS_DEAD_LETTER_STREAM, EVENTS_STREAM
 from training.erasure.forget import (
     AUDIT_KEY_ENV,
     AUDIT_LOG_ENV,
@@ -76,6 +78,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--stream-prefix",
         default="personalization",
         help="log streams <prefix>:decisions/outcomes, cleaned with --redis",
+    )
+    parser.add_argument(
+        "--events-stream",
+        default=EVENTS_STREAM,
+        help="behavioural-event stream (python -m server.events), cleaned with --redis, "
+        "with its applied-id markers",
+    )
+    parser.add_argument(
+        "--events-dead-letter-stream",
+        default=EVENTS_DEAD_LETTER_STREAM,
+        help="refused events, cleaned with --redis",
     )
     parser.add_argument(
         "--audit-log",

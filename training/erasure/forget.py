@@ -62,6 +62,8 @@ def erase(args: argparse.Namespace, customer_ids: list[str]) -> list[Any]:
             outcomes.append(Outcome("online", kind, "values", error=f"{type(exc).__name__}: {exc}"))
     outcomes.extend(erase_offline(args.data_dir, customer_ids, unique(args.extra_parquet)))
     outcomes.extend(_erase_decision_logs(args, customer_ids))
+    if args.redis:
+        outcomes.extend(_erase_events(args, customer_ids))
     audit_key = read_key(args.audit_hmac_key_file, AUDIT_KEY_ENV)
     if args.audit_log is not None:
         try:
@@ -109,6 +111,19 @@ def _erase_decision_logs(args: argparse.Namespace, customer_ids: list[str]) -> l
                 "logs", f"decision logs {log_dir}", "rows", error=f"{type(exc).__name__}: {exc}"
             )
         ]
+
+
+def _erase_events(args: argparse.Namespace, customer_ids: list[str]) -> list[Any]:
+    """The behavioural-event streams and their applied-id markers on ``--redis``."""
+    from training.erasure.events import erase_events
+    from training.erasure.types import Outcome
+    from training.feedback.streams import connect
+
+    stream, dead = args.events_stream, args.events_dead_letter_stream
+    try:
+        return erase_events(connect(args.redis), customer_ids, stream, dead)
+    except Exception as exc:
+        return [Outcome("logs", f"redis {stream}", "entries", error=f"{type(exc).__name__}: {exc}")]
 
 
 def _redact(text: str, customer_ids: list[str]) -> str:
