@@ -199,10 +199,14 @@ def shutdown(server: grpc.Server, grace: float | None) -> None:
 
 
 def serve(
-    settings: Settings, engine: Engine | None = None, on_admin_change: OnChange | None = None
+    settings: Settings,
+    engine: Engine | None = None,
+    on_admin_change: OnChange | None = None,
+    mirror_metrics: bool = False,
 ) -> None:
     """Run one server process until SIGTERM/SIGINT, then drain within grace_period_s.
     SIGHUP reloads ``models/current``. ``engine``, ``on_admin_change``: :func:`create_server`.
+    ``mirror_metrics``: a ``--workers`` worker, whose supervisor serves ``/metrics``.
 
     If the server cannot start (e.g. ``ModelLoadError``), logs why and raises
     ``SystemExit(1)``, so the process exits non-zero without a second traceback.
@@ -220,7 +224,9 @@ def serve(
         except Exception:
             log.exception("server failed to start")
             raise SystemExit(1) from None
-        stop_metrics = metrics.start_from_settings(settings)
+        stop_metrics = (
+            metrics.start_mirror() if mirror_metrics else metrics.start_from_settings(settings)
+        )
         tune_gc(settings.gc_tuning)  # the engine is built and warmed up by now
         reloader = getattr(server, "reloader", None)
         if reloader is not None:

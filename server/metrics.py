@@ -33,7 +33,6 @@ personalization_log_queue_depth{kind}           gauge    rows queued for the log
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
@@ -192,10 +191,12 @@ def start_http(port: int, host: str = "127.0.0.1") -> Callable[[], None] | None:
 
 
 def start_from_settings(settings: Settings) -> Callable[[], None] | None:
-    """:func:`start_http` with ``settings.metrics_port`` / ``metrics_host``; in a worker
-    of ``--workers`` (multiprocess mode) the supervisor serves ``/metrics`` and this
-    worker mirrors its scrape-time metrics for it (``server.metrics_mirror``)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the supervisor set it: we are a worker
-        collectors = (DECISION_STATS, RPC_SECONDS, FEATURE_READ_SECONDS, _SERVED)
-        return Mirror(collectors).start()
+    """:func:`start_http` with ``settings.metrics_port`` / ``metrics_host``."""
     return start_http(settings.metrics_port, settings.metrics_host)
+
+
+def start_mirror() -> Callable[[], None]:
+    """In a worker of ``--workers``, whose supervisor serves ``/metrics`` from the
+    multiprocess files: copy this worker's scrape-time metrics there every second
+    (``server.metrics_mirror``); returns the stop function."""
+    return Mirror((DECISION_STATS, RPC_SECONDS, FEATURE_READ_SECONDS, _SERVED)).start()

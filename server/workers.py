@@ -41,9 +41,14 @@ log = logging.getLogger("server")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def run_worker(settings: Settings, index: int, changes: Any) -> None:
-    """A worker's main: :func:`server.app.serve`, telling the supervisor of admin changes."""
-    serve(settings, on_admin_change=lambda version: changes.put((index, version)))
+def run_worker(settings: Settings, index: int, changes: Any, mirror_metrics: bool) -> None:
+    """A worker's main: :func:`server.app.serve`, telling the supervisor of admin changes
+    (and, when the supervisor serves /metrics, mirroring this worker's metrics for it)."""
+    serve(
+        settings,
+        on_admin_change=lambda version: changes.put((index, version)),
+        mirror_metrics=mirror_metrics,
+    )
 
 
 def _metrics_dir(settings: Settings) -> Path | None:
@@ -119,7 +124,11 @@ def supervise(settings: Settings) -> int:
     changes = ctx.Queue()
     worker_settings = settings.model_copy(update={"metrics_port": 0})  # ours serves them
     procs: list[BaseProcess] = [
-        ctx.Process(target=run_worker, args=(worker_settings, i, changes), name=f"worker-{i}")
+        ctx.Process(
+            target=run_worker,
+            args=(worker_settings, i, changes, folder is not None),
+            name=f"worker-{i}",
+        )
         for i in range(settings.workers)
     ]
     stop, hangup = threading.Event(), threading.Event()

@@ -16,8 +16,7 @@ import pytest
 
 from loadgen.__main__ import main as loadgen_main
 from loadgen.channels import API_KEY_ENV
-from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
-from server.security.policy import ADMIN, DECIDE
+from tests.support.api_keys import decide_and_admin_keys
 from tests.support.servers import Running
 from tests.support.tls_certs import Pki, make_pki
 
@@ -36,15 +35,8 @@ class Secured:
 @pytest.fixture
 def secured(tmp_path: Path, start_server: Callable[..., Running]) -> Secured:
     pki = make_pki(tmp_path)
-    decide, admin = generate_key(), generate_key()
-    keys = tmp_path / "keys.json"
-    write_key_file(
-        keys,
-        [
-            KeyRecord("bot", hash_key(decide), frozenset({DECIDE})),
-            KeyRecord("ops", hash_key(admin), frozenset({ADMIN})),
-        ],
-    )
+    pair = decide_and_admin_keys(tmp_path / "keys.json")
+    keys, decide, admin = pair.path, pair.decide, pair.admin
     tls = {"tls_cert_file": pki.server_cert, "tls_key_file": pki.server_key}
     runs = [start_server(api_keys_file=keys, **tls) for _ in range(2)]
     mtls = start_server(api_keys_file=keys, tls_client_ca_file=pki.ca, **tls)

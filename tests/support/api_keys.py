@@ -10,6 +10,8 @@ from typing import Any
 
 import grpc
 
+from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
+from server.security.policy import ADMIN, DECIDE
 from tests.support.servers import Code
 
 
@@ -20,6 +22,20 @@ class Keys:
     path: Path
     decide: str
     admin: str
+
+
+def decide_and_admin_keys(path: Path, decide_id: str = "bot") -> Keys:
+    """Write a key file at ``path`` with a decide-only key (``decide_id``) and an
+    admin-only key (``ops``); return both keys in the clear."""
+    decide, admin = generate_key(), generate_key()
+    write_key_file(
+        path,
+        [
+            KeyRecord(decide_id, hash_key(decide), frozenset({DECIDE})),
+            KeyRecord("ops", hash_key(admin), frozenset({ADMIN})),
+        ],
+    )
+    return Keys(path, decide, admin)
 
 
 def _bearer(key: str | None) -> list[tuple[str, str]] | None:

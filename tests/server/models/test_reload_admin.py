@@ -19,8 +19,7 @@ from personalization.v1 import personalization_pb2 as pb
 from server.engine.decide import DecisionEngine
 from server.features.feast_reader import FeastFeatureReader
 from server.models.runner import ModelRunner
-from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
-from server.security.policy import ADMIN, DECIDE
+from tests.support.api_keys import decide_and_admin_keys
 from tests.support.engines import scripted_engine
 from tests.support.feast import FeastFixture
 from tests.support.servers import Code, Running, make_request
@@ -142,15 +141,8 @@ def test_reload_under_load(
 def test_admin_rpc_needs_the_admin_role(
     models: Path, tmp_path: Path, serve: Callable[..., Running]
 ) -> None:
-    decide, admin = generate_key(), generate_key()
-    keys = tmp_path / "keys.json"
-    write_key_file(
-        keys,
-        [
-            KeyRecord("bot", hash_key(decide), frozenset({DECIDE})),
-            KeyRecord("ops", hash_key(admin), frozenset({ADMIN})),
-        ],
-    )
+    pair = decide_and_admin_keys(tmp_path / "keys.json")
+    keys, decide, admin = pair.path, pair.decide, pair.admin
     run = serve(scripted_engine(models), models_dir=models, api_keys_file=keys)
 
     def bearer(key: str) -> list[tuple[str, str]]:

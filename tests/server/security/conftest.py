@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from server.security.keys import KeyRecord, generate_key, hash_key, write_key_file
-from server.security.policy import ADMIN, DECIDE
-from tests.support.api_keys import Keys
+from tests.support.api_keys import Keys, decide_and_admin_keys
 from tests.support.tls_certs import Pki, make_pki
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    decide, admin = generate_key(), generate_key()
-    path = tmp_path_factory.mktemp("keys") / "keys.json"
-    write_key_file(
-        path,
-        [
-            KeyRecord("bot-eu", hash_key(decide), frozenset({DECIDE})),
-            KeyRecord("ops", hash_key(admin), frozenset({ADMIN})),
-        ],
-    )
-    return Keys(path, decide, admin)
+    return decide_and_admin_keys(tmp_path_factory.mktemp("keys") / "keys.json", "bot-eu")
 
 
 @pytest.fixture(scope="module")
