@@ -174,11 +174,13 @@ def breakdown(results: dict[str, Any]) -> list[str]:
             f"`transport` p50 is {engine:g} (the engine: features, models, policy).",
         ]
     p99, rate = values.get("transport_open_p99_us"), values.get("max_rate_transport_over_echo")
-    if p99 is not None and rate is not None:
+    if p99 is not None:
+        # A search that found no passing rate (short --tiny runs) leaves no ratio.
+        ratio = f"{rate:g} times echo's" if rate is not None else "n/a (a search found none)"
         lines += [
             "",
             f"The same engine that does nothing gives an open-loop p99 of {p99:,.0f} µs and "
-            f"a max rate of {rate:g} times echo's: the floor under the decide targets above.",
+            f"a max rate of {ratio}: the floor under the decide targets above.",
         ]
     lines += _cpu_cost(results)
     lines += _tracing_cost(results)
