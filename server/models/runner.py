@@ -159,7 +159,9 @@ class ModelRunner:
             ) from exc
 
     def _smoke_test(self) -> None:
-        """Run every model on two rows now, so a broken file fails at start, not per call."""
+        """Run every model on two rows now, so a broken file fails at start, not per call;
+        then the combined graph the engine serves with, which must answer exactly alike."""
+        outputs = {}
         for kind, model in self._models.items():
             rows = np.zeros((2, model.width), dtype=np.float32)
             try:
@@ -174,3 +176,12 @@ class ModelRunner:
                 )
             if kind != "segment" and not np.all((out >= 0.0) & (out <= 1.0)):
                 raise ModelLoadError(f"{model.path}: {kind} model output is not a probability")
+            outputs[kind] = out
+        widths = [np.zeros((2, self._models[k].width), dtype=np.float32) for k in KINDS]
+        combined = self.run_all(*widths)
+        for kind, got in zip(KINDS, combined, strict=True):
+            if not np.array_equal(got, outputs[kind]):
+                raise ModelLoadError(
+                    f"{self.version_dir}: the combined graph's {kind} output differs from "
+                    f"{self._models[kind].path.name}'s"
+                )
