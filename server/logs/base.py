@@ -61,14 +61,15 @@ class ArrowRows(Sequence[Row]):
     def __getitem__(self, index: slice) -> Sequence[Row]: ...
 
     def __getitem__(self, index: int | slice) -> Row | Sequence[Row]:
-        if self._rows is None:
-            self._rows = self.arrow().to_pylist()
-        return self._rows[index]
+        return self._dicts()[index]
 
     def __iter__(self) -> Iterator[Row]:
+        return iter(self._dicts())
+
+    def _dicts(self) -> list[dict[str, Any]]:
         if self._rows is None:
             self._rows = self.arrow().to_pylist()
-        return iter(self._rows)
+        return self._rows
 
 
 class Parts(Sequence[Row]):

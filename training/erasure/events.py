@@ -54,14 +54,14 @@ def erase_markers(
         + b"|".join(re.escape(c.encode()) for c in sorted(customer_ids, key=len, reverse=True))
         + b")(?![A-Za-z0-9])"
     )
-    for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        name = text(key)
-        if name in doomed:
-            continue
-        value = client.get(key)
-        hit = pattern.search(value) if isinstance(value, bytes) else None
-        if hit:
-            doomed[name] = hit.group(1).decode()
+    cursor = None
+    while cursor != 0:  # one MGET per SCAN page: markers may number in the millions
+        cursor, keys = client.scan(cursor or 0, match=f"{prefix}*", count=1000)
+        keys = [k for k in keys if text(k) not in doomed]
+        for key, value in zip(keys, client.mget(keys) if keys else [], strict=True):
+            hit = pattern.search(value) if isinstance(value, bytes) else None
+            if hit:
+                doomed[text(key)] = hit.group(1).decode()
     for name, cid in doomed.items():
         if client.delete(name):
             out.removed[cid] = out.removed.get(cid, 0) + 1
