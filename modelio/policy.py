@@ -44,6 +44,11 @@ class PolicyConfig(BaseModel):
         default=("account_billing_answer",),
         description="Need the customer's account (known customer)",
     )
+    skip_failed_actions: bool = Field(
+        default=True,
+        description="Do not choose an action that already failed in this conversation"
+        " (modelio.conversation); a human handoff is always allowed",
+    )
     risk_bands: tuple[float, float] = Field(
         default=(0.3, 0.6), description="Lower bounds of the medium and high escalation-risk bands"
     )
@@ -85,11 +90,14 @@ def eligibility_of(raw: Mapping[str, Any]) -> Eligibility:
     )
 
 
-def eligible_mask(who: Eligibility, config: PolicyConfig) -> tuple[bool, ...]:
-    """Which ACTIONS the rules allow for this customer."""
+def eligible_mask(
+    who: Eligibility, config: PolicyConfig, failed: frozenset[str] = frozenset()
+) -> tuple[bool, ...]:
+    """Which ACTIONS the rules allow for this customer, in a conversation where the
+    actions ``failed`` already failed (``modelio.conversation.failed_actions``)."""
     mask = []
     for action in ACTIONS:
-        ok = True
+        ok = not (config.skip_failed_actions and action in failed and action != HANDOFF)
         if action in config.consent_actions and not who.consent:
             ok = False
         if action == config.priority_action and who.plan_tier not in config.priority_tiers:
