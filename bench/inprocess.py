@@ -27,6 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from bench.inflow import measure_inflow
 from bench.prepare import BenchData
 from loadgen.workload import Workload, decide_request, load_known_ids
 from server.engine.assemble import prepare
@@ -83,7 +86,9 @@ def measure_inprocess(
         engine.decide(decision_request_from_proto(msg, max_customer_id_length=limit))
     old = tune_gc(True)
     try:
-        return _measure(engine, msgs, calls, rounds)
+        out = _measure(engine, msgs, calls, rounds)
+        out["inflow"] = measure_inflow(engine, msgs * rounds, limit)
+        return out
     finally:
         engine.close()
         gc.unfreeze()
@@ -101,10 +106,12 @@ def _measure(engine: DecisionEngine, msgs: list[Any], calls: int, rounds: int) -
     inputs = [encode(bundle, p, True) for p in prepared]
     runner = bundle.runner
 
-    def models(i: int) -> None:
-        runner.segment(inputs[i][:, bundle.segment_columns])
-        runner.escalation(inputs[i])
-        runner.nba(nba_matrix(inputs[i]))
+    def models(i: int) -> None:  # as the engine runs them: one run of the combined graph
+        runner.run_all(
+            np.ascontiguousarray(inputs[i][:, bundle.segment_columns]),
+            inputs[i],
+            nba_matrix(inputs[i]),
+        )
 
     decided = [score(served, "", prepared[i], inputs[i]) for i in range(calls)]
     assemble = served.assembler.decision_and_choice
@@ -151,22 +158,31 @@ def inprocess_markdown(section: dict[str, Any] | None) -> list[str]:
     """The in-process section of docs/performance.md ([] when it was not run)."""
     if not section:
         return []
-    rows = [(f"`{name}`", section["stages"][name]) for name in STAGES]
+    flow = section.get("inflow") or {"stages": {}, "whole": {}}
+    rows = [(f"`{n}`", section["stages"][n], flow["stages"].get(n)) for n in STAGES]
+    rows += [(f"`{n}`", None, flow["stages"].get(n)) for n in ("log_submit", "engine glue")]
     rows += [
-        ("sum of the stages", section["stages_sum"]),
-        ("**`decide`** (proto in -> engine -> proto out)", section["decide"]),
-        ("**`batch100`**, per turn", section["batch100_per_turn"]),
+        ("sum of the stages (in flow: the whole decision)", section["stages_sum"], flow["whole"]),
+        ("**`decide`** (proto in -> engine -> proto out)", section["decide"], None),
+        ("**`batch100`**, per turn", section["batch100_per_turn"], None),
     ]
     lines = [
         "",
         "## In process, stage by stage",
         "",
         "One call at a time in the bench's own process, on the same data and version, "
-        "decision log on (`bench/inprocess.py` says what each stage covers). CPU is the "
-        "whole process's, the log's writer thread included.",
+        "decision log on (`bench/inprocess.py` says what each stage covers). *Alone*: each "
+        "stage in a loop of its own; CPU is the whole process's, the log's writer thread "
+        "included. *In flow*: the same stages timed inside whole decisions "
+        "(`bench/inflow.py`), CPU of the calling thread; the log's writer thread used "
+        f"{flow.get('writer_cpu_us', 'n/a')} µs of CPU per decision besides.",
         "",
-        "| stage | wall µs | CPU µs |",
-        "|---|---|---|",
+        "| stage | alone wall µs | alone CPU µs | in flow wall µs | in flow CPU µs |",
+        "|---|---|---|---|---|",
     ]
-    lines += [f"| {name} | {v['wall_us']:,.1f} | {v['cpu_us']:,.1f} |" for name, v in rows]
+    lines += [f"| {name} | {_pair(alone)} | {_pair(inflow)} |" for name, alone, inflow in rows]
     return lines
+
+
+def _pair(v: dict[str, float] | None) -> str:
+    return "- | -" if not v else f"{v['wall_us']:,.1f} | {v['cpu_us']:,.1f}"

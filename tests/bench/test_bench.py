@@ -277,6 +277,13 @@ def test_bench_tiny_end_to_end(
     for figures in (*section["stages"].values(), section["decide"], section["batch100_per_turn"]):
         assert figures["wall_us"] > 0 and figures["cpu_us"] > 0
     assert "## In process, stage by stage" in text and "| `models` |" in text
+    flow = section["inflow"]
+    assert set(STAGES) | {"log_submit", "engine glue"} == set(flow["stages"])
+    # In flow, the stages and what is between them add up to the whole decision.
+    total = sum(s["cpu_us"] for s in flow["stages"].values())
+    assert abs(total - flow["whole"]["cpu_us"]) < 1.0
+    assert all(flow["stages"][n]["cpu_us"] > 0 for n in STAGES) and flow["writer_cpu_us"] >= 0
+    assert "| in flow wall µs | in flow CPU µs |" in text
 
 
 def test_quick_and_entries_pick_the_entries_and_their_servers() -> None:
