@@ -9,7 +9,9 @@ The difference between the columns is the price of running them together, and
 ``engine glue`` is what no stage covers (the batcher, the matrix slicing, the timers).
 
 CPU is the calling thread's (``thread_time``); the decision log's writer thread is
-reported apart from /proc, per decision.
+reported apart from /proc, per decision. With ``sweep_mb``, that much memory is read
+and written between two decisions (untimed), as the client, gRPC's threads and other
+processes do to a server's caches between two calls: the *cold* figures.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import numpy as np
 
 import server.engine.decide as decide_module
 from server.engine.decide import DecisionEngine
@@ -81,19 +85,26 @@ def _thread_cpu_s(name: str) -> float:
     return total
 
 
-def measure_inflow(engine: DecisionEngine, msgs: list[Any], limit: int) -> dict[str, Any]:
+def measure_inflow(
+    engine: DecisionEngine, msgs: list[Any], limit: int, sweep_mb: int = 0
+) -> dict[str, Any]:
     """``{"stages": {name: {wall_us, cpu_us}}, "whole": ..., "writer_cpu_us": x}``, per
     decision over lone decisions of ``msgs`` (proto requests), each stage in flow."""
     totals: Totals = defaultdict(lambda: [0.0, 0.0])
     request = _timed("request", decision_request_from_proto, totals)
     response = _timed("response", decision_to_proto, totals)
+    sweep = np.ones(sweep_mb * 1024 * 1024 // 8) if sweep_mb else None
+    wall = cpu = 0.0
     with _instrumented(engine, totals):
         engine.record_log.flush(30)
         writer0 = _thread_cpu_s("record-log-writer")
-        w0, c0 = time.perf_counter(), time.thread_time()
         for msg in msgs:
+            if sweep is not None:
+                sweep[::8] += 1.0  # one write per cache line, then reads of them all
+                sweep.sum()
+            w0, c0 = time.perf_counter(), time.thread_time()
             response(engine.decide(request(msg, max_customer_id_length=limit)))
-        wall, cpu = time.perf_counter() - w0, time.thread_time() - c0
+            wall, cpu = wall + time.perf_counter() - w0, cpu + time.thread_time() - c0
         engine.record_log.flush(30)
         writer = _thread_cpu_s("record-log-writer") - writer0
     n = len(msgs)

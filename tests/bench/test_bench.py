@@ -283,7 +283,9 @@ def test_bench_tiny_end_to_end(
     total = sum(s["cpu_us"] for s in flow["stages"].values())
     assert abs(total - flow["whole"]["cpu_us"]) < 1.0
     assert all(flow["stages"][n]["cpu_us"] > 0 for n in STAGES) and flow["writer_cpu_us"] >= 0
-    assert "| in flow wall µs | in flow CPU µs |" in text
+    cold = section["inflow_cold"]
+    assert set(cold["stages"]) == set(flow["stages"]) and cold["whole"]["cpu_us"] > 0
+    assert "| in flow wall µs | in flow CPU µs | cold wall µs | cold CPU µs |" in text
 
 
 def test_quick_and_entries_pick_the_entries_and_their_servers() -> None:
