@@ -45,6 +45,7 @@ from modelio.logrecords import DECISIONS
 from modelio.policy import Choice
 from server.engine.assemble import Prepared, read_prepared
 from server.engine.batcher import MicroBatcher
+from server.engine.conversations import ConversationTracker
 from server.engine.records import DecisionColumns, WithShadows
 from server.engine.served import (
     Served,
@@ -75,6 +76,7 @@ class DecisionEngine:
         max_batch: int = 1,
         log: RecordLog | None = None,
         log_close_timeout_s: float = 30.0,
+        conversations: ConversationTracker | None = None,
     ) -> None:
         """``max_batch`` > 1 decides overlapping ``decide`` calls together
         (:mod:`server.engine.batcher`); 1 decides each call on its own thread.
@@ -82,6 +84,9 @@ class DecisionEngine:
         ``log`` receives one decision row per decision (default: a NullLog). The engine
         owns it: :meth:`close` closes it, waiting up to ``log_close_timeout_s`` for the
         queued rows to be written.
+
+        ``conversations`` keeps the state of the conversations requests name
+        (:mod:`server.engine.conversations`); None: conversation ids are ignored.
         """
         self._batcher = MicroBatcher(self._decide_overlapping, max_batch) if max_batch > 1 else None
         self._snapshot = Snapshot.of(ServedExperiment.single(ModelBundle.build(runner)))
@@ -99,6 +104,7 @@ class DecisionEngine:
         # Rows are only built for a log that keeps them: "off" costs nothing per call.
         self._logging = not isinstance(self._log, NullLog)
         self._log_close_timeout_s = log_close_timeout_s
+        self._conversations = conversations
 
     @property
     def bundle(self) -> ModelBundle:
@@ -124,6 +130,11 @@ class DecisionEngine:
     def record_log(self) -> RecordLog:
         """The log this engine submits its ``decisions`` rows to (outcomes go there too)."""
         return self._log
+
+    @property
+    def conversations(self) -> ConversationTracker | None:
+        """Where conversation state is kept (outcomes update it too); None: not kept."""
+        return self._conversations
 
     @property
     def model_version(self) -> str:
@@ -195,17 +206,22 @@ class DecisionEngine:
         if not reqs:
             return []
         snapshot = self._snapshot  # read once: the whole batch runs on this experiment
-        prepared = read_prepared(self._reader, reqs, self._clock)
+        tracker = self._conversations
+        prepared = read_prepared(self._reader, reqs, self._clock, tracker)
         if not snapshot.single:
-            return self._decide_arms(snapshot, prepared, single)
-        served = snapshot.arms[0]
-        inputs = encode(served.bundle, prepared, single)
-        decided, scores = score(served, snapshot.names[0], prepared, inputs)
-        if self._logging:
-            ts = datetime.fromtimestamp(self._clock(), UTC)
-            rows = DecisionColumns(prepared, decided, inputs, scores, ts)
-            self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
-        return [d for d, _ in decided]
+            answers = self._decide_arms(snapshot, prepared, single)
+        else:
+            served = snapshot.arms[0]
+            inputs = encode(served.bundle, prepared, single)
+            decided, scores = score(served, snapshot.names[0], prepared, inputs)
+            if self._logging:
+                ts = datetime.fromtimestamp(self._clock(), UTC)
+                rows = DecisionColumns(prepared, decided, inputs, scores, ts)
+                self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
+            answers = [d for d, _ in decided]
+        if tracker is not None:  # after the log: an answer that fails is not a turn
+            tracker.after_decisions(prepared, answers)
+        return answers
 
     def _decide_arms(
         self, snapshot: Snapshot, prepared: list[Prepared], single: bool

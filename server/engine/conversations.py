@@ -1,0 +1,131 @@
+"""Conversation state on the decision path: read with the customer, used, then updated.
+
+For the requests of a batch that carry a ``conversation_id`` (and only those: a
+request without one reads and writes nothing) the engine
+
+1. reads each conversation's row with the customers' features, in one reader call
+   (:meth:`ConversationTracker.read`; one round trip on Redis);
+2. attaches it to the prepared request (:func:`attach`): the state is used, as model
+   inputs (``modelio.conversation.conversation_inputs``) and by the policy (an action
+   that already failed is not chosen again), unless it is missing, unreadable or
+   older than ``realtime_stale_s``; then the turn is decided from the batch profile
+   as a first turn and ``realtime_fallback_reasons`` says why;
+3. after the answers are built, folds each turn into its conversation with a
+   compare-and-set (:meth:`ConversationTracker.after_decisions`).
+
+Outcomes carrying a conversation id update its state too
+(:meth:`ConversationTracker.after_outcomes`). A failed or lost update never fails the
+answer or the outcome: it is counted (``personalization_conversation_state_writes_total``)
+and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from modelio.conversation import ConversationState, after_outcome, after_turn
+from modelio.reward import is_success
+from server import metrics
+from server.engine.types import Decision, DecisionRequest, Outcome
+from server.features.base import CustomerFeatures, FeatureReader
+from server.features.conversation import LOST, ConversationRead, ConversationStore, Fold
+
+if TYPE_CHECKING:
+    from server.engine.assemble import Prepared
+
+log = logging.getLogger(__name__)
+
+#: ``realtime_fallback_reasons`` values (documented in the proto).
+NO_STATE = "no_conversation_state"
+STALE_STATE = "conversation_state_stale"
+UNAVAILABLE_STATE = "conversation_state_unavailable"
+
+
+class ConversationTracker:
+    """The engine's side of :class:`~server.features.conversation.ConversationStore`."""
+
+    def __init__(self, store: ConversationStore, stale_s: float) -> None:
+        self.store = store
+        self.stale_s = stale_s
+
+    def read(
+        self, reader: FeatureReader, customer_ids: list[str], reqs: Sequence[DecisionRequest]
+    ) -> tuple[list[CustomerFeatures], dict[str, ConversationRead]]:
+        """The customers' rows, and the rows of the batch's conversations (by id)."""
+        ids = list(dict.fromkeys(r.conversation_id for r in reqs if r.conversation_id))
+        if not ids:
+            return reader.read(customer_ids), {}
+        rows, reads = reader.read_with(customer_ids, self.store, ids)
+        return rows, {r.conversation_id: r for r in reads}
+
+    def attach(self, p: Prepared, read: ConversationRead | None, now: float) -> Prepared:
+        """``p`` with its conversation's read; the state only if usable."""
+        if read is None or read.unavailable:
+            return replace(p, conversation=read, realtime_fallback=(UNAVAILABLE_STATE,))
+        if read.state is None:
+            return replace(p, conversation=read, realtime_fallback=(NO_STATE,))
+        age = read.age_seconds(now)
+        if age > self.stale_s:
+            return replace(p, conversation=read, realtime_fallback=(STALE_STATE,))
+        freshest = age if p.realtime_age_seconds < 0 else min(age, p.realtime_age_seconds)
+        return replace(
+            p, conversation=read, conversation_state=read.state, realtime_age_seconds=freshest
+        )
+
+    def after_decisions(self, prepared: Sequence[Prepared], decisions: Sequence[Decision]) -> None:
+        """Fold each decided turn into its conversation (in batch order)."""
+        used: set[str] = set()  # a conversation's second turn in a batch re-reads
+        for p, d in zip(prepared, decisions, strict=True):
+            cid = p.req.conversation_id
+            if not cid:
+                continue
+            fold = _turn(p.req, d.next_best_action.action, d.decision_id)
+            first = None if cid in used else p.conversation
+            used.add(cid)
+            self._update("turn", cid, fold, first)
+
+    def after_outcomes(self, outcomes: Sequence[Outcome]) -> None:
+        """Set each outcome's result in its conversation's state (when it has one)."""
+        for o in outcomes:
+            if not o.conversation_id:
+                continue
+            fold = _outcome(o.decision_id, is_success(o.resolved, o.escalated))
+            self._update("outcome", o.conversation_id, fold, None)
+
+    def _update(self, kind: str, cid: str, fold: Fold, first: ConversationRead | None) -> None:
+        try:
+            result = self.store.update(cid, fold, first)
+        except Exception:  # never fail an answer the caller is about to get
+            metrics.conversation_write(kind, "failed")
+            log.warning("conversation state update failed", extra={"kind": kind}, exc_info=True)
+            return
+        metrics.conversation_write(kind, result)
+        if result == LOST:
+            log.warning(
+                "conversation state update lost a race %d times; turn not recorded",
+                self.store.retries,
+                extra={"kind": kind},
+            )
+
+
+def _turn(req: DecisionRequest, action: str, decision_id: str) -> Fold:
+    """The fold of one decided turn (at the turn's own time, as training folds it)."""
+    ctx = req.context
+    at_s = ctx.event_time.timestamp()
+
+    def fold(state: ConversationState | None) -> ConversationState:
+        return after_turn(state, at_s, ctx.sentiment, ctx.issue_category, action, decision_id)
+
+    return fold
+
+
+def _outcome(decision_id: str, success: bool) -> Fold:
+    """The fold of one outcome; None (nothing to write) if the decision is not remembered."""
+
+    def fold(state: ConversationState | None) -> ConversationState | None:
+        return None if state is None else after_outcome(state, decision_id, success)
+
+    return fold
