@@ -144,10 +144,12 @@ class FeastConversationStore(ConversationStore):
     def write(self, read: ConversationRead, state: ConversationState, now: float) -> bool:
         import pandas as pd
 
+        stamp = datetime.fromtimestamp(now, UTC)
         row = {
             CONVERSATION_KEY: read.conversation_id,
             **to_row(state),
-            "event_timestamp": datetime.fromtimestamp(now, UTC),
+            "event_timestamp": stamp,
+            "created_timestamp": stamp,
         }
         frame = pd.DataFrame([row])
         with self._lock:
