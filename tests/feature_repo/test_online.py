@@ -90,7 +90,7 @@ def test_conversation_view_matches_the_shared_fold(sqlite_repo) -> None:
     store = open_store(sqlite_repo[0])
     view = store.get_feature_view(CONVERSATION_VIEW)
     assert view.join_keys == [CONVERSATION_KEY]
-    assert view.ttl.total_seconds() == IDLE_TTL_S
+    assert view.ttl is not None and view.ttl.total_seconds() == IDLE_TTL_S
     dtypes = {f.name: str(f.dtype) for f in view.features}
     assert dtypes == {
         "started_s": "Float64",
@@ -103,8 +103,9 @@ def test_conversation_view_matches_the_shared_fold(sqlite_repo) -> None:
         "outcomes": "String",
         "decision_ids": "String",
     }
-    assert view.stream_source.name == "conversation_state_push_source"
-    assert view.batch_source.path == "data/conversation_state.parquet"
+    stream, batch = view.stream_source, view.batch_source
+    assert stream is not None and stream.name == "conversation_state_push_source"
+    assert getattr(batch, "path", None) == "data/conversation_state.parquet"
     service = store.get_feature_service("conversation_state_v1")
     assert [p.name for p in service.feature_view_projections] == [CONVERSATION_VIEW]
 
