@@ -11,12 +11,14 @@ request without one reads and writes nothing) the engine
    older than ``realtime_stale_s``; then the turn is decided from the batch profile
    as a first turn and ``realtime_fallback_reasons`` says why;
 3. after the answers are built, folds each turn into its conversation with a
-   compare-and-set (:meth:`ConversationTracker.after_decisions`).
+   compare-and-set (:meth:`ConversationTracker.after_decisions`), on the writer's
+   thread (:mod:`server.engine.conversation_writer`), so the answer does not wait
+   for it; a conversation's next read waits for its queued updates.
 
 Outcomes carrying a conversation id update its state too
-(:meth:`ConversationTracker.after_outcomes`). A failed or lost update never fails the
-answer or the outcome: it is counted (``personalization_conversation_state_writes_total``)
-and logged.
+(:meth:`ConversationTracker.after_outcomes`, which waits for the update). A failed or
+lost update never fails the answer or the outcome: it is counted
+(``personalization_conversation_state_writes_total``) and logged.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING
 from modelio.conversation import ConversationState, after_outcome, after_turn
 from modelio.reward import is_success
 from server import metrics
+from server.engine.conversation_writer import ConversationWriter
 from server.engine.types import Decision, DecisionRequest, Outcome
 from server.features.base import CustomerFeatures, FeatureReader
 from server.features.conversation import LOST, ConversationRead, ConversationStore, Fold
@@ -42,14 +45,28 @@ log = logging.getLogger(__name__)
 NO_STATE = "no_conversation_state"
 STALE_STATE = "conversation_state_stale"
 UNAVAILABLE_STATE = "conversation_state_unavailable"
+#: How long a read waits for its conversation's queued updates, and an outcome for its own.
+READ_WAIT_S = 0.1
+OUTCOME_WAIT_S = 2.0
 
 
 class ConversationTracker:
     """The engine's side of :class:`~server.features.conversation.ConversationStore`."""
 
-    def __init__(self, store: ConversationStore, stale_s: float) -> None:
+    def __init__(self, store: ConversationStore, stale_s: float, background: bool = True) -> None:
+        """``background``: updates run on a writer thread (else on the caller's)."""
         self.store = store
         self.stale_s = stale_s
+        self._writer = ConversationWriter() if background else None
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every submitted update ran."""
+        return self._writer is None or self._writer.flush(timeout_s)
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Run the queued updates (up to ``timeout_s``) and stop the writer."""
+        if self._writer is not None:
+            self._writer.close(timeout_s)
 
     def read(
         self, reader: FeatureReader, customer_ids: list[str], reqs: Sequence[DecisionRequest]
@@ -58,6 +75,11 @@ class ConversationTracker:
         ids = list(dict.fromkeys(r.conversation_id for r in reqs if r.conversation_id))
         if not ids:
             return reader.read(customer_ids), {}
+        writer = self._writer
+        if writer is not None:
+            for cid in ids:
+                if writer.pending(cid):  # its previous turn or outcome is still queued
+                    writer.wait_for(cid, READ_WAIT_S)
         rows, reads = reader.read_with(customer_ids, self.store, ids)
         return rows, {r.conversation_id: r for r in reads}
 
@@ -94,8 +116,17 @@ class ConversationTracker:
                 continue
             fold = _outcome(o.decision_id, is_success(o.resolved, o.escalated))
             self._update("outcome", o.conversation_id, fold, None)
+        if self._writer is not None:
+            for cid in {o.conversation_id for o in outcomes if o.conversation_id}:
+                self._writer.wait_for(cid, OUTCOME_WAIT_S)
 
     def _update(self, kind: str, cid: str, fold: Fold, first: ConversationRead | None) -> None:
+        if self._writer is None:
+            self._apply(kind, cid, fold, first)
+        else:
+            self._writer.submit(cid, lambda: self._apply(kind, cid, fold, first))
+
+    def _apply(self, kind: str, cid: str, fold: Fold, first: ConversationRead | None) -> None:
         try:
             result = self.store.update(cid, fold, first)
         except Exception:  # never fail an answer the caller is about to get

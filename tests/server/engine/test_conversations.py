@@ -23,6 +23,7 @@ from modelio.conversation import (
     conversation_inputs,
 )
 from modelio.logrecords import DECISIONS
+from server.engine import conversations
 from server.engine.assemble import read_prepared
 from server.engine.conversations import ConversationTracker
 from server.engine.decide import DecisionEngine
@@ -104,6 +105,11 @@ def _turn(conversation: str = "", **kw: Any) -> DecisionRequest:
     return dataclasses.replace(plain_turn("C1", **kw), conversation_id=conversation)
 
 
+def _flush(engine: DecisionEngine) -> None:
+    """Wait for the writer thread: updates run off the request path."""
+    assert engine.conversations is not None and engine.conversations.flush(10.0)
+
+
 def _engine(runner: ModelRunner, store: MemoryStore, **kw: Any) -> DecisionEngine:
     reader = ScriptedReader({"C1": customer("C1", KNOWN)})
     tracker = ConversationTracker(store, stale_s=600.0)
@@ -136,6 +142,7 @@ def test_turns_fold_into_the_state_and_failed_actions_are_skipped(greedy: ModelR
     engine = _engine(greedy, store)
     first = engine.decide(_turn("conv-1"))
     assert first.realtime_fallback_reasons == ("no_conversation_state",)
+    _flush(engine)
     state = store.rows["conv-1"][0]
     assert state.turns == 1 and state.actions == (first.next_best_action.action,)
     assert state.decision_ids == (first.decision_id,)
@@ -145,6 +152,7 @@ def test_turns_fold_into_the_state_and_failed_actions_are_skipped(greedy: ModelR
     assert second.next_best_action.action != first.next_best_action.action
     assert second.realtime_fallback_reasons == ()
     assert second.realtime_age_seconds == 0.0  # the store's clock is the engine's
+    _flush(engine)
     state = store.rows["conv-1"][0]
     assert state.turns == 2 and state.min_sentiment == -0.5
 
@@ -153,6 +161,7 @@ def test_batch_with_two_turns_of_one_conversation_keeps_both(greedy: ModelRunner
     store = MemoryStore()
     engine = _engine(greedy, store)
     engine.decide_batch([_turn("conv-b"), _turn("conv-b", request_id="r-2"), _turn("conv-c")])
+    _flush(engine)
     assert store.rows["conv-b"][0].turns == 2 and store.rows["conv-c"][0].turns == 1
     assert store.reads == 1 + 1  # one read with the customers, one re-read for turn 2
 
@@ -164,6 +173,7 @@ def test_store_failure_never_fails_the_answer(greedy: ModelRunner) -> None:
     decision = engine.decide(_turn("conv-x"))
     assert decision.realtime_fallback_reasons == ("conversation_state_unavailable",)
     assert decision.degraded_reasons == ("feature_store_unavailable",)
+    _flush(engine)
     assert _writes("turn", "failed") == before + 1
     recorder = OutcomeRecorder(NullLog(), conversations=engine.conversations)
     before = _writes("outcome", "failed")
@@ -186,6 +196,7 @@ def test_stale_state_is_not_used(greedy: ModelRunner) -> None:
     store = MemoryStore()
     engine = _engine(greedy, store)
     first = engine.decide(_turn("conv-s"))
+    _flush(engine)
     state, _, version = store.rows["conv-s"]
     failed = after_outcome(state, first.decision_id, False)
     assert failed is not None
@@ -193,6 +204,7 @@ def test_stale_state_is_not_used(greedy: ModelRunner) -> None:
     second = engine.decide(_turn("conv-s"))
     assert second.realtime_fallback_reasons == ("conversation_state_stale",)
     assert second.next_best_action.action == first.next_best_action.action
+    _flush(engine)
     assert store.rows["conv-s"][0].turns == 2  # the turn still counts in the conversation
 
 
@@ -200,7 +212,7 @@ def test_conversation_inputs_reach_a_version_that_lists_them(greedy: ModelRunner
     store = MemoryStore()
     state = after_turn(None, NOW_TS - 90.0, 0.4, "technical", "self_service_article", "d0")
     store.rows["conv-i"] = (state, NOW_TS - 30.0, 1)
-    tracker = ConversationTracker(store, stale_s=600.0)
+    tracker = ConversationTracker(store, stale_s=600.0, background=False)
     reader = ScriptedReader({"C1": customer("C1", KNOWN)})
     reqs = [_turn("conv-i", sentiment=-0.2), _turn()]
     prepared = read_prepared(reader, reqs, lambda: NOW_TS, tracker)
@@ -230,3 +242,35 @@ def test_decision_log_rows_carry_the_conversation_id(greedy: ModelRunner) -> Non
     table = to_table(kind, rows)
     assert kind == DECISIONS
     assert table.column("conversation_id").to_pylist() == ["conv-log", ""]
+
+
+def test_next_turn_waits_for_the_previous_turns_update(
+    greedy: ModelRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conversation's read waits for its queued update: the next turn sees the last."""
+    monkeypatch.setattr(conversations, "READ_WAIT_S", 30.0)  # bounded by the gate only
+    store = MemoryStore()
+    gate = threading.Event()
+    slow_write = store.write
+
+    def gated(read: ConversationRead, state: ConversationState, now: float) -> bool:
+        gate.wait(5.0)
+        return slow_write(read, state, now)
+
+    store.write = gated  # type: ignore[method-assign]
+    engine = _engine(greedy, store)
+    engine.decide(_turn("conv-w"))
+    assert engine.conversations is not None
+    threading.Timer(0.02, gate.set).start()
+    second = engine.decide(_turn("conv-w"))
+    assert second.realtime_fallback_reasons == ()  # the first turn's state was there
+    _flush(engine)
+    assert store.rows["conv-w"][0].turns == 2
+
+
+def test_close_runs_the_queued_updates(greedy: ModelRunner) -> None:
+    store = MemoryStore()
+    engine = _engine(greedy, store)
+    engine.decide_batch([_turn(f"conv-{i}") for i in range(20)])
+    engine.close()
+    assert len(store.rows) == 20

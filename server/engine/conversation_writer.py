@@ -1,0 +1,95 @@
+"""Conversation-state updates off the request path: one thread, submission order.
+
+A turn's update is a compare-and-set round trip to the store; made on the request's
+thread it would add that round trip (and, under load, a wait for the GIL after it)
+to every Decide, although the answer does not depend on it. So the engine submits it
+here and answers at once. Order and visibility are kept where they matter:
+
+* updates run in the order they were submitted, so a turn is stored before the
+  outcome of its decision is applied;
+* a read of a conversation with updates still queued waits for them (bounded), so a
+  conversation's next turn sees its previous one; an outcome waits for its own update,
+  so after RecordOutcome returns the next Decide sees the failure;
+* when the queue is full the submitter waits for room (back-pressure), and after the
+  wait bound applies its update itself: an update is never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, deque
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[], None]
+
+
+class ConversationWriter:
+    """Runs submitted updates of conversations on one daemon thread, FIFO."""
+
+    def __init__(self, max_queued: int = 10_000, full_wait_s: float = 1.0) -> None:
+        self._queue: deque[tuple[str, Task]] = deque()
+        self._pending: Counter[str] = Counter()
+        self._cond = threading.Condition()
+        self._max_queued = max_queued
+        self._full_wait_s = full_wait_s
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="conversation-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, conversation_id: str, task: Task) -> None:
+        """Queue ``task`` (an update of ``conversation_id``); never raises for it."""
+        with self._cond:
+            if not self._closed and len(self._queue) >= self._max_queued:
+                self._cond.wait_for(lambda: len(self._queue) < self._max_queued, self._full_wait_s)
+            if self._closed or len(self._queue) >= self._max_queued:
+                inline = True
+            else:
+                inline = False
+                self._queue.append((conversation_id, task))
+                self._pending[conversation_id] += 1
+                self._cond.notify_all()
+        if inline:  # closed or still full: do it here rather than lose it
+            task()
+
+    def pending(self, conversation_id: str) -> bool:
+        """Whether updates of ``conversation_id`` are queued or running."""
+        return self._pending.get(conversation_id, 0) > 0
+
+    def wait_for(self, conversation_id: str, timeout_s: float) -> bool:
+        """Wait until no update of ``conversation_id`` is queued or running."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self.pending(conversation_id), timeout_s)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every submitted update ran; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending, timeout_s)
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Run what is queued (up to ``timeout_s``), then stop the thread."""
+        self.flush(timeout_s)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._queue or self._closed)
+                if not self._queue:
+                    return  # closed and drained
+                conversation_id, task = self._queue.popleft()
+            try:
+                task()
+            except Exception:  # tasks count their own failures; this is a bug guard
+                log.exception("conversation state update raised")
+            finally:
+                with self._cond:
+                    self._pending[conversation_id] -= 1
+                    if self._pending[conversation_id] <= 0:
+                        del self._pending[conversation_id]
+                    self._cond.notify_all()
