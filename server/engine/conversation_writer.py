@@ -1,4 +1,5 @@
-"""Conversation-state updates off the request path: one thread, submission order.
+"""Conversation-state updates off the request path: one thread, submission order, in
+batches (whatever is queued when the thread gets to it, one round trip each).
 
 A turn's update is a compare-and-set round trip to the store; made on the request's
 thread it would add that round trip (and, under load, a wait for the GIL after it)
@@ -19,18 +20,29 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 log = logging.getLogger(__name__)
 
-Task = Callable[[], None]
+#: An update of one conversation: (conversation id, what the batch function needs).
+Item = tuple[str, Any]
+#: Most updates handed to the batch function at once.
+MAX_BATCH = 256
 
 
 class ConversationWriter:
-    """Runs submitted updates of conversations on one daemon thread, FIFO."""
+    """Hands submitted updates to ``apply_batch`` on one daemon thread, FIFO; the
+    function must not raise for an update (it counts its own failures)."""
 
-    def __init__(self, max_queued: int = 10_000, full_wait_s: float = 1.0) -> None:
-        self._queue: deque[tuple[str, Task]] = deque()
+    def __init__(
+        self,
+        apply_batch: Callable[[Sequence[Item]], None],
+        max_queued: int = 10_000,
+        full_wait_s: float = 1.0,
+    ) -> None:
+        self._apply = apply_batch
+        self._queue: deque[Item] = deque()
         self._pending: Counter[str] = Counter()
         self._cond = threading.Condition()
         self._max_queued = max_queued
@@ -39,8 +51,9 @@ class ConversationWriter:
         self._thread = threading.Thread(target=self._run, name="conversation-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, conversation_id: str, task: Task) -> None:
-        """Queue ``task`` (an update of ``conversation_id``); never raises for it."""
+    def submit(self, items: Sequence[Item]) -> None:
+        """Queue ``items`` (updates of conversation ``item[0]``) together, so they reach
+        the batch function together (a decided batch's turns share one round trip)."""
         with self._cond:
             if not self._closed and len(self._queue) >= self._max_queued:
                 self._cond.wait_for(lambda: len(self._queue) < self._max_queued, self._full_wait_s)
@@ -48,11 +61,12 @@ class ConversationWriter:
                 inline = True
             else:
                 inline = False
-                self._queue.append((conversation_id, task))
-                self._pending[conversation_id] += 1
+                self._queue.extend(items)
+                for conversation_id, _ in items:
+                    self._pending[conversation_id] += 1
                 self._cond.notify_all()
         if inline:  # closed or still full: do it here rather than lose it
-            task()
+            self._apply(items)
 
     def pending(self, conversation_id: str) -> bool:
         """Whether updates of ``conversation_id`` are queued or running."""
@@ -82,14 +96,16 @@ class ConversationWriter:
                 self._cond.wait_for(lambda: self._queue or self._closed)
                 if not self._queue:
                     return  # closed and drained
-                conversation_id, task = self._queue.popleft()
+                count = min(len(self._queue), MAX_BATCH)
+                batch = [self._queue.popleft() for _ in range(count)]
             try:
-                task()
-            except Exception:  # tasks count their own failures; this is a bug guard
-                log.exception("conversation state update raised")
+                self._apply(batch)
+            except Exception:  # the function counts its own failures; this is a bug guard
+                log.exception("conversation state updates raised")
             finally:
                 with self._cond:
-                    self._pending[conversation_id] -= 1
-                    if self._pending[conversation_id] <= 0:
-                        del self._pending[conversation_id]
+                    for conversation_id, _ in batch:
+                        self._pending[conversation_id] -= 1
+                        if self._pending[conversation_id] <= 0:
+                            del self._pending[conversation_id]
                     self._cond.notify_all()

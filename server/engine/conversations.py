@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelio.conversation import ConversationState, after_outcome, after_turn
 from modelio.reward import is_success
@@ -57,7 +57,7 @@ class ConversationTracker:
         """``background``: updates run on a writer thread (else on the caller's)."""
         self.store = store
         self.stale_s = stale_s
-        self._writer = ConversationWriter() if background else None
+        self._writer = ConversationWriter(self._apply) if background else None
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every submitted update ran."""
@@ -98,48 +98,59 @@ class ConversationTracker:
         )
 
     def after_decisions(self, prepared: Sequence[Prepared], decisions: Sequence[Decision]) -> None:
-        """Fold each decided turn into its conversation (in batch order)."""
-        used: set[str] = set()  # a conversation's second turn in a batch re-reads
+        """Fold each decided turn into its conversation (in batch order, one batch)."""
+        items = []
         for p, d in zip(prepared, decisions, strict=True):
             cid = p.req.conversation_id
-            if not cid:
-                continue
-            fold = _turn(p.req, d.next_best_action.action, d.decision_id)
-            first = None if cid in used else p.conversation
-            used.add(cid)
-            self._update("turn", cid, fold, first)
+            if cid:
+                fold = _turn(p.req, d.next_best_action.action, d.decision_id)
+                items.append((cid, ("turn", fold, p.conversation)))
+        if items:
+            self._submit(items)
 
     def after_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         """Set each outcome's result in its conversation's state (when it has one)."""
-        for o in outcomes:
-            if not o.conversation_id:
-                continue
-            fold = _outcome(o.decision_id, is_success(o.resolved, o.escalated))
-            self._update("outcome", o.conversation_id, fold, None)
+        items = [
+            (
+                o.conversation_id,
+                ("outcome", _outcome(o.decision_id, is_success(o.resolved, o.escalated)), None),
+            )
+            for o in outcomes
+            if o.conversation_id
+        ]
+        if not items:
+            return
+        self._submit(items)
         if self._writer is not None:
-            for cid in {o.conversation_id for o in outcomes if o.conversation_id}:
+            for cid in {cid for cid, _ in items}:
                 self._writer.wait_for(cid, OUTCOME_WAIT_S)
 
-    def _update(self, kind: str, cid: str, fold: Fold, first: ConversationRead | None) -> None:
+    def _submit(self, items: list[tuple[str, Any]]) -> None:
         if self._writer is None:
-            self._apply(kind, cid, fold, first)
+            self._apply(items)
         else:
-            self._writer.submit(cid, lambda: self._apply(kind, cid, fold, first))
+            self._writer.submit(items)
 
-    def _apply(self, kind: str, cid: str, fold: Fold, first: ConversationRead | None) -> None:
+    def _apply(self, items: Sequence[tuple[str, Any]]) -> None:
+        """Run a batch of updates (one read and one write round trip per attempt)."""
+        kinds = [kind for _, (kind, _, _) in items]
         try:
-            result = self.store.update(cid, fold, first)
-        except Exception:  # never fail an answer the caller is about to get
-            metrics.conversation_write(kind, "failed")
-            log.warning("conversation state update failed", extra={"kind": kind}, exc_info=True)
-            return
-        metrics.conversation_write(kind, result)
-        if result == LOST:
-            log.warning(
-                "conversation state update lost a race %d times; turn not recorded",
-                self.store.retries,
-                extra={"kind": kind},
+            results = self.store.update_many(
+                [(cid, fold, first) for cid, (_, fold, first) in items]
             )
+        except Exception:  # never fail an answer the caller is about to get
+            for kind in kinds:
+                metrics.conversation_write(kind, "failed")
+            log.warning("conversation state update failed", extra={"kinds": kinds}, exc_info=True)
+            return
+        for kind, result in zip(kinds, results, strict=True):
+            metrics.conversation_write(kind, result)
+            if result == LOST:
+                log.warning(
+                    "conversation state update lost a race %d times; not recorded",
+                    self.store.retries,
+                    extra={"kind": kind},
+                )
 
 
 def _turn(req: DecisionRequest, action: str, decision_id: str) -> Fold:

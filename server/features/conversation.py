@@ -39,6 +39,8 @@ CONVERSATION_SERVICE = "conversation_state_v1"
 OK, UNMATCHED, LOST = "ok", "unmatched", "lost"
 
 Fold = Callable[[ConversationState | None], ConversationState | None]
+#: One update: the conversation, the change, and a read made earlier (or None).
+Update = tuple[str, Fold, "ConversationRead | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,12 @@ class ConversationStore(ABC):
         """The replies of :meth:`commands` as reads."""
         raise NotImplementedError
 
+    def write_many(
+        self, writes: Sequence[tuple[ConversationRead, ConversationState]], now: float
+    ) -> list[bool]:
+        """:meth:`write` of each pair (a store may send them in one round trip)."""
+        return [self.write(read, state, now) for read, state in writes]
+
     def update(
         self, conversation_id: str, fold: Fold, first: ConversationRead | None = None
     ) -> str:
@@ -102,17 +110,50 @@ class ConversationStore(ABC):
         attempt. Returns ``ok``, ``unmatched`` (``fold`` returned None: nothing to
         change) or ``lost``; store errors propagate.
         """
-        read = first if first is not None and not first.unavailable else None
+        return self.update_many([(conversation_id, fold, first)])[0]
+
+    def update_many(self, updates: Sequence[Update]) -> list[str]:
+        """:meth:`update` of each ``(conversation_id, fold, first)``, in order, with one
+        read and one write round trip per attempt: the folds of one conversation are
+        chained onto one compare-and-set; a conversation that lost its race is re-read
+        and its folds re-applied, at most :attr:`retries` attempts."""
+        groups: dict[str, list[int]] = {}
+        reads: dict[str, ConversationRead | None] = {}
+        for i, (cid, _, first) in enumerate(updates):
+            if cid not in groups:
+                groups[cid] = []
+                reads[cid] = first if first is not None and not first.unavailable else None
+            groups[cid].append(i)
+        results = [LOST] * len(updates)
+        pending = list(groups)
         for _ in range(self.retries):
-            if read is None:
-                (read,) = self.read([conversation_id])
-            state = fold(read.state)
-            if state is None:
-                return UNMATCHED
-            if self.write(read, state, self.clock()):
-                return OK
-            read = None
-        return LOST
+            missing = [cid for cid in pending if reads[cid] is None]
+            for got in self.read(missing) if missing else ():
+                reads[got.conversation_id] = got
+            planned: list[tuple[str, ConversationRead, ConversationState]] = []
+            for cid in pending:
+                read = reads[cid]
+                if read is None:  # a store that answered fewer rows than asked
+                    continue
+                state = read.state
+                for i in groups[cid]:
+                    folded = updates[i][1](state)
+                    results[i] = UNMATCHED if folded is None else OK
+                    state = folded if folded is not None else state
+                if state is not read.state and state is not None:
+                    planned.append((cid, read, state))
+            written = self.write_many([(r, st) for _, r, st in planned], self.clock())
+            pending = []
+            for (cid, _, _), ok in zip(planned, written, strict=True):
+                if not ok:
+                    reads[cid] = None
+                    pending.append(cid)
+            if not pending:
+                return results
+        for cid in pending:  # still losing: nothing of it was written
+            for i in groups[cid]:
+                results[i] = LOST
+        return results
 
 
 class FeastConversationStore(ConversationStore):
