@@ -38,10 +38,16 @@ class ConversationWriter:
     def __init__(
         self,
         apply_batch: Callable[[Sequence[Item]], None],
+        idle: Callable[[], None] | None = None,
+        idle_s: float = 0.005,
         max_queued: int = 10_000,
         full_wait_s: float = 1.0,
     ) -> None:
+        """``idle`` runs on the thread at least every ``idle_s`` (the deferred writes no
+        feature read has carried yet)."""
         self._apply = apply_batch
+        self._idle = idle
+        self._idle_s = idle_s
         self._queue: deque[Item] = deque()
         self._pending: Counter[str] = Counter()
         self._cond = threading.Condition()
@@ -92,10 +98,15 @@ class ConversationWriter:
 
     def _run(self) -> None:
         while True:
+            if self._idle is not None:
+                self._idle()
             with self._cond:
-                self._cond.wait_for(lambda: self._queue or self._closed)
+                timeout = self._idle_s if self._idle is not None else None
+                self._cond.wait_for(lambda: self._queue or self._closed, timeout)
                 if not self._queue:
-                    return  # closed and drained
+                    if self._closed:
+                        return  # closed and drained
+                    continue
                 count = min(len(self._queue), MAX_BATCH)
                 batch = [self._queue.popleft() for _ in range(count)]
             try:

@@ -57,7 +57,13 @@ class ConversationTracker:
         """``background``: updates run on a writer thread (else on the caller's)."""
         self.store = store
         self.stale_s = stale_s
-        self._writer = ConversationWriter(self._apply) if background else None
+        self._writer = (
+            ConversationWriter(self._apply, idle=self._flush_outbox) if background else None
+        )
+        # A deferred write that lost its race is redone from a fresh read (slow path).
+        store.on_retry = lambda updates: self._submit(  # type: ignore[attr-defined]
+            [(cid, ("turn", fold, None)) for cid, fold, _ in updates]
+        )
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every submitted update ran."""
@@ -67,6 +73,7 @@ class ConversationTracker:
         """Run the queued updates (up to ``timeout_s``) and stop the writer."""
         if self._writer is not None:
             self._writer.close(timeout_s)
+        self.store.close()
 
     def read(
         self, reader: FeatureReader, customer_ids: list[str], reqs: Sequence[DecisionRequest]
@@ -105,6 +112,11 @@ class ConversationTracker:
             if cid:
                 fold = _turn(p.req, d.next_best_action.action, d.decision_id)
                 items.append((cid, ("turn", fold, p.conversation)))
+        if not items:
+            return
+        if self.store.deferred and self._writer is not None:
+            deferred = self.store.defer([(cid, fold, first) for cid, (_, fold, first) in items])
+            items = [(cid, ("turn", fold, first)) for cid, fold, first in deferred]
         if items:
             self._submit(items)
 
@@ -120,10 +132,17 @@ class ConversationTracker:
         ]
         if not items:
             return
+        self._flush_outbox()  # the turns the outcomes are about go first
         self._submit(items)
         if self._writer is not None:
             for cid in {cid for cid, _ in items}:
                 self._writer.wait_for(cid, OUTCOME_WAIT_S)
+
+    def _flush_outbox(self) -> None:
+        try:
+            self.store.flush_outbox()
+        except Exception:  # its updates went to the slow path (settle); say so once
+            log.warning("conversation state writes failed; retrying", exc_info=True)
 
     def _submit(self, items: list[tuple[str, Any]]) -> None:
         if self._writer is None:
@@ -159,6 +178,8 @@ def _turn(req: DecisionRequest, action: str, decision_id: str) -> Fold:
     at_s = ctx.event_time.timestamp()
 
     def fold(state: ConversationState | None) -> ConversationState:
+        if state is not None and decision_id in state.decision_ids:
+            return state  # already folded in (a write retried after a lost reply)
         return after_turn(state, at_s, ctx.sentiment, ctx.issue_category, action, decision_id)
 
     return fold

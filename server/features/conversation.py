@@ -101,6 +101,40 @@ class ConversationStore(ABC):
         """:meth:`write` of each pair (a store may send them in one round trip)."""
         return [self.write(read, state, now) for read, state in writes]
 
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the store holds of its own (the reader owns the client)."""
+
+    # --- deferred writes (server.features.conversation_outbox); none by default ------
+
+    #: True when :meth:`defer` queues writes for the next round trip.
+    deferred = False
+
+    def defer(self, updates: Sequence[Update]) -> list[Update]:
+        """Queue the updates' writes for the next round trip; returns those it could
+        not (no usable read to fold onto), for :meth:`update_many`."""
+        return list(updates)
+
+    def take_outbox(self) -> list[Any]:
+        """Queued writes for a reader to send ahead of its reads (marked in flight)."""
+        return []
+
+    def outbox_payload(self, taken: Sequence[Any]) -> bytes:
+        """The raw commands of ``taken``; each has one reply."""
+        return b""
+
+    def settle(  # noqa: B027 - optional hook
+        self, taken: Sequence[Any], replies: Sequence[Any] | None
+    ) -> None:
+        """The replies of ``taken`` (None: unknown, the round trip failed)."""
+
+    def flush_outbox(self) -> None:  # noqa: B027 - optional hook
+        """Send whatever is queued now, on the store's own connection."""
+
+    def wait_landed(  # noqa: B027 - optional hook
+        self, conversation_ids: Sequence[str], timeout_s: float
+    ) -> None:
+        """Wait until queued writes of these conversations reached the store."""
+
     def update(
         self, conversation_id: str, fold: Fold, first: ConversationRead | None = None
     ) -> str:

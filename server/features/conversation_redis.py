@@ -15,13 +15,13 @@ reader sends in the same pipeline as the customer's own HMGET.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
-from feast.types import Float64, Int64, String
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -33,49 +33,26 @@ from modelio.conversation import (
     to_row,
 )
 from modelio.feast_compat import redis_field, redis_key
+from server import metrics
 from server.features.base import Clock, CustomerFeatures, is_live, now_clock
-from server.features.conversation import ConversationRead, ConversationStore, read_of
+from server.features.conversation import (
+    OK,
+    UNMATCHED,
+    ConversationRead,
+    ConversationStore,
+    Update,
+    read_of,
+)
+from server.features.conversation_outbox import Entry, Outbox
+from server.features.conversation_wire import (
+    SCRIPT,
+    SCRIPT_BYTES,
+    SETTERS,
+    STRING_TYPE,
+    bulk,
+    value_bytes,
+)
 from server.features.value_codec import decode_value
-
-# KEYS[1]: the hash. ARGV: version field, version read ('' for none), key TTL (s), then
-# field/value pairs. Returns 1 when written, 0 when the version moved on.
-SCRIPT = """
-local v = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if v ~= ARGV[2] then return 0 end
-local args = {ARGV[1], tostring((tonumber(v) or 0) + 1)}
-for i = 4, #ARGV do args[#args + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(args))
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return 1
-"""
-_SETTERS = {Float64: "double_val", Int64: "int64_val", String: "string_val"}
-_SCRIPT_BYTES = SCRIPT.encode()
-_STRING_TYPE = 2  # feast ValueType.STRING, as serialize_entity_key writes it
-
-
-def _bulk(value: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(value), value)
-
-
-def _varint(n: int) -> bytes:
-    n &= 0xFFFFFFFFFFFFFFFF  # protobuf int64: two's complement, 10 bytes when negative
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def value_bytes(setter: str, value: Any) -> bytes:
-    """``ValueProto(**{setter: value}).SerializeToString()``, written directly (checked
-    against protobuf at start-up): it runs nine times per update."""
-    if setter == "double_val":
-        return b")" + struct.pack("<d", value)  # field 5, fixed64
-    if setter == "int64_val":
-        return b" " + _varint(int(value))  # field 4, varint
-    raw = str(value).encode("utf-8")
-    return b"\x12" + _varint(len(raw)) + raw  # field 2, length-delimited
 
 
 class RedisConversationStore(ConversationStore):
@@ -86,11 +63,9 @@ class RedisConversationStore(ConversationStore):
         config = store.config
         view = store.get_feature_view(CONVERSATION_VIEW)
         dtypes = {f.name: f.dtype for f in view.features}
-        if tuple(dtypes) != CONVERSATION_FEATURES or any(
-            d not in _SETTERS for d in dtypes.values()
-        ):
+        if tuple(dtypes) != CONVERSATION_FEATURES or any(d not in SETTERS for d in dtypes.values()):
             raise ValueError(f"{CONVERSATION_VIEW} must hold {CONVERSATION_FEATURES}: {dtypes}")
-        self._setters = tuple(_SETTERS[dtypes[f]] for f in CONVERSATION_FEATURES)
+        self._setters = tuple(SETTERS[dtypes[f]] for f in CONVERSATION_FEATURES)
         self._project = config.project
         self._key_version = config.entity_key_serialization_version
         self._ttl_s = view.ttl.total_seconds() if view.ttl else 0.0
@@ -103,6 +78,20 @@ class RedisConversationStore(ConversationStore):
         self._client = client
         self._script = client.register_script(SCRIPT)
         self._pool = client.connection_pool if isinstance(client, redis.Redis) else None
+        self._conn: Any = None  # the writes' own connection (single node)
+        self._conn_lock = threading.Lock()
+        self._outbox = Outbox()
+        self.deferred = self._pool is not None  # a cluster pipeline takes no raw bytes
+        #: Where updates whose deferred write lost (or was lost) go: the writer's slow path.
+        self.on_retry: Callable[[list[Update]], None] = lambda updates: None
+        argc = 4 + 3 + 2 * len(fields) + 2  # EVAL script numkeys key, then ARGV
+        self._eval_head = b"*%d\r\n$4\r\nEVAL\r\n%s$1\r\n1\r\n" % (argc, bulk(SCRIPT_BYTES))
+        self._version_bulk = bulk(self._version_field)
+        self._expire_bulk = bulk(self._expire)
+        self._ts_bulk = bulk(self._ts_field)
+        self._plan = tuple(
+            zip(CONVERSATION_FEATURES, map(bulk, fields), self._setters, strict=True)
+        )
         self._key_head = self._fast_key_head()
         probes: tuple[tuple[str, Any], ...] = (
             ("double_val", -0.25),
@@ -128,7 +117,7 @@ class RedisConversationStore(ConversationStore):
 
     def _tail(self, conversation_id: str) -> bytes:
         raw = conversation_id.encode("utf-8")
-        return struct.pack("<II", _STRING_TYPE, len(raw)) + raw + self._project.encode()
+        return struct.pack("<II", STRING_TYPE, len(raw)) + raw + self._project.encode()
 
     def key(self, conversation_id: str) -> bytes:
         """The hash key Feast's Redis store uses for this conversation."""
@@ -183,7 +172,25 @@ class RedisConversationStore(ConversationStore):
             replies = pipe.execute()
         return self.parse(conversation_ids, replies, self.clock())
 
+    def _payload(self, read: ConversationRead, state: ConversationState, now: float) -> bytes:
+        """One EVAL of the script for this compare-and-set, as RESP bytes."""
+        stamp = Timestamp()
+        stamp.FromNanoseconds(round(now * 1e9))
+        values = to_row(state)
+        parts = [
+            self._eval_head,
+            bulk(self.key(read.conversation_id)),
+            self._version_bulk,
+            bulk(read.version or b""),
+            self._expire_bulk,
+        ]
+        for name, field, setter in self._plan:
+            parts += [field, bulk(value_bytes(setter, values[name]))]
+        parts += [self._ts_bulk, bulk(stamp.SerializeToString())]
+        return b"".join(parts)
+
     def _args(self, read: ConversationRead, state: ConversationState, now: float) -> list[bytes]:
+        """The script's ARGV for this compare-and-set (the cluster path)."""
         stamp = Timestamp()
         stamp.FromNanoseconds(round(now * 1e9))
         args: list[bytes] = [self._version_field, read.version or b"", self._expire]
@@ -202,7 +209,8 @@ class RedisConversationStore(ConversationStore):
         self, writes: Sequence[tuple[ConversationRead, ConversationState]], now: float
     ) -> list[bool]:
         """Every compare-and-set in one round trip (EVAL, so a flushed script cache
-        cannot fail it); Redis Cluster: one script call each (keys on many nodes)."""
+        cannot fail it), on a connection of the writes' own (no pool round trip);
+        Redis Cluster: one script call each (keys on many nodes)."""
         if not writes:
             return []
         if self._pool is None:
@@ -210,26 +218,94 @@ class RedisConversationStore(ConversationStore):
                 bool(self._script(keys=[self.key(r.conversation_id)], args=self._args(r, st, now)))
                 for r, st in writes
             ]
-        parts = []
-        for read, state in writes:
-            args = self._args(read, state, now)
-            head = b"*%d\r\n$4\r\nEVAL\r\n%s$1\r\n1\r\n" % (4 + len(args), _bulk(_SCRIPT_BYTES))
-            parts.append(head + _bulk(self.key(read.conversation_id)) + b"".join(map(_bulk, args)))
-        payload = b"".join(parts)
-        conn = self._pool.get_connection()
-        try:
-            replies: list[Any] = conn.retry.call_with_retry(
-                lambda: self._exchange(conn, payload, len(writes)),
-                lambda _error: conn.disconnect(),
-            )
-        except BaseException:
-            conn.disconnect()  # unread replies must not reach the next user
-            raise
-        finally:
-            self._pool.release(conn)
-        return [bool(r) for r in replies]
+        payload = b"".join([self._payload(read, state, now) for read, state in writes])
+        return [bool(r) for r in self._send(payload, len(writes))]
+
+    def _send(self, payload: bytes, count: int) -> list[Any]:
+        """``count`` commands' replies, on the writes' own connection."""
+        with self._conn_lock:
+            if self._conn is None:
+                assert self._pool is not None  # only the single-node path sends raw bytes
+                self._conn = self._pool.make_connection()
+            conn = self._conn
+            try:
+                replies: list[Any] = conn.retry.call_with_retry(
+                    lambda: self._exchange(conn, payload, count),
+                    lambda _error: conn.disconnect(),
+                )
+            except BaseException:
+                conn.disconnect()  # unread replies must not reach the next write
+                raise
+        return replies
 
     @staticmethod
     def _exchange(conn: Any, payload: bytes, count: int) -> list[Any]:
         conn.send_packed_command([payload])
         return [conn.read_response() for _ in range(count)]
+
+    # --- deferred writes ---------------------------------------------------------------
+
+    def defer(self, updates: Sequence[Update]) -> list[Update]:
+        """Fold each conversation's updates onto the read they carry and queue one
+        compare-and-set per conversation for the next round trip."""
+        groups: dict[str, list[Update]] = {}
+        for update in updates:
+            groups.setdefault(update[0], []).append(update)
+        leftovers: list[Update] = []
+        entries = []
+        now = self.clock()
+        for cid, group in groups.items():
+            first = group[0][2]
+            if first is None or first.unavailable:
+                leftovers += group
+                continue
+            state = first.state
+            for _, fold, _ in group:
+                folded = fold(state)
+                if folded is None:
+                    metrics.conversation_write("turn", UNMATCHED)
+                else:
+                    state = folded
+            if state is not None and state is not first.state:
+                again = tuple((cid, fold, None) for _, fold, _ in group)
+                entries.append(Entry(self._payload(first, state, now), cid, again))
+        self._outbox.put(entries)
+        return leftovers
+
+    def take_outbox(self) -> list[Entry]:
+        return self._outbox.take()
+
+    def outbox_payload(self, taken: Sequence[Entry]) -> bytes:
+        return b"".join([e.payload for e in taken])
+
+    def settle(self, taken: Sequence[Entry], replies: Sequence[Any] | None) -> None:
+        retry: list[Update] = []
+        for i, entry in enumerate(taken):
+            if replies is not None and replies[i] == 1:
+                for _ in entry.updates:
+                    metrics.conversation_write("turn", OK)
+            else:  # lost its race, or its fate is unknown: folds are idempotent, redo
+                retry += entry.updates
+        self._outbox.done(taken)
+        if retry:
+            self.on_retry(retry)
+
+    def flush_outbox(self) -> None:
+        taken = self._outbox.take()
+        if not taken:
+            return
+        try:
+            replies = self._send(self.outbox_payload(taken), len(taken))
+        except Exception:
+            self.settle(taken, None)
+            raise
+        self.settle(taken, replies)
+
+    def wait_landed(self, conversation_ids: Sequence[str], timeout_s: float) -> None:
+        self._outbox.wait_landed(conversation_ids, timeout_s)
+
+    def close(self) -> None:
+        with self._conn_lock:
+            if self._conn is not None:
+                self._conn.disconnect()
+                self._conn = None

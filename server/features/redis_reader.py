@@ -185,29 +185,38 @@ class RedisFeatureReader(FeatureReader):
         conversations: ConversationStore,
         conversation_ids: Sequence[str],
     ) -> tuple[list[CustomerFeatures], list[ConversationRead]]:
-        """The customers' HMGETs and the conversations' reads in one pipeline."""
+        """The customers' HMGETs and the conversations' reads in one pipeline, behind
+        the conversation writes queued so far (``conversation_outbox``)."""
         extra = conversations.commands(conversation_ids)
         if extra is None:
             return super().read_with(customer_ids, conversations, conversation_ids)
+        conversations.wait_landed(conversation_ids, self.self_timeout_s or 1.0)
+        taken = conversations.take_outbox() if self._pool is not None else []
+        prefix = conversations.outbox_payload(taken)
         try:
-            replies = self._hmget_many(customer_ids, extra)
-        except redis.TimeoutError as exc:
-            raise FeatureReadError("feature_timeout", repr(exc)) from exc
+            replies = self._hmget_many(customer_ids, extra, prefix, len(taken))
         except redis.RedisError as exc:
-            raise FeatureReadError("feature_store_unavailable", repr(exc)) from exc
+            conversations.settle(taken, None)
+            reason = "feature_timeout" if isinstance(exc, redis.TimeoutError) else None
+            raise FeatureReadError(reason or "feature_store_unavailable", repr(exc)) from exc
+        k, n = len(taken), len(customer_ids)
+        conversations.settle(taken, replies[:k])
         now = self._clock()
-        n = len(customer_ids)
         rows = [
             self._decode(cid, reply, now)
-            for cid, reply in zip(customer_ids, replies[:n], strict=True)
+            for cid, reply in zip(customer_ids, replies[k : k + n], strict=True)
         ]
-        return rows, conversations.parse(conversation_ids, replies[n:], now)
+        return rows, conversations.parse(conversation_ids, replies[k + n :], now)
 
     def _hmget_many(
-        self, customer_ids: Sequence[str], extra: Sequence[tuple[bytes, ...]] = ()
+        self,
+        customer_ids: Sequence[str],
+        extra: Sequence[tuple[bytes, ...]] = (),
+        prefix: bytes = b"",
+        prefixed: int = 0,
     ) -> list[Any]:
-        """Every customer's HMGET reply, in order, then the replies of the ``extra``
-        commands, in one round trip."""
+        """The replies of ``prefixed`` raw commands ``prefix`` (single node only), then
+        every customer's HMGET, then the ``extra`` commands, in one round trip."""
         if self._pool is None:
             with self._client.pipeline(transaction=False) as pipe:
                 for cid in customer_ids:
@@ -216,11 +225,11 @@ class RedisFeatureReader(FeatureReader):
                     pipe.execute_command(*command)
                 return list(pipe.execute())
         head, fields = self._hmget_head, self._hmget_fields
-        parts = [head + _bulk(self.key(cid)) + fields for cid in customer_ids]
+        parts = [prefix, *(head + _bulk(self.key(cid)) + fields for cid in customer_ids)]
         for command in extra:
             parts.append(b"*%d\r\n" % len(command) + b"".join(_bulk(a) for a in command))
         payload = b"".join(parts)
-        count = len(customer_ids) + len(extra)
+        count = prefixed + len(customer_ids) + len(extra)
         conn = self._pool.get_connection()
         try:
             # As redis-py's own pipeline: a pooled connection the server closed is
