@@ -33,17 +33,14 @@ from modelio.conversation import (
     to_row,
 )
 from modelio.feast_compat import redis_field, redis_key
-from server import metrics
 from server.features.base import Clock, CustomerFeatures, is_live, now_clock
 from server.features.conversation import (
-    OK,
-    UNMATCHED,
     ConversationRead,
     ConversationStore,
     Update,
     read_of,
 )
-from server.features.conversation_outbox import Entry, Outbox
+from server.features.conversation_outbox import DeferredWrites, Outbox
 from server.features.conversation_wire import (
     SCRIPT,
     SCRIPT_BYTES,
@@ -55,7 +52,7 @@ from server.features.conversation_wire import (
 from server.features.value_codec import decode_value
 
 
-class RedisConversationStore(ConversationStore):
+class RedisConversationStore(DeferredWrites, ConversationStore):
     """``conversation_state_fv`` rows on Redis (or Redis Cluster: one key per script)."""
 
     def __init__(self, store: Any, client: Any, retries: int, clock: Clock = now_clock) -> None:
@@ -242,67 +239,6 @@ class RedisConversationStore(ConversationStore):
     def _exchange(conn: Any, payload: bytes, count: int) -> list[Any]:
         conn.send_packed_command([payload])
         return [conn.read_response() for _ in range(count)]
-
-    # --- deferred writes ---------------------------------------------------------------
-
-    def defer(self, updates: Sequence[Update]) -> list[Update]:
-        """Fold each conversation's updates onto the read they carry and queue one
-        compare-and-set per conversation for the next round trip."""
-        groups: dict[str, list[Update]] = {}
-        for update in updates:
-            groups.setdefault(update[0], []).append(update)
-        leftovers: list[Update] = []
-        entries = []
-        now = self.clock()
-        for cid, group in groups.items():
-            first = group[0][2]
-            if first is None or first.unavailable:
-                leftovers += group
-                continue
-            state = first.state
-            for _, fold, _ in group:
-                folded = fold(state)
-                if folded is None:
-                    metrics.conversation_write("turn", UNMATCHED)
-                else:
-                    state = folded
-            if state is not None and state is not first.state:
-                again = tuple((cid, fold, None) for _, fold, _ in group)
-                entries.append(Entry(self._payload(first, state, now), cid, again))
-        self._outbox.put(entries)
-        return leftovers
-
-    def take_outbox(self) -> list[Entry]:
-        return self._outbox.take()
-
-    def outbox_payload(self, taken: Sequence[Entry]) -> bytes:
-        return b"".join([e.payload for e in taken])
-
-    def settle(self, taken: Sequence[Entry], replies: Sequence[Any] | None) -> None:
-        retry: list[Update] = []
-        for i, entry in enumerate(taken):
-            if replies is not None and replies[i] == 1:
-                for _ in entry.updates:
-                    metrics.conversation_write("turn", OK)
-            else:  # lost its race, or its fate is unknown: folds are idempotent, redo
-                retry += entry.updates
-        self._outbox.done(taken)
-        if retry:
-            self.on_retry(retry)
-
-    def flush_outbox(self) -> None:
-        taken = self._outbox.take()
-        if not taken:
-            return
-        try:
-            replies = self._send(self.outbox_payload(taken), len(taken))
-        except Exception:
-            self.settle(taken, None)
-            raise
-        self.settle(taken, replies)
-
-    def wait_landed(self, conversation_ids: Sequence[str], timeout_s: float) -> None:
-        self._outbox.wait_landed(conversation_ids, timeout_s)
 
     def close(self) -> None:
         with self._conn_lock:

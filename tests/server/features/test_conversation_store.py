@@ -207,3 +207,42 @@ def test_redis_reads_conversations_in_the_customers_pipeline(
     assert reads[1].state is None and reads[1].version is None
     assert reads[0] == store.read([cid])[0]
     reader.close()
+
+
+@pytest.mark.redis
+def test_deferred_writes_ride_the_next_read_and_losers_are_redone(
+    engine_feast_repo: FeastFixture, engine_redis: RedisServer
+) -> None:
+    feast = engine_feast_repo.store("redis", engine_redis.address)
+    reader = RedisFeatureReader(feast, FEATURE_SERVICE)
+    store = RedisConversationStore(feast, reader.client, 8)
+    retried: list[Any] = []
+    store.on_retry = retried.extend
+    cid = _conv()
+    store.update(cid, _turn("self_service_article", "d1"))
+    (seen,) = store.read([cid])
+    assert store.defer([(cid, _turn("guided_troubleshooting", "d2"), seen)]) == []
+    assert len(store._outbox) == 1
+    _, (got,) = reader.read_with(list(engine_feast_repo.known_ids[:2]), store, [cid])
+    assert got.state is not None and got.state.turns == 2  # written ahead of the read
+    assert len(store._outbox) == 0 and retried == []
+    # A write folded onto a read that is out of date loses its race: redone elsewhere.
+    late = _turn("priority_queue", "d3")
+    store.defer([(cid, late, seen)])
+    store.flush_outbox()
+    assert retried == [(cid, late, None)]
+    assert store.read([cid])[0].state.turns == 2  # type: ignore[union-attr]
+    # Nothing to fold onto (no read): left to the caller's slow path.
+    assert store.defer([(cid, late, None)]) == [(cid, late, None)]
+    reader.close()
+    store.close()
+
+
+def test_turn_folds_are_idempotent() -> None:
+    """A write whose reply was lost is redone; the turn it carried must not count twice."""
+    from server.engine.conversations import _turn as engine_turn
+    from tests.support.engines import turn
+
+    fold = engine_turn(turn("C1"), "self_service_article", "d1")
+    once = fold(None)
+    assert fold(once) is once and once.turns == 1
