@@ -245,4 +245,4 @@ def test_turn_folds_are_idempotent() -> None:
 
     fold = engine_turn(turn("C1"), "self_service_article", "d1")
     once = fold(None)
-    assert fold(once) is once and once.turns == 1
+    assert once is not None and fold(once) is once and once.turns == 1
