@@ -24,6 +24,7 @@ lost update never fails the answer or the outcome: it is counted
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ UNAVAILABLE_STATE = "conversation_state_unavailable"
 #: How long a read waits for its conversation's queued updates, and an outcome for its own.
 READ_WAIT_S = 0.1
 OUTCOME_WAIT_S = 2.0
+WARN_INTERVAL_S = 60.0
 
 
 class ConversationTracker:
@@ -57,6 +59,7 @@ class ConversationTracker:
         """``background``: updates run on a writer thread (else on the caller's)."""
         self.store = store
         self.stale_s = stale_s
+        self._warned = -WARN_INTERVAL_S
         self._writer = (
             ConversationWriter(self._apply, idle=self._flush_outbox) if background else None
         )
@@ -141,8 +144,15 @@ class ConversationTracker:
     def _flush_outbox(self) -> None:
         try:
             self.store.flush_outbox()
-        except Exception:  # its updates went to the slow path (settle); say so once
-            log.warning("conversation state writes failed; retrying", exc_info=True)
+        except Exception:  # its updates went to the slow path (settle), which counts them
+            self._warn("conversation state writes failed; redoing them")
+
+    def _warn(self, message: str) -> None:
+        # A store outage fails every update: say so once a minute, not per batch.
+        now = time.monotonic()
+        if now - self._warned >= WARN_INTERVAL_S:
+            self._warned = now
+            log.warning(message, exc_info=True)
 
     def _submit(self, items: list[tuple[str, Any]]) -> None:
         if self._writer is None:
@@ -160,7 +170,7 @@ class ConversationTracker:
         except Exception:  # never fail an answer the caller is about to get
             for kind in kinds:
                 metrics.conversation_write(kind, "failed")
-            log.warning("conversation state update failed", extra={"kinds": kinds}, exc_info=True)
+            self._warn("conversation state update failed (answers are not affected)")
             return
         for kind, result in zip(kinds, results, strict=True):
             metrics.conversation_write(kind, result)

@@ -84,7 +84,7 @@ class ConversationStore(ABC):
         """Store ``state`` stamped ``now`` if the row still has ``read.version``; False
         (nothing written) when another update got there first."""
 
-    def commands(self, conversation_ids: Sequence[str]) -> list[tuple[bytes, ...]] | None:
+    def commands(self, conversation_ids: Sequence[str]) -> list[tuple[str | bytes, ...]] | None:
         """Raw store commands reading these rows, for a reader that sends them in the
         customer's own round trip (:meth:`parse` reads the replies); None: not supported."""
         return None

@@ -129,8 +129,9 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
         )
         return redis_key(self._project, entity, self._key_version)
 
-    def commands(self, conversation_ids: Sequence[str]) -> list[tuple[bytes, ...]]:
-        return [(b"HMGET", self.key(cid), *self._read_fields) for cid in conversation_ids]
+    def commands(self, conversation_ids: Sequence[str]) -> list[tuple[str | bytes, ...]]:
+        # The command name as str: a cluster pipeline looks its routing policy up by it.
+        return [("HMGET", self.key(cid), *self._read_fields) for cid in conversation_ids]
 
     def parse(
         self, conversation_ids: Sequence[str], replies: Sequence[Any], now: float

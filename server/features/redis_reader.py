@@ -211,7 +211,7 @@ class RedisFeatureReader(FeatureReader):
     def _hmget_many(
         self,
         customer_ids: Sequence[str],
-        extra: Sequence[tuple[bytes, ...]] = (),
+        extra: Sequence[tuple[str | bytes, ...]] = (),
         prefix: bytes = b"",
         prefixed: int = 0,
     ) -> list[Any]:
@@ -227,7 +227,8 @@ class RedisFeatureReader(FeatureReader):
         head, fields = self._hmget_head, self._hmget_fields
         parts = [prefix, *(head + _bulk(self.key(cid)) + fields for cid in customer_ids)]
         for command in extra:
-            parts.append(b"*%d\r\n" % len(command) + b"".join(_bulk(a) for a in command))
+            raw = [a.encode() if isinstance(a, str) else a for a in command]
+            parts.append(b"*%d\r\n" % len(raw) + b"".join(_bulk(a) for a in raw))
         payload = b"".join(parts)
         count = prefixed + len(customer_ids) + len(extra)
         conn = self._pool.get_connection()
