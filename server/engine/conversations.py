@@ -11,9 +11,11 @@ request without one reads and writes nothing) the engine
    older than ``realtime_stale_s``; then the turn is decided from the batch profile
    as a first turn and ``realtime_fallback_reasons`` says why;
 3. after the answers are built, folds each turn into its conversation with a
-   compare-and-set (:meth:`ConversationTracker.after_decisions`), on the writer's
-   thread (:mod:`server.engine.conversation_writer`), so the answer does not wait
-   for it; a conversation's next read waits for its queued updates.
+   compare-and-set (:meth:`ConversationTracker.after_decisions`) the answer does not
+   wait for: on Redis queued for the next feature read's pipeline
+   (:mod:`server.features.conversation_outbox`), elsewhere (and for a write that lost
+   its race) on the writer's thread (:mod:`server.engine.conversation_writer`); a
+   conversation's next read sees or waits for its queued updates.
 
 Outcomes carrying a conversation id update its state too
 (:meth:`ConversationTracker.after_outcomes`, which waits for the update). A failed or
@@ -64,12 +66,13 @@ class ConversationTracker:
             ConversationWriter(self._apply, idle=self._flush_outbox) if background else None
         )
         # A deferred write that lost its race is redone from a fresh read (slow path).
-        store.on_retry = lambda updates: self._submit(  # type: ignore[attr-defined]
+        store.on_retry = lambda updates: self._submit(
             [(cid, ("turn", fold, None)) for cid, fold, _ in updates]
         )
 
     def flush(self, timeout_s: float | None = None) -> bool:
-        """Wait until every submitted update ran."""
+        """Send the deferred writes and wait until every submitted update ran."""
+        self._flush_outbox()
         return self._writer is None or self._writer.flush(timeout_s)
 
     def close(self, timeout_s: float | None = None) -> None:

@@ -74,6 +74,8 @@ class ConversationStore(ABC):
     def __init__(self, retries: int, clock: Clock = now_clock) -> None:
         self.retries = retries
         self.clock = clock
+        #: Where updates whose deferred write lost its race go (set by the engine).
+        self.on_retry: Callable[[list[Update]], None] = lambda updates: None
 
     @abstractmethod
     def read(self, conversation_ids: Sequence[str]) -> list[ConversationRead]:

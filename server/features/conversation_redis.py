@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -37,7 +37,6 @@ from server.features.base import Clock, CustomerFeatures, is_live, now_clock
 from server.features.conversation import (
     ConversationRead,
     ConversationStore,
-    Update,
     read_of,
 )
 from server.features.conversation_outbox import DeferredWrites, Outbox
@@ -79,8 +78,6 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
         self._conn_lock = threading.Lock()
         self._outbox = Outbox()
         self.deferred = self._pool is not None  # a cluster pipeline takes no raw bytes
-        #: Where updates whose deferred write lost (or was lost) go: the writer's slow path.
-        self.on_retry: Callable[[list[Update]], None] = lambda updates: None
         argc = 4 + 3 + 2 * len(fields) + 2  # EVAL script numkeys key, then ARGV
         self._eval_head = b"*%d\r\n$4\r\nEVAL\r\n%s$1\r\n1\r\n" % (argc, bulk(SCRIPT_BYTES))
         self._version_bulk = bulk(self._version_field)
