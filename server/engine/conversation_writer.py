@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 Item = tuple[str, Any]
 #: Most updates handed to the batch function at once.
 MAX_BATCH = 256
+#: How long after the last deferred write the idle function keeps running.
+LINGER_S = 1.0
 
 
 class ConversationWriter:
@@ -43,11 +46,15 @@ class ConversationWriter:
         max_queued: int = 10_000,
         full_wait_s: float = 1.0,
     ) -> None:
-        """``idle`` runs on the thread at least every ``idle_s`` (the deferred writes no
-        feature read has carried yet)."""
+        """``idle`` runs on the thread every ``idle_s`` while deferred writes are about
+        (:meth:`poke`, the writes no feature read has carried yet); a second after the
+        last poke the thread sleeps until work comes, so a server whose requests name
+        no conversation pays nothing for it."""
         self._apply = apply_batch
         self._idle = idle
         self._idle_s = idle_s
+        self._poked = -LINGER_S
+        self._sleeping = False
         self._queue: deque[Item] = deque()
         self._pending: Counter[str] = Counter()
         self._cond = threading.Condition()
@@ -74,6 +81,13 @@ class ConversationWriter:
         if inline:  # closed or still full: do it here rather than lose it
             self._apply(items)
 
+    def poke(self) -> None:
+        """Deferred writes wait: run the idle function soon (wakes a sleeping thread)."""
+        self._poked = time.monotonic()
+        if self._sleeping:
+            with self._cond:
+                self._cond.notify_all()
+
     def pending(self, conversation_id: str) -> bool:
         """Whether updates of ``conversation_id`` are queued or running."""
         return self._pending.get(conversation_id, 0) > 0
@@ -96,13 +110,19 @@ class ConversationWriter:
             self._cond.notify_all()
         self._thread.join(timeout_s)
 
+    def _woken(self, since: float) -> Callable[[], bool]:
+        return lambda: bool(self._queue) or self._closed or self._poked > since
+
     def _run(self) -> None:
         while True:
             if self._idle is not None:
                 self._idle()
             with self._cond:
-                timeout = self._idle_s if self._idle is not None else None
-                self._cond.wait_for(lambda: self._queue or self._closed, timeout)
+                slept_at = time.monotonic()
+                active = self._idle is not None and slept_at - self._poked < LINGER_S
+                self._sleeping = not active
+                self._cond.wait_for(self._woken(slept_at), self._idle_s if active else None)
+                self._sleeping = False
                 if not self._queue:
                     if self._closed:
                         return  # closed and drained

@@ -122,6 +122,7 @@ class ConversationTracker:
             return
         if self.store.deferred and self._writer is not None:
             deferred = self.store.defer([(cid, fold, first) for cid, (_, fold, first) in items])
+            self._writer.poke()  # sends them if no feature read does within idle_s
             items = [(cid, ("turn", fold, first)) for cid, fold, first in deferred]
         if items:
             self._submit(items)

@@ -274,3 +274,30 @@ def test_close_runs_the_queued_updates(greedy: ModelRunner) -> None:
     engine.decide_batch([_turn(f"conv-{i}") for i in range(20)])
     engine.close()
     assert len(store.rows) == 20
+
+
+def test_writer_sleeps_until_deferred_writes_wait() -> None:
+    """Without conversations the writer thread does nothing at all; a poke wakes it."""
+    import time
+
+    from server.engine.conversation_writer import ConversationWriter
+
+    calls: list[float] = []
+    woke = threading.Event()
+
+    def idle() -> None:
+        calls.append(time.monotonic())
+        if len(calls) > 1:
+            woke.set()
+
+    writer = ConversationWriter(lambda items: None, idle=idle, idle_s=0.001)
+    try:
+        deadline = time.monotonic() + 5
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        assert len(calls) == 1  # ran once at start, then asleep: never poked
+        writer.poke()
+        assert woke.wait(5.0)
+    finally:
+        writer.close(5.0)
