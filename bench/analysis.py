@@ -52,6 +52,12 @@ TARGETS: tuple[Target, ...] = (
         1.05,
     ),
     Target(
+        "decide_conv_over_decide_p50",
+        "decide p50 with conversation state / without (conversation state costs <= 15%)",
+        "<=",
+        1.15,
+    ),
+    Target(
         "decide_cpu_shadow_over_decide",
         "server CPU per Decide with one shadow version / without (shadow costs <= 25%)",
         "<=",
@@ -122,6 +128,13 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "decide_rps_shadow_over_decide": _ratio(
             _p50(results, "decide_shadow", "rps"), _p50(results, "decide", "rps")
         ),
+        "decide_conv_over_decide_p50": _ratio(
+            _p50(results, "decide_conv"), _p50(results, "decide")
+        ),
+        "decide_cpu_conv_over_decide": _ratio(
+            _p50(results, "decide_conv", "server_cpu_us_per_call"),
+            _p50(results, "decide", "server_cpu_us_per_call"),
+        ),
         "decide_cpu_traced_over_decide": _ratio(
             _p50(results, "decide_traced", "server_cpu_us_per_call"),
             _p50(results, "decide", "server_cpu_us_per_call"),
@@ -184,6 +197,14 @@ def breakdown(results: dict[str, Any]) -> list[str]:
         ]
     lines += _cpu_cost(results)
     lines += _tracing_cost(results)
+    conv = values.get("decide_conv_over_decide_p50")
+    if conv is not None:
+        lines += [
+            "",
+            f"In a conversation (`decide_conv`: its state read in the customer's pipeline, "
+            f"a compare-and-set after each answer) decide p50 is {conv:g} x `decide`'s, "
+            f"server CPU per Decide {values['decide_cpu_conv_over_decide']} x.",
+        ]
     two = values.get("decide_2w_over_echo_p50")
     if two is not None:
         lines += [

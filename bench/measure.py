@@ -67,6 +67,7 @@ def _workload(cfg: MeasureConfig, known: tuple[str, ...], entry: Entry) -> Workl
         unknown_share=cfg.unknown_share,
         batch_size=entry.batch_size,
         seed=cfg.seed,
+        conversations=entry.conversations,
     )
 
 

@@ -19,6 +19,8 @@ ENTRY_NOTES = {
     "decide_nolog": "`decide` with `decision_log=off`: the decision log's cost, same run",
     "decide_shadow": "`decide` with an experiment scoring one shadow version on every call "
     "(logged): the shadow's cost, same run",
+    "decide_conv": "`decide`, each call a turn of one of 2,000 conversations (state read "
+    "with the customer, compare-and-set after the answer): conversation state's cost",
     "decide_traced": "`decide` with OpenTelemetry tracing on (spans made and batched, then "
     "discarded): tracing's cost, same run",
 }

@@ -9,8 +9,8 @@ from typing import Any
 from bench.measure import MeasureConfig
 from bench.search import SearchSpec
 
-#: Entries ``--quick`` runs: the floors, Decide with the log on and off and with a
-#: shadow, and the batch against Feast's own batch.
+#: Entries ``--quick`` runs: the floors, Decide with the log on and off, with a
+#: shadow and in a conversation, and the batch against Feast's own batch.
 QUICK_ENTRIES = (
     "echo",
     "echo_full",
@@ -21,6 +21,7 @@ QUICK_ENTRIES = (
     "batch100",
     "echo_full_c1",
     "decide_c1",
+    "decide_conv",
 )
 QUICK = {"customers": 3000, "duration": 9.0, "warmup": 1.0, "rounds": 3}
 TINY = {

@@ -20,7 +20,13 @@ entry                     server                           call
 ``decide_traced``         ``python -m server``, tracing    Decide
 ``echo_full_c1``          as ``echo_full``                 Decide, 1 caller
 ``decide_c1``             as ``decide``                    Decide, 1 caller
+``decide_conv``           as ``decide``                    Decide in a conversation
 ========================  ===============================  =========================
+
+``decide_conv`` sends the same Decides to the same server as ``decide``, each one a
+turn of one of 2,000 conversations (``conversation_id``): its state is read in the
+customer's pipeline and updated by a compare-and-set after every answer, so the two
+give conversation state's cost in the same run.
 
 ``decide`` runs as the product does, with the decision log on (the embedded parquet
 sink in the bench's work folder); ``decide_nolog`` is the same server with
@@ -74,6 +80,7 @@ class Entry:
     batch_size: int = 1
     processes: int = 0  # client processes; 0: the bench's --processes
     concurrency: int = 0  # closed-loop callers; 0: the bench's --concurrency
+    conversations: int = 0  # > 0: each Decide is a turn of one of this many conversations
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -93,6 +100,7 @@ ENTRIES: tuple[Entry, ...] = (
     # One caller, one call at a time: what a bot backend calling turn by turn pays.
     Entry("echo_full_c1", "echo_full", "decide", concurrency=1),
     Entry("decide_c1", "decide", "decide", concurrency=1),
+    Entry("decide_conv", "decide", "decide", conversations=2000),
 )
 SERVERS: tuple[str, ...] = (
     "echo",

@@ -1,4 +1,4 @@
-"""Entities: everything in this repository is keyed by the customer."""
+"""Entities: customers, and the conversations the chatbot holds with them."""
 
 from feast import Entity, ValueType
 
@@ -7,4 +7,11 @@ customer = Entity(
     join_keys=["customer_id"],
     value_type=ValueType.STRING,
     description="A support customer, identified by the CRM's customer id (e.g. C0000042).",
+)
+
+conversation = Entity(
+    name="conversation",
+    join_keys=["conversation_id"],
+    value_type=ValueType.STRING,
+    description="One chat conversation, identified by the bot backend's conversation id.",
 )

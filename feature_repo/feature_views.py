@@ -2,16 +2,19 @@
 
 TTLs say how long a value may be served: a profile changes rarely, engagement snapshots
 are weekly, so a four-week-old engagement figure is stale and served as missing.
+``conversation_state_fv`` (modelio.conversation) is keyed by the conversation, not the
+customer, and written by the server itself; its TTL is the idle timeout of a conversation.
 """
 
 from datetime import timedelta
 
 from data_sources import (
+    conversation_state_push_source,
     customer_profile_push_source,
     engagement_push_source,
     support_history_push_source,
 )
-from entities import customer
+from entities import conversation, customer
 from feast import FeatureView, Field
 from feast.types import Bool, Float64, Int64, String
 
@@ -68,4 +71,25 @@ engagement_fv = FeatureView(
     online=True,
     source=engagement_push_source,
     tags={"owner": "product-analytics"},
+)
+
+conversation_state_fv = FeatureView(
+    name="conversation_state_fv",
+    entities=[conversation],
+    # modelio.conversation.IDLE_TTL_S: an idle conversation's state is served as missing.
+    ttl=timedelta(seconds=1800),
+    schema=[
+        Field(name="started_s", dtype=Float64, description="Unix time of the first turn"),
+        Field(name="turns", dtype=Int64, description="Turns decided so far"),
+        Field(name="first_sentiment", dtype=Float64, description="Sentiment of the first turn"),
+        Field(name="min_sentiment", dtype=Float64, description="Lowest sentiment so far"),
+        Field(name="last_sentiment", dtype=Float64, description="Sentiment of the latest turn"),
+        Field(name="categories_mask", dtype=Int64, description="Bit per issue category seen"),
+        Field(name="actions", dtype=String, description="Chosen actions, comma-separated"),
+        Field(name="outcomes", dtype=String, description="Their outcomes: ? unknown, 0, 1"),
+        Field(name="decision_ids", dtype=String, description="Their decision ids"),
+    ],
+    online=True,
+    source=conversation_state_push_source,
+    tags={"owner": "personalization-server", "realtime": "true"},
 )

@@ -52,6 +52,8 @@ class Workload:
     pool_size: int = 4096
     seed: int = 1
     feature_service: str = "personalization_v1"
+    #: > 0: every Decide is a turn of one of this many conversations (conversation_id)
+    conversations: int = 0
 
     @property
     def method(self) -> str:
@@ -86,6 +88,8 @@ def decide_request(rng: random.Random, work: Workload, request_id: str) -> Any:
     channel = _pick(rng, CHANNELS)
     device = rng.choice((2, 2, 3)) if channel == 2 else _pick(rng, DEVICES)
     req = pb.DecideRequest(customer_id=_customer(rng, work), request_id=request_id)
+    if work.conversations:
+        req.conversation_id = f"lg-conv-{rng.randrange(work.conversations):07d}"
     ctx: Any = req.context  # enum fields take plain ints
     ctx.channel = channel
     ctx.device_type = device

@@ -25,7 +25,7 @@ from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server import metrics, tracing
 from server.audit.interceptor import build_audit
 from server.engine.outcomes import OutcomeRecorder
-from server.engine.protocol import Engine, HasRecordLog
+from server.engine.protocol import Engine, HasConversations, HasRecordLog
 from server.gc_tuning import tune_gc
 from server.logging_setup import configure_logging
 from server.logs.base import NullLog, RecordLog
@@ -91,9 +91,9 @@ def _add_services(
     record_log: RecordLog,
     on_admin_change: OnChange | None,
 ) -> tuple[health.HealthServicer, ModelReloader | None]:
-    servicer = PersonalizationServicer(
-        engine, settings, OutcomeRecorder(record_log), principal=current_key_id
-    )
+    conversations = engine.conversations if isinstance(engine, HasConversations) else None
+    recorder = OutcomeRecorder(record_log, conversations=conversations)
+    servicer = PersonalizationServicer(engine, settings, recorder, principal=current_key_id)
     pb_grpc.add_PersonalizationServiceServicer_to_server(servicer, server)
     reloader = None
     if isinstance(engine, Reloadable):

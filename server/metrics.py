@@ -27,6 +27,12 @@ personalization_log_records_total{kind,result}  counter  decision/outcome log ro
                                                          log closed), failed (the sink
                                                          kept failing)
 personalization_log_queue_depth{kind}           gauge    rows queued for the log writer
+personalization_conversation_state_writes_      counter  conversation-state updates by
+total{kind,result}                                       kind (turn, outcome) and result:
+                                                         ok, unmatched (outcome of a
+                                                         decision not remembered), lost
+                                                         (raced past the retries),
+                                                         failed (store error)
 ==============================================  =======  ==============================
 """
 
@@ -89,6 +95,13 @@ LOG_RECORDS = Counter(
 )
 LOG_QUEUE_DEPTH = Gauge(
     "personalization_log_queue_depth", "Rows waiting for the log writer, per kind.", ["kind"]
+)
+CONVERSATION_WRITES = Counter(
+    "personalization_conversation_state_writes",
+    "Conversation-state updates by kind (turn, outcome) and result: ok, unmatched (an "
+    "outcome of a decision the conversation does not remember), lost (a compare-and-set "
+    "race still lost after the retries) or failed (the store failed).",
+    ["kind", "result"],
 )
 _STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 _D = TypeVar("_D", bound=Decided)
@@ -158,6 +171,11 @@ def log_records(kind: str, result: str, count: int) -> None:
     """Count ``count`` log rows of ``kind`` as ``logged``, ``dropped`` or ``failed``."""
     if count:
         LOG_RECORDS.labels(kind, result).inc(count)
+
+
+def conversation_write(kind: str, result: str) -> None:
+    """Count one conversation-state update of ``kind`` by its ``result``."""
+    CONVERSATION_WRITES.labels(kind, result).inc()
 
 
 def log_queue_depth(kind: str, depth: Callable[[], float]) -> None:

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from modelio.store import StoreSettings
+from server.settings_conversation import ConversationSettings
 from server.settings_events import EventSettings
 from server.settings_logs import DecisionLogSettings
 from server.settings_observability import ObservabilitySettings
@@ -23,7 +24,12 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class Settings(
-    EventSettings, ObservabilitySettings, DecisionLogSettings, SecuritySettings, StoreSettings
+    ConversationSettings,
+    EventSettings,
+    ObservabilitySettings,
+    DecisionLogSettings,
+    SecuritySettings,
+    StoreSettings,
 ):
     """All server settings; each one is the env var ``PERSONALIZATION_<NAME>``.
 
@@ -32,7 +38,8 @@ class Settings(
     TLS and the audit log from :class:`server.settings_security.SecuritySettings`; the
     decision log from :class:`server.settings_logs.DecisionLogSettings`; tracing from
     :class:`server.settings_observability.ObservabilitySettings`; the events consumer's
-    from :class:`server.settings_events.EventSettings`. Fields are in that
+    from :class:`server.settings_events.EventSettings`; conversation state from
+    :class:`server.settings_conversation.ConversationSettings`. Fields are in that
     order, then this class's own (network, limits, features and models, metrics,
     logging).
     """

@@ -26,53 +26,53 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(personalization/v1/personalization.proto\x12\x12personalization.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n\x0bTurnContext\x12,\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1b.personalization.v1.Channel\x12\x33\n\x0b\x64\x65vice_type\x18\x02 \x01(\x0e\x32\x1e.personalization.v1.DeviceType\x12\x39\n\x0eissue_category\x18\x03 \x01(\x0e\x32!.personalization.v1.IssueCategory\x12\x11\n\tsentiment\x18\x04 \x01(\x01\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x0e\n\x06locale\x18\x07 \x01(\t\x12\x12\n\nturn_index\x18\x08 \x01(\r\"j\n\rDecideRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x30\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x1f.personalization.v1.TurnContext\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"#\n\x07Segment\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\"W\n\x0e\x45scalationRisk\x12\x13\n\x0bprobability\x18\x01 \x01(\x01\x12\x30\n\x04\x62\x61nd\x18\x02 \x01(\x0e\x32\".personalization.v1.EscalationBand\"U\n\x0cScoredAction\x12*\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1a.personalization.v1.Action\x12\x19\n\x11predicted_success\x18\x02 \x01(\x01\"\xb9\x01\n\x0eNextBestAction\x12*\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1a.personalization.v1.Action\x12\x19\n\x11predicted_success\x18\x02 \x01(\x01\x12\x12\n\npropensity\x18\x03 \x01(\x01\x12\x14\n\x0creason_codes\x18\x04 \x03(\t\x12\x36\n\x0c\x61lternatives\x18\x05 \x03(\x0b\x32 .personalization.v1.ScoredAction\"P\n\nStyleHints\x12\x30\n\tformality\x18\x01 \x01(\x0e\x32\x1d.personalization.v1.Formality\x12\x10\n\x08language\x18\x02 \x01(\t\"\xc8\x03\n\x0e\x44\x65\x63ideResponse\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12,\n\x07segment\x18\x03 \x01(\x0b\x32\x1b.personalization.v1.Segment\x12;\n\x0f\x65scalation_risk\x18\x04 \x01(\x0b\x32\".personalization.v1.EscalationRisk\x12<\n\x10next_best_action\x18\x05 \x01(\x0b\x32\".personalization.v1.NextBestAction\x12-\n\x05style\x18\x06 \x01(\x0b\x32\x1e.personalization.v1.StyleHints\x12\x14\n\x0cpersonalized\x18\x07 \x01(\x08\x12\x1f\n\x17not_personalized_reason\x18\x08 \x01(\t\x12\x10\n\x08\x64\x65graded\x18\t \x01(\x08\x12\x18\n\x10\x64\x65graded_reasons\x18\n \x03(\t\x12.\n\x0b\x66\x65\x61ture_age\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rmodel_version\x18\x0c \x01(\t\x12\x0b\n\x03\x61rm\x18\r \x01(\t\"I\n\x12\x44\x65\x63ideBatchRequest\x12\x33\n\x08requests\x18\x01 \x03(\x0b\x32!.personalization.v1.DecideRequest\"L\n\x13\x44\x65\x63ideBatchResponse\x12\x35\n\tresponses\x18\x01 \x03(\x0b\x32\".personalization.v1.DecideResponse\"\xb0\x01\n\x14RecordOutcomeRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08resolved\x18\x02 \x01(\x08\x12\x11\n\tescalated\x18\x03 \x01(\x08\x12\x11\n\x04\x63sat\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x06 \x01(\tB\x07\n\x05_csat\"P\n\x15RecordOutcomeResponse\x12\x10\n\x08recorded\x18\x01 \x01(\x08\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"W\n\x19RecordOutcomeBatchRequest\x12:\n\x08outcomes\x18\x01 \x03(\x0b\x32(.personalization.v1.RecordOutcomeRequest\"Z\n\x1aRecordOutcomeBatchResponse\x12<\n\tresponses\x18\x01 \x03(\x0b\x32).personalization.v1.RecordOutcomeResponse*\x8d\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43HANNEL_WEB_CHAT\x10\x01\x12\x16\n\x12\x43HANNEL_MOBILE_APP\x10\x02\x12\x15\n\x11\x43HANNEL_MESSAGING\x10\x03\x12\x11\n\rCHANNEL_EMAIL\x10\x04\x12\x11\n\rCHANNEL_VOICE\x10\x05*r\n\nDeviceType\x12\x1b\n\x17\x44\x45VICE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x45VICE_TYPE_DESKTOP\x10\x01\x12\x16\n\x12\x44\x45VICE_TYPE_MOBILE\x10\x02\x12\x16\n\x12\x44\x45VICE_TYPE_TABLET\x10\x03*\xdf\x01\n\rIssueCategory\x12\x1e\n\x1aISSUE_CATEGORY_UNSPECIFIED\x10\x00\x12\x1a\n\x16ISSUE_CATEGORY_BILLING\x10\x01\x12\x1c\n\x18ISSUE_CATEGORY_TECHNICAL\x10\x02\x12\x1a\n\x16ISSUE_CATEGORY_ACCOUNT\x10\x03\x12\x1b\n\x17ISSUE_CATEGORY_SHIPPING\x10\x04\x12\x1f\n\x1bISSUE_CATEGORY_CANCELLATION\x10\x05\x12\x1a\n\x16ISSUE_CATEGORY_GENERAL\x10\x06*\xf8\x01\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41\x43TION_SELF_SERVICE_ARTICLE\x10\x01\x12!\n\x1d\x41\x43TION_GUIDED_TROUBLESHOOTING\x10\x02\x12!\n\x1d\x41\x43TION_ACCOUNT_BILLING_ANSWER\x10\x03\x12\x1a\n\x16\x41\x43TION_RETENTION_OFFER\x10\x04\x12\x19\n\x15\x41\x43TION_PRIORITY_QUEUE\x10\x05\x12\x18\n\x14\x41\x43TION_HUMAN_HANDOFF\x10\x06\x12\x1e\n\x1a\x41\x43TION_PROACTIVE_FOLLOW_UP\x10\x07*\x80\x01\n\x0e\x45scalationBand\x12\x1f\n\x1b\x45SCALATION_BAND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45SCALATION_BAND_LOW\x10\x01\x12\x1a\n\x16\x45SCALATION_BAND_MEDIUM\x10\x02\x12\x18\n\x14\x45SCALATION_BAND_HIGH\x10\x03*R\n\tFormality\x12\x19\n\x15\x46ORMALITY_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46ORMALITY_FORMAL\x10\x01\x12\x14\n\x10\x46ORMALITY_CASUAL\x10\x02\x32\xa4\x03\n\x16PersonalizationService\x12O\n\x06\x44\x65\x63ide\x12!.personalization.v1.DecideRequest\x1a\".personalization.v1.DecideResponse\x12^\n\x0b\x44\x65\x63ideBatch\x12&.personalization.v1.DecideBatchRequest\x1a\'.personalization.v1.DecideBatchResponse\x12\x64\n\rRecordOutcome\x12(.personalization.v1.RecordOutcomeRequest\x1a).personalization.v1.RecordOutcomeResponse\x12s\n\x12RecordOutcomeBatch\x12-.personalization.v1.RecordOutcomeBatchRequest\x1a..personalization.v1.RecordOutcomeBatchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(personalization/v1/personalization.proto\x12\x12personalization.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa5\x02\n\x0bTurnContext\x12,\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1b.personalization.v1.Channel\x12\x33\n\x0b\x64\x65vice_type\x18\x02 \x01(\x0e\x32\x1e.personalization.v1.DeviceType\x12\x39\n\x0eissue_category\x18\x03 \x01(\x0e\x32!.personalization.v1.IssueCategory\x12\x11\n\tsentiment\x18\x04 \x01(\x01\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x0e\n\x06locale\x18\x07 \x01(\t\x12\x12\n\nturn_index\x18\x08 \x01(\r\"\x9c\x01\n\rDecideRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x30\n\x07\x63ontext\x18\x02 \x01(\x0b\x32\x1f.personalization.v1.TurnContext\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x1c\n\x0f\x63onversation_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x42\x12\n\x10_conversation_id\"#\n\x07Segment\x12\n\n\x02id\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\"W\n\x0e\x45scalationRisk\x12\x13\n\x0bprobability\x18\x01 \x01(\x01\x12\x30\n\x04\x62\x61nd\x18\x02 \x01(\x0e\x32\".personalization.v1.EscalationBand\"U\n\x0cScoredAction\x12*\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1a.personalization.v1.Action\x12\x19\n\x11predicted_success\x18\x02 \x01(\x01\"\xb9\x01\n\x0eNextBestAction\x12*\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x1a.personalization.v1.Action\x12\x19\n\x11predicted_success\x18\x02 \x01(\x01\x12\x12\n\npropensity\x18\x03 \x01(\x01\x12\x14\n\x0creason_codes\x18\x04 \x03(\t\x12\x36\n\x0c\x61lternatives\x18\x05 \x03(\x0b\x32 .personalization.v1.ScoredAction\"P\n\nStyleHints\x12\x30\n\tformality\x18\x01 \x01(\x0e\x32\x1d.personalization.v1.Formality\x12\x10\n\x08language\x18\x02 \x01(\t\"\x9c\x04\n\x0e\x44\x65\x63ideResponse\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12,\n\x07segment\x18\x03 \x01(\x0b\x32\x1b.personalization.v1.Segment\x12;\n\x0f\x65scalation_risk\x18\x04 \x01(\x0b\x32\".personalization.v1.EscalationRisk\x12<\n\x10next_best_action\x18\x05 \x01(\x0b\x32\".personalization.v1.NextBestAction\x12-\n\x05style\x18\x06 \x01(\x0b\x32\x1e.personalization.v1.StyleHints\x12\x14\n\x0cpersonalized\x18\x07 \x01(\x08\x12\x1f\n\x17not_personalized_reason\x18\x08 \x01(\t\x12\x10\n\x08\x64\x65graded\x18\t \x01(\x08\x12\x18\n\x10\x64\x65graded_reasons\x18\n \x03(\t\x12.\n\x0b\x66\x65\x61ture_age\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x15\n\rmodel_version\x18\x0c \x01(\t\x12\x0b\n\x03\x61rm\x18\r \x01(\t\x12/\n\x0crealtime_age\x18\x0e \x01(\x0b\x32\x19.google.protobuf.Duration\x12!\n\x19realtime_fallback_reasons\x18\x0f \x03(\t\"I\n\x12\x44\x65\x63ideBatchRequest\x12\x33\n\x08requests\x18\x01 \x03(\x0b\x32!.personalization.v1.DecideRequest\"L\n\x13\x44\x65\x63ideBatchResponse\x12\x35\n\tresponses\x18\x01 \x03(\x0b\x32\".personalization.v1.DecideResponse\"\xe2\x01\n\x14RecordOutcomeRequest\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x01 \x01(\t\x12\x10\n\x08resolved\x18\x02 \x01(\x08\x12\x11\n\tescalated\x18\x03 \x01(\x08\x12\x11\n\x04\x63sat\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x1c\n\x0f\x63onversation_id\x18\x07 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_csatB\x12\n\x10_conversation_id\"P\n\x15RecordOutcomeResponse\x12\x10\n\x08recorded\x18\x01 \x01(\x08\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"W\n\x19RecordOutcomeBatchRequest\x12:\n\x08outcomes\x18\x01 \x03(\x0b\x32(.personalization.v1.RecordOutcomeRequest\"Z\n\x1aRecordOutcomeBatchResponse\x12<\n\tresponses\x18\x01 \x03(\x0b\x32).personalization.v1.RecordOutcomeResponse*\x8d\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43HANNEL_WEB_CHAT\x10\x01\x12\x16\n\x12\x43HANNEL_MOBILE_APP\x10\x02\x12\x15\n\x11\x43HANNEL_MESSAGING\x10\x03\x12\x11\n\rCHANNEL_EMAIL\x10\x04\x12\x11\n\rCHANNEL_VOICE\x10\x05*r\n\nDeviceType\x12\x1b\n\x17\x44\x45VICE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x45VICE_TYPE_DESKTOP\x10\x01\x12\x16\n\x12\x44\x45VICE_TYPE_MOBILE\x10\x02\x12\x16\n\x12\x44\x45VICE_TYPE_TABLET\x10\x03*\xdf\x01\n\rIssueCategory\x12\x1e\n\x1aISSUE_CATEGORY_UNSPECIFIED\x10\x00\x12\x1a\n\x16ISSUE_CATEGORY_BILLING\x10\x01\x12\x1c\n\x18ISSUE_CATEGORY_TECHNICAL\x10\x02\x12\x1a\n\x16ISSUE_CATEGORY_ACCOUNT\x10\x03\x12\x1b\n\x17ISSUE_CATEGORY_SHIPPING\x10\x04\x12\x1f\n\x1bISSUE_CATEGORY_CANCELLATION\x10\x05\x12\x1a\n\x16ISSUE_CATEGORY_GENERAL\x10\x06*\xf8\x01\n\x06\x41\x63tion\x12\x16\n\x12\x41\x43TION_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41\x43TION_SELF_SERVICE_ARTICLE\x10\x01\x12!\n\x1d\x41\x43TION_GUIDED_TROUBLESHOOTING\x10\x02\x12!\n\x1d\x41\x43TION_ACCOUNT_BILLING_ANSWER\x10\x03\x12\x1a\n\x16\x41\x43TION_RETENTION_OFFER\x10\x04\x12\x19\n\x15\x41\x43TION_PRIORITY_QUEUE\x10\x05\x12\x18\n\x14\x41\x43TION_HUMAN_HANDOFF\x10\x06\x12\x1e\n\x1a\x41\x43TION_PROACTIVE_FOLLOW_UP\x10\x07*\x80\x01\n\x0e\x45scalationBand\x12\x1f\n\x1b\x45SCALATION_BAND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45SCALATION_BAND_LOW\x10\x01\x12\x1a\n\x16\x45SCALATION_BAND_MEDIUM\x10\x02\x12\x18\n\x14\x45SCALATION_BAND_HIGH\x10\x03*R\n\tFormality\x12\x19\n\x15\x46ORMALITY_UNSPECIFIED\x10\x00\x12\x14\n\x10\x46ORMALITY_FORMAL\x10\x01\x12\x14\n\x10\x46ORMALITY_CASUAL\x10\x02\x32\xa4\x03\n\x16PersonalizationService\x12O\n\x06\x44\x65\x63ide\x12!.personalization.v1.DecideRequest\x1a\".personalization.v1.DecideResponse\x12^\n\x0b\x44\x65\x63ideBatch\x12&.personalization.v1.DecideBatchRequest\x1a\'.personalization.v1.DecideBatchResponse\x12\x64\n\rRecordOutcome\x12(.personalization.v1.RecordOutcomeRequest\x1a).personalization.v1.RecordOutcomeResponse\x12s\n\x12RecordOutcomeBatch\x12-.personalization.v1.RecordOutcomeBatchRequest\x1a..personalization.v1.RecordOutcomeBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'personalization.v1.personalization_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANNEL']._serialized_start=2071
-  _globals['_CHANNEL']._serialized_end=2212
-  _globals['_DEVICETYPE']._serialized_start=2214
-  _globals['_DEVICETYPE']._serialized_end=2328
-  _globals['_ISSUECATEGORY']._serialized_start=2331
-  _globals['_ISSUECATEGORY']._serialized_end=2554
-  _globals['_ACTION']._serialized_start=2557
-  _globals['_ACTION']._serialized_end=2805
-  _globals['_ESCALATIONBAND']._serialized_start=2808
-  _globals['_ESCALATIONBAND']._serialized_end=2936
-  _globals['_FORMALITY']._serialized_start=2938
-  _globals['_FORMALITY']._serialized_end=3020
+  _globals['_CHANNEL']._serialized_start=2256
+  _globals['_CHANNEL']._serialized_end=2397
+  _globals['_DEVICETYPE']._serialized_start=2399
+  _globals['_DEVICETYPE']._serialized_end=2513
+  _globals['_ISSUECATEGORY']._serialized_start=2516
+  _globals['_ISSUECATEGORY']._serialized_end=2739
+  _globals['_ACTION']._serialized_start=2742
+  _globals['_ACTION']._serialized_end=2990
+  _globals['_ESCALATIONBAND']._serialized_start=2993
+  _globals['_ESCALATIONBAND']._serialized_end=3121
+  _globals['_FORMALITY']._serialized_start=3123
+  _globals['_FORMALITY']._serialized_end=3205
   _globals['_TURNCONTEXT']._serialized_start=130
   _globals['_TURNCONTEXT']._serialized_end=423
-  _globals['_DECIDEREQUEST']._serialized_start=425
-  _globals['_DECIDEREQUEST']._serialized_end=531
-  _globals['_SEGMENT']._serialized_start=533
-  _globals['_SEGMENT']._serialized_end=568
-  _globals['_ESCALATIONRISK']._serialized_start=570
-  _globals['_ESCALATIONRISK']._serialized_end=657
-  _globals['_SCOREDACTION']._serialized_start=659
-  _globals['_SCOREDACTION']._serialized_end=744
-  _globals['_NEXTBESTACTION']._serialized_start=747
-  _globals['_NEXTBESTACTION']._serialized_end=932
-  _globals['_STYLEHINTS']._serialized_start=934
-  _globals['_STYLEHINTS']._serialized_end=1014
-  _globals['_DECIDERESPONSE']._serialized_start=1017
-  _globals['_DECIDERESPONSE']._serialized_end=1473
-  _globals['_DECIDEBATCHREQUEST']._serialized_start=1475
-  _globals['_DECIDEBATCHREQUEST']._serialized_end=1548
-  _globals['_DECIDEBATCHRESPONSE']._serialized_start=1550
-  _globals['_DECIDEBATCHRESPONSE']._serialized_end=1626
-  _globals['_RECORDOUTCOMEREQUEST']._serialized_start=1629
-  _globals['_RECORDOUTCOMEREQUEST']._serialized_end=1805
-  _globals['_RECORDOUTCOMERESPONSE']._serialized_start=1807
-  _globals['_RECORDOUTCOMERESPONSE']._serialized_end=1887
-  _globals['_RECORDOUTCOMEBATCHREQUEST']._serialized_start=1889
-  _globals['_RECORDOUTCOMEBATCHREQUEST']._serialized_end=1976
-  _globals['_RECORDOUTCOMEBATCHRESPONSE']._serialized_start=1978
-  _globals['_RECORDOUTCOMEBATCHRESPONSE']._serialized_end=2068
-  _globals['_PERSONALIZATIONSERVICE']._serialized_start=3023
-  _globals['_PERSONALIZATIONSERVICE']._serialized_end=3443
+  _globals['_DECIDEREQUEST']._serialized_start=426
+  _globals['_DECIDEREQUEST']._serialized_end=582
+  _globals['_SEGMENT']._serialized_start=584
+  _globals['_SEGMENT']._serialized_end=619
+  _globals['_ESCALATIONRISK']._serialized_start=621
+  _globals['_ESCALATIONRISK']._serialized_end=708
+  _globals['_SCOREDACTION']._serialized_start=710
+  _globals['_SCOREDACTION']._serialized_end=795
+  _globals['_NEXTBESTACTION']._serialized_start=798
+  _globals['_NEXTBESTACTION']._serialized_end=983
+  _globals['_STYLEHINTS']._serialized_start=985
+  _globals['_STYLEHINTS']._serialized_end=1065
+  _globals['_DECIDERESPONSE']._serialized_start=1068
+  _globals['_DECIDERESPONSE']._serialized_end=1608
+  _globals['_DECIDEBATCHREQUEST']._serialized_start=1610
+  _globals['_DECIDEBATCHREQUEST']._serialized_end=1683
+  _globals['_DECIDEBATCHRESPONSE']._serialized_start=1685
+  _globals['_DECIDEBATCHRESPONSE']._serialized_end=1761
+  _globals['_RECORDOUTCOMEREQUEST']._serialized_start=1764
+  _globals['_RECORDOUTCOMEREQUEST']._serialized_end=1990
+  _globals['_RECORDOUTCOMERESPONSE']._serialized_start=1992
+  _globals['_RECORDOUTCOMERESPONSE']._serialized_end=2072
+  _globals['_RECORDOUTCOMEBATCHREQUEST']._serialized_start=2074
+  _globals['_RECORDOUTCOMEBATCHREQUEST']._serialized_end=2161
+  _globals['_RECORDOUTCOMEBATCHRESPONSE']._serialized_start=2163
+  _globals['_RECORDOUTCOMEBATCHRESPONSE']._serialized_end=2253
+  _globals['_PERSONALIZATIONSERVICE']._serialized_start=3208
+  _globals['_PERSONALIZATIONSERVICE']._serialized_end=3628
 # @@protoc_insertion_point(module_scope)

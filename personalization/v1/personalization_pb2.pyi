@@ -114,14 +114,16 @@ class TurnContext(_message.Message):
     def __init__(self, channel: _Optional[_Union[Channel, str]] = ..., device_type: _Optional[_Union[DeviceType, str]] = ..., issue_category: _Optional[_Union[IssueCategory, str]] = ..., sentiment: _Optional[float] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., locale: _Optional[str] = ..., turn_index: _Optional[int] = ...) -> None: ...
 
 class DecideRequest(_message.Message):
-    __slots__ = ("customer_id", "context", "request_id")
+    __slots__ = ("customer_id", "context", "request_id", "conversation_id")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     context: TurnContext
     request_id: str
-    def __init__(self, customer_id: _Optional[str] = ..., context: _Optional[_Union[TurnContext, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    conversation_id: str
+    def __init__(self, customer_id: _Optional[str] = ..., context: _Optional[_Union[TurnContext, _Mapping]] = ..., request_id: _Optional[str] = ..., conversation_id: _Optional[str] = ...) -> None: ...
 
 class Segment(_message.Message):
     __slots__ = ("id", "name")
@@ -170,7 +172,7 @@ class StyleHints(_message.Message):
     def __init__(self, formality: _Optional[_Union[Formality, str]] = ..., language: _Optional[str] = ...) -> None: ...
 
 class DecideResponse(_message.Message):
-    __slots__ = ("decision_id", "request_id", "segment", "escalation_risk", "next_best_action", "style", "personalized", "not_personalized_reason", "degraded", "degraded_reasons", "feature_age", "model_version", "arm")
+    __slots__ = ("decision_id", "request_id", "segment", "escalation_risk", "next_best_action", "style", "personalized", "not_personalized_reason", "degraded", "degraded_reasons", "feature_age", "model_version", "arm", "realtime_age", "realtime_fallback_reasons")
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
@@ -184,6 +186,8 @@ class DecideResponse(_message.Message):
     FEATURE_AGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     ARM_FIELD_NUMBER: _ClassVar[int]
+    REALTIME_AGE_FIELD_NUMBER: _ClassVar[int]
+    REALTIME_FALLBACK_REASONS_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     request_id: str
     segment: Segment
@@ -197,7 +201,9 @@ class DecideResponse(_message.Message):
     feature_age: _duration_pb2.Duration
     model_version: str
     arm: str
-    def __init__(self, decision_id: _Optional[str] = ..., request_id: _Optional[str] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., escalation_risk: _Optional[_Union[EscalationRisk, _Mapping]] = ..., next_best_action: _Optional[_Union[NextBestAction, _Mapping]] = ..., style: _Optional[_Union[StyleHints, _Mapping]] = ..., personalized: _Optional[bool] = ..., not_personalized_reason: _Optional[str] = ..., degraded: _Optional[bool] = ..., degraded_reasons: _Optional[_Iterable[str]] = ..., feature_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., model_version: _Optional[str] = ..., arm: _Optional[str] = ...) -> None: ...
+    realtime_age: _duration_pb2.Duration
+    realtime_fallback_reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, decision_id: _Optional[str] = ..., request_id: _Optional[str] = ..., segment: _Optional[_Union[Segment, _Mapping]] = ..., escalation_risk: _Optional[_Union[EscalationRisk, _Mapping]] = ..., next_best_action: _Optional[_Union[NextBestAction, _Mapping]] = ..., style: _Optional[_Union[StyleHints, _Mapping]] = ..., personalized: _Optional[bool] = ..., not_personalized_reason: _Optional[str] = ..., degraded: _Optional[bool] = ..., degraded_reasons: _Optional[_Iterable[str]] = ..., feature_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., model_version: _Optional[str] = ..., arm: _Optional[str] = ..., realtime_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., realtime_fallback_reasons: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DecideBatchRequest(_message.Message):
     __slots__ = ("requests",)
@@ -212,20 +218,22 @@ class DecideBatchResponse(_message.Message):
     def __init__(self, responses: _Optional[_Iterable[_Union[DecideResponse, _Mapping]]] = ...) -> None: ...
 
 class RecordOutcomeRequest(_message.Message):
-    __slots__ = ("decision_id", "resolved", "escalated", "csat", "event_time", "request_id")
+    __slots__ = ("decision_id", "resolved", "escalated", "csat", "event_time", "request_id", "conversation_id")
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     RESOLVED_FIELD_NUMBER: _ClassVar[int]
     ESCALATED_FIELD_NUMBER: _ClassVar[int]
     CSAT_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     resolved: bool
     escalated: bool
     csat: int
     event_time: _timestamp_pb2.Timestamp
     request_id: str
-    def __init__(self, decision_id: _Optional[str] = ..., resolved: _Optional[bool] = ..., escalated: _Optional[bool] = ..., csat: _Optional[int] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    conversation_id: str
+    def __init__(self, decision_id: _Optional[str] = ..., resolved: _Optional[bool] = ..., escalated: _Optional[bool] = ..., csat: _Optional[int] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., conversation_id: _Optional[str] = ...) -> None: ...
 
 class RecordOutcomeResponse(_message.Message):
     __slots__ = ("recorded", "duplicate", "request_id")

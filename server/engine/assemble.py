@@ -21,9 +21,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelio.context import has_consent
+from modelio.conversation import ConversationState, failed_actions
 from modelio.manifest import Manifest
 from modelio.policy import (
     Choice,
@@ -45,7 +46,11 @@ from server.engine.types import (
     StyleHints,
 )
 from server.features.base import CustomerFeatures, FeatureReader, FeatureReadError
+from server.features.conversation import ConversationRead
 from server.tracing import span
+
+if TYPE_CHECKING:
+    from server.engine.conversations import ConversationTracker
 
 UNKNOWN_SEGMENT = Segment(id=-1, name="unknown")
 _EMPTY: Mapping[str, Any] = {}
@@ -62,6 +67,13 @@ class Prepared:
     feature_age_seconds: float
     not_personalized_reason: str
     degraded_reasons: tuple[str, ...]
+    #: Age of the freshest real-time row used (-1: none; server.engine.conversations).
+    realtime_age_seconds: float = -1.0
+    #: The conversation's row as read (None without conversation_id) and its state when
+    #: used; ``realtime_fallback`` says why it was not.
+    conversation: ConversationRead | None = None
+    conversation_state: ConversationState | None = None
+    realtime_fallback: tuple[str, ...] = ()
 
     @property
     def personalized(self) -> bool:
@@ -77,6 +89,7 @@ def prepare(req: DecisionRequest, found: CustomerFeatures | None, now: float) ->
             return prepare_degraded(req, reasons[0])
         return Prepared(req, _EMPTY, False, False, -1.0, "unknown_customer", ())
     consent = has_consent(found.values)
+    realtime = found.realtime_time
     return Prepared(
         req,
         found.values,
@@ -85,23 +98,43 @@ def prepare(req: DecisionRequest, found: CustomerFeatures | None, now: float) ->
         found.age_seconds(now),
         "" if consent else "no_consent",
         reasons,
+        max(0.0, now - realtime) if realtime > 0 else -1.0,
     )
 
 
 def read_prepared(
-    reader: FeatureReader, reqs: Sequence[DecisionRequest], clock: Callable[[], float]
+    reader: FeatureReader,
+    reqs: Sequence[DecisionRequest],
+    clock: Callable[[], float],
+    conversations: ConversationTracker | None = None,
 ) -> list[Prepared]:
-    """One reader call for the batch's distinct customers, then each request prepared;
+    """One reader call for the batch's distinct customers (and, with ``conversations``,
+    the conversations of the requests that name one), then each request prepared;
     every request degraded (``prepare_degraded``) if the read fails."""
     unique = list(dict.fromkeys(r.customer_id for r in reqs))
+    reads: dict[str, ConversationRead] = {}
     try:
         with span("feature_read", customers=len(unique)):
-            rows = reader.read(unique)
+            if conversations is None:
+                rows = reader.read(unique)
+            else:
+                rows, reads = conversations.read(reader, unique, reqs)
     except FeatureReadError as exc:
-        return [prepare_degraded(r, exc.reason) for r in reqs]
+        out = [prepare_degraded(r, exc.reason) for r in reqs]
+        if conversations is not None:
+            out = [conversations.attach(p, None, 0.0) if p.req.conversation_id else p for p in out]
+        return out
     found: dict[str, CustomerFeatures] = {row.customer_id: row for row in rows}
     now = clock()
-    return [prepare(r, found.get(r.customer_id), now) for r in reqs]
+    out = [prepare(r, found.get(r.customer_id), now) for r in reqs]
+    if reads and conversations is not None:
+        out = [
+            conversations.attach(p, reads.get(p.req.conversation_id), now)
+            if p.req.conversation_id
+            else p
+            for p in out
+        ]
+    return out
 
 
 def prepare_degraded(req: DecisionRequest, reason: str) -> Prepared:
@@ -137,7 +170,9 @@ class Assembler:
         self._segments = {s.id: Segment(s.id, s.name) for s in manifest.segments}
         self._masks: dict[Eligibility, tuple[bool, ...]] = {}  # a handful of distinct ones
 
-    def _mask(self, who: Eligibility) -> tuple[bool, ...]:
+    def _mask(self, who: Eligibility, failed: frozenset[str]) -> tuple[bool, ...]:
+        if failed:  # conversation-specific: not worth caching
+            return eligible_mask(who, self._config, failed)
         mask = self._masks.get(who)
         if mask is None:
             mask = self._masks[who] = eligible_mask(who, self._config)
@@ -155,7 +190,7 @@ class Assembler:
         self, p: Prepared, risk: float, scores: Sequence[float]
     ) -> tuple[NextBestAction, Choice]:
         ctx = p.req.context
-        mask = self._mask(eligibility_of(p.raw))
+        mask = self._mask(eligibility_of(p.raw), failed_actions(p.conversation_state))
         draw = exploration_draw(
             p.req.customer_id, ctx.event_time.isoformat(), str(ctx.turn_index), p.req.request_id
         )
@@ -195,5 +230,7 @@ class Assembler:
             feature_age_seconds=p.feature_age_seconds,
             model_version=self._version,
             arm=arm,
+            realtime_age_seconds=p.realtime_age_seconds,
+            realtime_fallback_reasons=p.realtime_fallback,
         )
         return decision, choice

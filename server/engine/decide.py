@@ -9,26 +9,19 @@ so a turn gets the same answer alone or in a batch (apart from ``decision_id``).
 (:mod:`server.engine.batcher`): under load one read and three model runs serve many
 calls, while a lone call still runs at once on its own thread.
 
-Every decided batch is submitted to the decision log (:mod:`server.logs`) as one row
-per decision before it is returned, so an answer the caller got is logged or counted;
-a log set to refuse when full fails the whole batch (``RecordLogFullError``).
+Every decided batch is submitted to the decision log (:mod:`server.logs`), one row per
+decision, before it is returned; a log set to refuse when full fails the whole batch.
+The model version (:class:`~server.models.bundle.ModelBundle`) is swapped by one
+reference assignment and read once per batch, so a reload never splits a batch.
+Requests naming a conversation read and update its state
+(:mod:`server.engine.conversations`); the others touch nothing of it.
 
-The model version is an immutable :class:`~server.models.bundle.ModelBundle` that
-``swap_models`` replaces with one reference assignment (``server.models.reload``
-validates it first). Each batch reads that reference once, so it runs entirely on the
-version it started with, even if a reload lands in the middle of it.
-
-**Experiments** (``models/experiment.json``, docs/models.md): the served state is an
-immutable :class:`Snapshot` of one ``Served`` per arm plus the shadow versions,
-swapped as one reference (``swap_experiment``). A batch still reads features once;
-each request's arm is ``modelio.experiment.assign(salt, customer_id)``; requests are
-grouped by arm and each group runs on its arm's version (inputs are encoded once per
-distinct input layout and shared). Decisions carry ``arm``. When the decision log is
-on, every shadow version is scored on the whole batch after the answers are built and
-logged as extra rows (``arm="shadow:<version>"``, ``decision_id="<id>:shadow:<version>"``,
-see ``modelio.logrecords``); a failing shadow is logged and skipped, never changing or
-failing the answer. With one arm and no shadow (no experiment file) the batch takes
-the single-version path, as before.
+**Experiments** (docs/models.md): the served state is an immutable :class:`Snapshot`
+(one ``Served`` per arm, plus shadows) swapped as one reference. A batch still reads
+features once; requests are grouped by arm (``modelio.experiment.assign``) and each group
+runs on its arm's version. With the log on, shadows are scored on the whole batch and
+logged as extra rows (``arm="shadow:<version>"``); a failing shadow is skipped, never
+changing the answer. One arm and no shadow take the single-version path.
 """
 
 from __future__ import annotations
@@ -45,6 +38,7 @@ from modelio.logrecords import DECISIONS
 from modelio.policy import Choice
 from server.engine.assemble import Prepared, read_prepared
 from server.engine.batcher import MicroBatcher
+from server.engine.conversations import ConversationTracker
 from server.engine.records import DecisionColumns, WithShadows
 from server.engine.served import (
     Served,
@@ -75,13 +69,13 @@ class DecisionEngine:
         max_batch: int = 1,
         log: RecordLog | None = None,
         log_close_timeout_s: float = 30.0,
+        conversations: ConversationTracker | None = None,
     ) -> None:
-        """``max_batch`` > 1 decides overlapping ``decide`` calls together
-        (:mod:`server.engine.batcher`); 1 decides each call on its own thread.
+        """``max_batch`` > 1 decides overlapping calls together (:mod:`.batcher`).
 
-        ``log`` receives one decision row per decision (default: a NullLog). The engine
-        owns it: :meth:`close` closes it, waiting up to ``log_close_timeout_s`` for the
-        queued rows to be written.
+        ``log`` receives one decision row per decision (default: a NullLog); :meth:`close`
+        closes it, waiting up to ``log_close_timeout_s``. ``conversations``: where
+        conversation state is kept (None: ids are ignored).
         """
         self._batcher = MicroBatcher(self._decide_overlapping, max_batch) if max_batch > 1 else None
         self._snapshot = Snapshot.of(ServedExperiment.single(ModelBundle.build(runner)))
@@ -99,6 +93,7 @@ class DecisionEngine:
         # Rows are only built for a log that keeps them: "off" costs nothing per call.
         self._logging = not isinstance(self._log, NullLog)
         self._log_close_timeout_s = log_close_timeout_s
+        self._conversations = conversations
 
     @property
     def bundle(self) -> ModelBundle:
@@ -124,6 +119,11 @@ class DecisionEngine:
     def record_log(self) -> RecordLog:
         """The log this engine submits its ``decisions`` rows to (outcomes go there too)."""
         return self._log
+
+    @property
+    def conversations(self) -> ConversationTracker | None:
+        """Where conversation state is kept (outcomes update it too); None: not kept."""
+        return self._conversations
 
     @property
     def model_version(self) -> str:
@@ -181,6 +181,8 @@ class DecisionEngine:
         Called after the server drained, so every answered decision is written."""
         if not self._closed.is_set():
             self._closed.set()
+            if self._conversations is not None:  # queued updates need the store
+                self._conversations.close(self._log_close_timeout_s)
             self._reader.close()
             self._log.close(self._log_close_timeout_s)
 
@@ -195,17 +197,22 @@ class DecisionEngine:
         if not reqs:
             return []
         snapshot = self._snapshot  # read once: the whole batch runs on this experiment
-        prepared = read_prepared(self._reader, reqs, self._clock)
+        tracker = self._conversations
+        prepared = read_prepared(self._reader, reqs, self._clock, tracker)
         if not snapshot.single:
-            return self._decide_arms(snapshot, prepared, single)
-        served = snapshot.arms[0]
-        inputs = encode(served.bundle, prepared, single)
-        decided, scores = score(served, snapshot.names[0], prepared, inputs)
-        if self._logging:
-            ts = datetime.fromtimestamp(self._clock(), UTC)
-            rows = DecisionColumns(prepared, decided, inputs, scores, ts)
-            self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
-        return [d for d, _ in decided]
+            answers = self._decide_arms(snapshot, prepared, single)
+        else:
+            served = snapshot.arms[0]
+            inputs = encode(served.bundle, prepared, single)
+            decided, scores = score(served, snapshot.names[0], prepared, inputs)
+            if self._logging:
+                ts = datetime.fromtimestamp(self._clock(), UTC)
+                rows = DecisionColumns(prepared, decided, inputs, scores, ts)
+                self._log.submit(DECISIONS, rows)  # may raise RecordLogFullError: no answer
+            answers = [d for d, _ in decided]
+        if tracker is not None:  # after the log: an answer that fails is not a turn
+            tracker.after_decisions(prepared, answers)
+        return answers
 
     def _decide_arms(
         self, snapshot: Snapshot, prepared: list[Prepared], single: bool

@@ -10,10 +10,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
+from server.engine.conversations import ConversationTracker
 from server.engine.decide import DecisionEngine
 from server.errors import FeatureStoreError
 from server.features.base import FeatureReader, describe_service
+from server.features.conversation import (
+    CONVERSATION_SERVICE,
+    ConversationStore,
+    FeastConversationStore,
+)
 from server.features.feast_reader import FeastFeatureReader
 from server.features.guard import GuardedReader, guard_reader
 from server.logs.base import RecordLog
@@ -34,6 +41,16 @@ def open_reader(
     generic path), guarded by the degraded-mode settings (budget, breaker, cache; see
     ``server.features.guard``).
     """
+    return open_readers(settings, feature_service, clock)[0]
+
+
+def open_readers(
+    settings: Settings,
+    feature_service: str,
+    clock: Callable[[], float] = time.time,
+) -> tuple[GuardedReader, ConversationTracker | None]:
+    """:func:`open_reader`, and the conversation state kept in the same online store
+    (None when ``conversation_state`` is off or the registry lacks the service)."""
     repo, kind = settings.feature_repo, settings.online_store
     try:
         store = settings.open()
@@ -49,7 +66,35 @@ def open_reader(
         inner = RedisFeatureReader(store, feature_service, clock=clock, timeout_s=timeout)
     else:
         inner = FeastFeatureReader(store, feature_service, clock=clock)
-    return guard_reader(inner, settings)
+    conversations = _conversation_store(settings, store, inner, clock)
+    tracker = None
+    if conversations is not None:
+        tracker = ConversationTracker(conversations, settings.realtime_stale_s)
+    return guard_reader(inner, settings), tracker
+
+
+def _conversation_store(
+    settings: Settings, store: Any, inner: FeatureReader, clock: Callable[[], float]
+) -> ConversationStore | None:
+    if not settings.conversation_state:
+        return None
+    try:
+        describe_service(store, CONVERSATION_SERVICE)
+    except FeatureStoreError:
+        _log.warning(
+            "feature service %s is not in the registry (run feast apply): conversation"
+            " ids are ignored",
+            CONVERSATION_SERVICE,
+        )
+        return None
+    retries = settings.conversation_write_retries
+    if isinstance(inner, FeastFeatureReader):
+        return FeastConversationStore(inner.store, inner.lock, retries, clock)
+    from server.features.conversation_redis import RedisConversationStore
+    from server.features.redis_reader import RedisFeatureReader
+
+    assert isinstance(inner, RedisFeatureReader)
+    return RedisConversationStore(store, inner.client, retries, clock)
 
 
 def build_engine(settings: Settings) -> DecisionEngine:
@@ -63,7 +108,7 @@ def build_engine(settings: Settings) -> DecisionEngine:
         runner = ModelRunner.load(models)
     else:
         runner = ModelRunner.load_version(resolve_version_dir(models, experiment.control.version))
-    reader = open_reader(settings, runner.manifest.feature_service)
+    reader, conversations = open_readers(settings, runner.manifest.feature_service)
     log: RecordLog | None = None
     try:
         log = build_record_log(settings)
@@ -73,6 +118,7 @@ def build_engine(settings: Settings) -> DecisionEngine:
             max_batch=settings.micro_batch_max,
             log=log,
             log_close_timeout_s=settings.decision_log_close_timeout_s,
+            conversations=conversations,
         )
         if experiment is not None:  # every arm and shadow validated like a reload
             served = load_experiment_bundles(

@@ -13,10 +13,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from modelio.logrecords import OUTCOMES
 from server.engine.types import Outcome, OutcomeReceipt
 from server.logs.base import RecordLog, Row
+
+if TYPE_CHECKING:
+    from server.engine.conversations import ConversationTracker
 
 #: Decision ids remembered for the duplicate flag (about 10 MB at 100 bytes an id).
 DEFAULT_RECENT_IDS = 100_000
@@ -70,7 +74,9 @@ class OutcomeRecorder:
 
     Thread-safe. ``RecordLogFullError`` from the log propagates (the caller gets
     UNAVAILABLE); the outcomes of that call are then not remembered as recorded, so
-    a retry is not reported as a duplicate.
+    a retry is not reported as a duplicate. With ``conversations``, an outcome that
+    names a conversation then updates its state (server.engine.conversations); that
+    update never fails the call.
     """
 
     def __init__(
@@ -79,10 +85,12 @@ class OutcomeRecorder:
         *,
         recent_ids: int = DEFAULT_RECENT_IDS,
         clock: Callable[[], datetime] = _utc_now,
+        conversations: ConversationTracker | None = None,
     ) -> None:
         self._log = log
         self._recent = RecentIds(recent_ids)
         self._clock = clock
+        self._conversations = conversations
 
     def record(self, outcomes: Sequence[Outcome], principal: str = "") -> list[OutcomeReceipt]:
         """Submit all ``outcomes`` in one call (all or nothing); one receipt each, in order.
@@ -105,6 +113,8 @@ class OutcomeRecorder:
             self._log.submit(OUTCOMES, rows)
             for o in outcomes:
                 self._recent.add(o.decision_id)
+        if self._conversations is not None:  # recorded first: the log is the authority
+            self._conversations.after_outcomes(outcomes)
         return [
             OutcomeReceipt(o.decision_id, o.request_id, dup)
             for o, dup in zip(outcomes, duplicate, strict=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from server.engine.conversations import ConversationTracker
 from server.engine.types import Decision, DecisionRequest
 from server.logs.base import RecordLog
 
@@ -52,4 +53,15 @@ class HasRecordLog(Protocol):
     @property
     def record_log(self) -> RecordLog:
         """The log the engine submits its ``decisions`` rows to."""
+        ...
+
+
+@runtime_checkable
+class HasConversations(Protocol):
+    """An engine that keeps conversation state; outcomes naming a conversation
+    update it too."""
+
+    @property
+    def conversations(self) -> ConversationTracker | None:
+        """The engine's conversation state (None when it keeps none)."""
         ...

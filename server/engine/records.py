@@ -88,7 +88,7 @@ def _row(
         ts,
         p.req.customer_id,
         d.request_id,
-        "",  # conversation_id: not in the API yet
+        p.req.conversation_id,
         d.model_version,
         d.arm,
         ctx.channel,

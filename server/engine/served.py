@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from modelio.context import UnknownTimeZoneError, encode_inputs, vector, zone
+from modelio.conversation import CONVERSATION_INPUTS, conversation_inputs
 from modelio.experiment import SHADOW_PREFIX
 from modelio.policy import Choice
 from modelio.vocab import ACTIONS
@@ -29,6 +30,7 @@ from server.tracing import span
 log = logging.getLogger(__name__)
 
 _ACTION_ONE_HOTS = np.eye(len(ACTIONS), dtype=np.float32)
+_CONVERSATION_INPUTS = frozenset(CONVERSATION_INPUTS)
 
 
 def invalid_time_zone(field: str, exc: UnknownTimeZoneError) -> InvalidRequestError:
@@ -119,14 +121,24 @@ def score(
 
 
 def encode(bundle: ModelBundle, prepared: Sequence[Prepared], single: bool) -> np.ndarray:
-    """(n, len(escalation inputs)) float32 matrix, one row per request."""
+    """(n, len(escalation inputs)) float32 matrix, one row per request.
+
+    A version whose inputs include ``modelio.conversation.CONVERSATION_INPUTS`` gets
+    them from the request's conversation state (as a first turn without one); older
+    versions never compute them."""
+    conversational = not _CONVERSATION_INPUTS.isdisjoint(bundle.inputs)
     rows = []
     for i, p in enumerate(prepared):
+        ctx = p.req.context
         try:
-            encoded = encode_inputs(p.raw, p.req.context, bundle.defaults)
+            encoded = encode_inputs(p.raw, ctx, bundle.defaults)
         except UnknownTimeZoneError as exc:
             field = "context.time_zone" if single else f"requests[{i}].context.time_zone"
             raise invalid_time_zone(field, exc) from None
+        if conversational:
+            at_s = ctx.event_time.timestamp()
+            state = p.conversation_state
+            encoded.update(conversation_inputs(state, at_s, ctx.sentiment, ctx.issue_category))
         rows.append(vector(encoded, bundle.inputs))
     return np.asarray(rows, dtype=np.float32)
 

@@ -15,6 +15,7 @@ class DecisionRequest:
     customer_id: str
     context: TurnContext
     request_id: str = ""
+    conversation_id: str = ""  # "": not part of a tracked conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ class Decision:
     model_version: str = ""
     extras: dict[str, str] = field(default_factory=dict)
     arm: str = ""  # experiment arm ("" without an experiment)
+    realtime_age_seconds: float = -1.0  # freshest real-time feature used; -1: none
+    realtime_fallback_reasons: tuple[str, ...] = ()  # why conversation state was not used
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class Outcome:
     csat: int | None  # 1-5, None when the customer gave no score
     event_time: datetime
     request_id: str = ""
+    conversation_id: str = ""  # "": the outcome does not update a conversation's state
 
 
 @dataclass(frozen=True, slots=True)

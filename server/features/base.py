@@ -16,9 +16,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.errors import FeatureStoreError
+
+if TYPE_CHECKING:
+    from server.features.conversation import ConversationRead, ConversationStore
 
 Clock = Callable[[], float]
 _SCALARS = frozenset({str, int, bool, bytes})
@@ -53,6 +56,9 @@ class CustomerFeatures:
     values: dict[str, Any] = field(default_factory=dict)
     #: view name -> unix time (s) of the row served, for views with a valid (unexpired) row
     event_times: dict[str, float] = field(default_factory=dict)
+    #: unix time (s) of the freshest served row an event wrote (server.events: real-time
+    #: state, not a batch job's); -1 when none was (or the reader cannot tell)
+    realtime_time: float = -1.0
 
     @property
     def found(self) -> bool:
@@ -95,6 +101,17 @@ class FeatureReader(ABC):
     @abstractmethod
     def read(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
         """One result per id, same order; raise :class:`FeatureReadError` on store failure."""
+
+    def read_with(
+        self,
+        customer_ids: Sequence[str],
+        conversations: ConversationStore,
+        conversation_ids: Sequence[str],
+    ) -> tuple[list[CustomerFeatures], list[ConversationRead]]:
+        """:meth:`read` plus the conversations' rows; a reader whose store takes the
+        conversation store's :meth:`~server.features.conversation.ConversationStore.
+        commands` sends them in the same round trip (Redis), others read twice."""
+        return self.read(customer_ids), conversations.read(conversation_ids)
 
     def ping(self) -> bool:
         """Cheap liveness check of the store (readiness probes poll it)."""

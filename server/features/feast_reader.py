@@ -30,7 +30,15 @@ _Slot = tuple[int, str]
 class FeastFeatureReader(FeatureReader):
     """``FeatureStore.get_online_features`` + the TTL rule of :mod:`server.features.base`."""
 
-    def __init__(self, store: Any, feature_service: str, clock: Clock = now_clock) -> None:
+    def __init__(
+        self,
+        store: Any,
+        feature_service: str,
+        clock: Clock = now_clock,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        """``lock`` serializes this reader's store calls; pass another reader's to share
+        the store (and its connection) with it."""
         self._store = store
         self._spec: ServiceSpec = describe_service(store, feature_service)
         self._service = store.get_feature_service(feature_service)
@@ -41,22 +49,38 @@ class FeastFeatureReader(FeatureReader):
             for name in view.features
         }
         # Feast's SQLite store shares one connection; serialize reads through it.
-        self._lock = threading.Lock()
+        self._lock = lock if lock is not None else threading.Lock()
 
     @property
     def spec(self) -> ServiceSpec:
         return self._spec
 
+    @property
+    def store(self) -> Any:
+        """The Feast ``FeatureStore`` read through."""
+        return self._store
+
+    @property
+    def lock(self) -> threading.Lock:
+        """The lock every call to the store holds."""
+        return self._lock
+
     def read(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
         if not customer_ids:
             return []
+        with self._lock:
+            return self.read_unlocked(customer_ids)
+
+    def read_unlocked(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
+        """:meth:`read` for a caller that already holds :attr:`lock`."""
+        if not customer_ids:
+            return []
         try:
-            with self._lock:
-                response = self._store.get_online_features(
-                    features=self._service,
-                    entity_rows={self._spec.join_key: list(customer_ids)},
-                    full_feature_names=True,
-                )
+            response = self._store.get_online_features(
+                features=self._service,
+                entity_rows={self._spec.join_key: list(customer_ids)},
+                full_feature_names=True,
+            )
         except Exception as exc:  # any store failure: let the engine degrade
             raise FeatureReadError("feature_store_unavailable", repr(exc)) from exc
         return self._convert(response.proto, customer_ids, self._clock())

@@ -28,10 +28,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, TypeVar
 
 from server import metrics
 from server.features.base import (
@@ -42,12 +42,14 @@ from server.features.base import (
 )
 from server.features.breaker import BreakerState, CircuitBreaker
 from server.features.cache import ProfileCache
+from server.features.conversation import ConversationRead, ConversationStore
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
 STALE = "stale_features"
 GARBAGE_LOG_INTERVAL_S = 60.0
+_T = TypeVar("_T")
 
 
 def log_breaker_change(old: BreakerState, new: BreakerState, why: str) -> None:
@@ -97,39 +99,70 @@ class GuardedReader(FeatureReader):
     def read(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
         if not customer_ids:
             return []
+        return self._guarded(customer_ids, lambda: self.inner.read(customer_ids), list, list)
+
+    def read_with(
+        self,
+        customer_ids: Sequence[str],
+        conversations: ConversationStore,
+        conversation_ids: Sequence[str],
+    ) -> tuple[list[CustomerFeatures], list[ConversationRead]]:
+        """Both reads under one budget and breaker. When they fail the customers get
+        the usual fallback (cache, or FeatureReadError) and every conversation is
+        read as unavailable (``ConversationRead.unavailable``)."""
+        if not conversation_ids:
+            return self.read(customer_ids), []
+        unavailable = [ConversationRead(c, None, -1.0, unavailable=True) for c in conversation_ids]
+        return self._guarded(
+            customer_ids,
+            lambda: self.inner.read_with(customer_ids, conversations, conversation_ids),
+            lambda rows: (rows, unavailable),
+            lambda got: got[0],
+        )
+
+    def _guarded(
+        self,
+        customer_ids: Sequence[str],
+        call: Callable[[], _T],
+        fallback: Callable[[list[Any]], _T],
+        rows_of: Callable[[_T], list[CustomerFeatures]],
+    ) -> _T:
+        """``call()`` within the budget and breaker; on failure ``fallback`` of the
+        customers' fallback rows (which raises when there is nothing to serve).
+        ``rows_of`` picks the customers' rows out of a result (for the cache)."""
         if not self.breaker.allow():
-            return self._fallback(customer_ids, "circuit_open", "the store keeps failing")
+            return fallback(self._fallback(customer_ids, "circuit_open", "the store keeps failing"))
         started, ok = time.perf_counter(), False
         try:
-            rows = self._read_within_budget(customer_ids)
+            got = self._within_budget(call, len(customer_ids))
             ok = True
         except FeatureReadError as exc:
             self.breaker.record_failure(exc.reason)
-            return self._fallback(customer_ids, exc.reason, str(exc))
+            return fallback(self._fallback(customer_ids, exc.reason, str(exc)))
         except Exception as exc:  # the store answered, with something we cannot decode
             self.breaker.record_success()
             self._log_garbage(exc)
-            return self._fallback(customer_ids, "feature_decode_error", repr(exc))
+            return fallback(self._fallback(customer_ids, "feature_decode_error", repr(exc)))
         finally:
             metrics.feature_read(time.perf_counter() - started, ok)
         self.breaker.record_success()
         if self.cache is not None:
-            self.cache.update(rows)
-        return rows
+            self.cache.update(rows_of(got))
+        return got
 
-    def _read_within_budget(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
+    def _within_budget(self, call: Callable[[], _T], customers: int) -> _T:
         if self._inline:
-            return self.inner.read(customer_ids)
+            return call()
         if not self._slots.acquire(blocking=False):
             raise FeatureReadError(
                 "feature_timeout", f"all {self._threads} feature-read threads wait on the store"
             )
         try:
-            future = self._pool.submit(self._run, customer_ids)
+            future = self._pool.submit(self._run, call)
         except RuntimeError as exc:  # pool shut down: the reader is closed
             self._slots.release()
             raise FeatureReadError("feature_store_unavailable", "reader closed") from exc
-        budget = self._budget_s + self._per_customer_s * len(customer_ids)
+        budget = self._budget_s + self._per_customer_s * customers
         try:
             return future.result(timeout=budget)
         except FutureTimeout:
@@ -138,9 +171,9 @@ class GuardedReader(FeatureReader):
                 "feature_timeout", f"no answer within {budget * 1000:.0f} ms"
             ) from None
 
-    def _run(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
+    def _run(self, call: Callable[[], _T]) -> _T:
         try:
-            return self.inner.read(customer_ids)
+            return call()
         finally:
             self._slots.release()
 
@@ -151,7 +184,7 @@ class GuardedReader(FeatureReader):
             raise FeatureReadError(reason, detail)
         stale = (reason, STALE)
         return [
-            DegradedFeatures(cid, row.values, row.event_times, stale)
+            DegradedFeatures(cid, row.values, row.event_times, row.realtime_time, stale)
             if (row := cached.get(cid)) is not None
             else DegradedFeatures(cid, degraded_reasons=(reason,))
             for cid in customer_ids

@@ -2,9 +2,11 @@
 
 Feast keeps one Redis hash per entity, key ``serialize_entity_key(entity) + project``,
 holding every view's features (field ``mmh3("view:feature")``) and each view's event
-time (field ``_ts:view``, a protobuf Timestamp). Keys and field names are built with
-Feast's own helpers, so a format change in Feast changes this reader too; only the
-field list (all views, computed once) and the decoding are ours. No pandas, no
+time (field ``_ts:view``, a protobuf Timestamp). ``_ev_ts:view`` (server.events) equals
+``_ts:view`` when an event, not Feast, wrote the view last: that row is real-time.
+Keys and field names are built with Feast's own helpers, so a format change in Feast
+changes this reader too; only the field list (all views, computed once) and the
+decoding are ours. No pandas, no
 registry lookups.
 
 A read is one round trip: every customer's HMGET written at once, then one reply per
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 from feast.infra.key_encoding_utils import serialize_entity_key
@@ -44,6 +46,9 @@ from server.features.base import (
     now_clock,
 )
 from server.features.value_codec import decode_value
+
+if TYPE_CHECKING:
+    from server.features.conversation import ConversationRead, ConversationStore
 
 _parse_ts = Timestamp.FromString
 _STRING_TYPE = 2  # feast ValueType.STRING, as serialize_entity_key writes it
@@ -115,6 +120,11 @@ class RedisFeatureReader(FeatureReader):
     def spec(self) -> ServiceSpec:
         return self._spec
 
+    @property
+    def client(self) -> Any:
+        """The redis-py client (single node or cluster) this reader reads through."""
+        return self._client
+
     def _plan(self) -> tuple[list[bytes], list[tuple[str, int, float | None, tuple[str, ...]]]]:
         """Fields of one HMGET covering every view, and where each view's slice starts."""
         fields: list[bytes] = []
@@ -123,6 +133,8 @@ class RedisFeatureReader(FeatureReader):
             layout.append((view.name, len(fields), view.ttl_seconds, view.features))
             fields.extend(redis_field(f"{view.stored_name}:{f}") for f in view.features)
             fields.append(f"_ts:{view.stored_name}".encode())
+            # server.events sets it equal to _ts when an event wrote the row last.
+            fields.append(f"_ev_ts:{view.stored_name}".encode())
         return fields, layout
 
     def feast_key(self, customer_id: str) -> bytes:
@@ -167,21 +179,64 @@ class RedisFeatureReader(FeatureReader):
             self._decode(cid, reply, now) for cid, reply in zip(customer_ids, replies, strict=True)
         ]
 
-    def _hmget_many(self, customer_ids: Sequence[str]) -> list[Any]:
-        """Every customer's HMGET reply, in order, in one round trip."""
+    def read_with(
+        self,
+        customer_ids: Sequence[str],
+        conversations: ConversationStore,
+        conversation_ids: Sequence[str],
+    ) -> tuple[list[CustomerFeatures], list[ConversationRead]]:
+        """The customers' HMGETs and the conversations' reads in one pipeline, behind
+        the conversation writes queued so far (``conversation_outbox``)."""
+        extra = conversations.commands(conversation_ids)
+        if extra is None:
+            return super().read_with(customer_ids, conversations, conversation_ids)
+        conversations.wait_landed(conversation_ids, self.self_timeout_s or 1.0)
+        taken = conversations.take_outbox() if self._pool is not None else []
+        prefix = conversations.outbox_payload(taken)
+        try:
+            replies = self._hmget_many(customer_ids, extra, prefix, len(taken))
+        except redis.RedisError as exc:
+            conversations.settle(taken, None)
+            reason = "feature_timeout" if isinstance(exc, redis.TimeoutError) else None
+            raise FeatureReadError(reason or "feature_store_unavailable", repr(exc)) from exc
+        k, n = len(taken), len(customer_ids)
+        conversations.settle(taken, replies[:k])
+        now = self._clock()
+        rows = [
+            self._decode(cid, reply, now)
+            for cid, reply in zip(customer_ids, replies[k : k + n], strict=True)
+        ]
+        return rows, conversations.parse(conversation_ids, replies[k + n :], now)
+
+    def _hmget_many(
+        self,
+        customer_ids: Sequence[str],
+        extra: Sequence[tuple[str | bytes, ...]] = (),
+        prefix: bytes = b"",
+        prefixed: int = 0,
+    ) -> list[Any]:
+        """The replies of ``prefixed`` raw commands ``prefix`` (single node only), then
+        every customer's HMGET, then the ``extra`` commands, in one round trip."""
         if self._pool is None:
             with self._client.pipeline(transaction=False) as pipe:
                 for cid in customer_ids:
                     pipe.hmget(self.key(cid), self._fields)
+                for command in extra:
+                    pipe.execute_command(*command)
                 return list(pipe.execute())
         head, fields = self._hmget_head, self._hmget_fields
-        payload = b"".join([head + _bulk(self.key(cid)) + fields for cid in customer_ids])
+        parts = [prefix, *(head + _bulk(self.key(cid)) + fields for cid in customer_ids)]
+        for command in extra:
+            raw = [a.encode() if isinstance(a, str) else a for a in command]
+            parts.append(b"*%d\r\n" % len(raw) + b"".join(_bulk(a) for a in raw))
+        payload = b"".join(parts)
+        count = prefixed + len(customer_ids) + len(extra)
         conn = self._pool.get_connection()
         try:
             # As redis-py's own pipeline: a pooled connection the server closed is
             # reconnected and the exchange retried once (the client's Retry policy).
             replies: list[Any] = conn.retry.call_with_retry(
-                lambda: self._exchange(conn, payload, len(customer_ids)),
+                lambda: self._exchange(conn, payload, count),
                 lambda _error: conn.disconnect(),
             )
             return replies
@@ -202,7 +257,7 @@ class RedisFeatureReader(FeatureReader):
         for view, start, ttl, features in self._layout:
             try:
                 self._decode_view(
-                    out, view, features, reply[start : start + len(features) + 1], ttl, now
+                    out, view, features, reply[start : start + len(features) + 2], ttl, now
                 )
             except DecodeError:
                 # Garbage in one customer's hash must not cost the others their answer:
@@ -213,7 +268,11 @@ class RedisFeatureReader(FeatureReader):
                 broken = True
         if broken:
             return DegradedFeatures(
-                customer_id, out.values, out.event_times, degraded_reasons=(DECODE_ERROR,)
+                customer_id,
+                out.values,
+                out.event_times,
+                out.realtime_time,
+                degraded_reasons=(DECODE_ERROR,),
             )
         return out
 
@@ -226,7 +285,7 @@ class RedisFeatureReader(FeatureReader):
         ttl: float | None,
         now: float,
     ) -> None:
-        raw_ts = blobs[-1]
+        raw_ts = blobs[-2]
         if not raw_ts:
             return
         stamp = _parse_ts(raw_ts)
@@ -234,8 +293,10 @@ class RedisFeatureReader(FeatureReader):
         if not is_live(event_time, ttl, now):
             return
         out.event_times[view] = event_time
+        if blobs[-1] == raw_ts and event_time > out.realtime_time:
+            out.realtime_time = event_time
         values = out.values
-        for name, blob in zip(features, blobs, strict=False):  # blobs[-1] is the time
+        for name, blob in zip(features, blobs, strict=False):  # blobs[-2:]: the times
             if blob:
                 value = decode_value(blob)
                 if value is not None:

@@ -20,7 +20,12 @@ from personalization.v1 import personalization_pb2 as pb
 from server.engine.types import DecisionRequest
 from server.errors import BatchTooLargeError, InvalidRequestError
 from server.transport.enum_tables import CATEGORY_BY_NUMBER, CHANNEL_BY_NUMBER, DEVICE_BY_NUMBER
-from server.transport.fields import MAX_REQUEST_ID_LENGTH, text, timestamp
+from server.transport.fields import (
+    MAX_CONVERSATION_ID_LENGTH,
+    MAX_REQUEST_ID_LENGTH,
+    text,
+    timestamp,
+)
 
 MAX_TURN_INDEX = 10_000
 _MAX_TIME_ZONE_LENGTH = 64
@@ -152,12 +157,16 @@ def decision_request_from_proto(
     """Validate a DecideRequest; raises ``InvalidRequestError`` naming the bad field."""
     customer_id = text("customer_id", msg.customer_id, max_customer_id_length, required=True)
     request_id = text("request_id", msg.request_id, MAX_REQUEST_ID_LENGTH, required=False)
+    conversation_id = text(
+        "conversation_id", msg.conversation_id, MAX_CONVERSATION_ID_LENGTH, required=False
+    )
     if not msg.HasField("context"):
         raise InvalidRequestError("context", "is required")
     return DecisionRequest(
         customer_id=customer_id,
         context=turn_context_from_proto(msg.context, now),
         request_id=request_id,
+        conversation_id=conversation_id,
     )
 
 

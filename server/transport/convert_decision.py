@@ -55,7 +55,10 @@ def decision_to_proto(d: Decision) -> pb.DecideResponse:
         degraded_reasons=list(d.degraded_reasons),
         model_version=d.model_version,
         arm=d.arm,
+        realtime_fallback_reasons=list(d.realtime_fallback_reasons),
     )
     if d.feature_age_seconds >= 0:
         response.feature_age.FromNanoseconds(round(d.feature_age_seconds * 1e9))
+    if d.realtime_age_seconds >= 0:
+        response.realtime_age.FromNanoseconds(round(d.realtime_age_seconds * 1e9))
     return response

@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 from personalization.v1 import personalization_pb2 as pb
 from server.engine.types import Outcome, OutcomeReceipt
 from server.errors import BatchTooLargeError, InvalidRequestError
-from server.transport.fields import MAX_REQUEST_ID_LENGTH, text, timestamp
+from server.transport.fields import (
+    MAX_CONVERSATION_ID_LENGTH,
+    MAX_REQUEST_ID_LENGTH,
+    text,
+    timestamp,
+)
 
 #: Decision ids are server-generated and short; anything longer is not one of ours.
 MAX_DECISION_ID_LENGTH = 128
@@ -50,6 +55,9 @@ def outcome_from_proto(msg: pb.RecordOutcomeRequest, *, now: datetime | None = N
         csat=_csat(msg),
         event_time=_event_time(msg, now or datetime.now(UTC)),
         request_id=text("request_id", msg.request_id, MAX_REQUEST_ID_LENGTH, required=False),
+        conversation_id=text(
+            "conversation_id", msg.conversation_id, MAX_CONVERSATION_ID_LENGTH, required=False
+        ),
     )
 
 

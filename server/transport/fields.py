@@ -13,6 +13,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from server.errors import InvalidRequestError
 
 MAX_REQUEST_ID_LENGTH = 128
+#: The bot backend's conversation ids (DecideRequest and RecordOutcomeRequest alike).
+MAX_CONVERSATION_ID_LENGTH = 128
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 

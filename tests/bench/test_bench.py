@@ -55,6 +55,7 @@ def _results() -> dict[str, Any]:
         "echo_full_c1": 300,
         "decide_c1": 580,
         "decide_traced": 520,
+        "decide_conv": 540,
     }
     out: dict[str, Any] = {
         "entries": {name: _entry(p50) for name, p50 in entries.items()},
@@ -86,6 +87,7 @@ def _results() -> dict[str, Any]:
         "decide_nolog": 390.0,
         "decide_shadow": 480.0,
         "decide_traced": 440.0,
+        "decide_conv": 420.0,
     }  # server µs per call
     for name, used in cpu.items():
         out["entries"][name]["server_cpu_us_per_call"] = used
@@ -148,6 +150,8 @@ def test_ratios_and_targets() -> None:
     assert values["decide_rps_shadow_over_decide"] == 1.0
     assert values["decide_cpu_traced_over_decide"] == 1.1  # 440 / 400 µs
     assert values["decide_rps_traced_over_decide"] == 1.0
+    assert values["decide_conv_over_decide_p50"] == 1.08  # 540 / 500 µs
+    assert values["decide_cpu_conv_over_decide"] == 1.05  # 420 / 400 µs
     targets = evaluate(results)
     assert [t["name"] for t in targets] == [t.name for t in TARGETS]
     assert all(t["met"] for t in targets)
@@ -170,6 +174,8 @@ def test_markdown_report(tmp_path: Path) -> None:
         "| 75.0% | `b (y.py)` |",
         "| `decide_traced` |",
         "costs 40 µs of server CPU per Decide (440 vs 400, 1.1 x)",
+        "| `decide_conv` |",
+        "decide p50 is 1.08 x `decide`'s, server CPU per Decide 1.05 x",
     ):
         assert needle in text
 
@@ -330,3 +336,19 @@ def test_metrics_cost_measures_every_variant(capsys: pytest.CaptureFixture[str])
     assert len(lines) == 10 and all(" µs  " in line for line in lines)
     assert lines[-1].endswith("added to a lone Decide (metrics now - before, + RPC, read, spans)")
     assert not tracing.enabled()  # left off
+
+
+def test_conversation_entry_sends_turns_of_many_conversations() -> None:
+    """``decide_conv``'s load: every Decide names one of the entry's conversations, the
+    same requests as ``decide`` otherwise."""
+    from loadgen.workload import Workload, build_pool
+    from personalization.v1 import personalization_pb2 as pb
+
+    entry = {e.name: e for e in ENTRIES}["decide_conv"]
+    assert entry.server == "decide" and entry.conversations > 0
+    work = Workload(known_ids=("C1", "C2"), pool_size=300, conversations=20)
+    turns = [pb.DecideRequest.FromString(b) for b in build_pool(work)]
+    ids = {t.conversation_id for t in turns}
+    assert all(ids) and len(ids) == 20
+    plain = [pb.DecideRequest.FromString(b) for b in build_pool(Workload(known_ids=("C1", "C2")))]
+    assert not any(t.HasField("conversation_id") for t in plain)

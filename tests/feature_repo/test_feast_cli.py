@@ -25,6 +25,9 @@ def test_feature_views_list_on_sqlite(sqlite_repo) -> None:
     out = _feast(sqlite_repo[0], "sqlite", "feature-views", "list")
     for name in ("customer_profile_fv", "support_history_fv", "engagement_fv"):
         assert name in out
+    assert "conversation_state_fv" in out
+    services = _feast(sqlite_repo[0], "sqlite", "feature-services", "list")
+    assert "personalization_v1" in services and "conversation_state_v1" in services
 
 
 @pytest.mark.redis

@@ -7,13 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from bench.prepare import copy_repo
+from modelio.conversation import (
+    CONVERSATION_FEATURES,
+    CONVERSATION_KEY,
+    CONVERSATION_VIEW,
+    IDLE_TTL_S,
+)
 from modelio.inputs import check_against_views
 from modelio.store import open_store
 from modelio.vocab import FEATURE_SERVICE, FEATURE_VIEWS
-from tests.support.feature_data import latest
+from tests.support.feature_data import latest, write_sources
 from tests.support.redis_server import RedisServer
+from training.feast_ops import apply_repo, materialize
 
 TTL_DAYS = {"customer_profile_fv": 400, "support_history_fv": 180, "engagement_fv": 14}
 SOURCE = {
@@ -70,9 +79,54 @@ def test_redis_serves_latest_values(
 def test_registry_matches_shared_vocabulary(sqlite_repo) -> None:
     store = open_store(sqlite_repo[0])
     views = {fv.name: tuple(f.name for f in fv.features) for fv in store.list_feature_views()}
-    assert views == FEATURE_VIEWS
+    assert views == {**FEATURE_VIEWS, CONVERSATION_VIEW: CONVERSATION_FEATURES}
     service = store.get_feature_service(FEATURE_SERVICE)
     assert {p.name for p in service.feature_view_projections} == set(FEATURE_VIEWS)
+
+
+def test_conversation_view_matches_the_shared_fold(sqlite_repo) -> None:
+    """conversation_state_fv: keyed by conversation_id, idle TTL, its own service, a
+    push source over the parquet the simulator writes (modelio.conversation)."""
+    store = open_store(sqlite_repo[0])
+    view = store.get_feature_view(CONVERSATION_VIEW)
+    assert view.join_keys == [CONVERSATION_KEY]
+    assert view.ttl is not None and view.ttl.total_seconds() == IDLE_TTL_S
+    dtypes = {f.name: str(f.dtype) for f in view.features}
+    assert dtypes == {
+        "started_s": "Float64",
+        "turns": "Int64",
+        "first_sentiment": "Float64",
+        "min_sentiment": "Float64",
+        "last_sentiment": "Float64",
+        "categories_mask": "Int64",
+        "actions": "String",
+        "outcomes": "String",
+        "decision_ids": "String",
+    }
+    stream, batch = view.stream_source, view.batch_source
+    assert stream is not None and stream.name == "conversation_state_push_source"
+    assert getattr(batch, "path", None) == "data/conversation_state.parquet"
+    service = store.get_feature_service("conversation_state_v1")
+    assert [p.name for p in service.feature_view_projections] == [CONVERSATION_VIEW]
+
+
+def test_missing_conversation_source_does_not_break_materialize(tmp_path: Path) -> None:
+    """apply writes an empty source (schema only) when the simulator wrote none, so
+    materializing every view works and the view serves nothing until the server writes."""
+    repo = copy_repo(tmp_path / "repo")
+    write_sources(repo / "data", n_customers=5)
+    assert not (repo / "data" / "conversation_state.parquet").exists()
+    apply_repo(repo)
+    empty = pq.read_table(repo / "data" / "conversation_state.parquet")
+    assert empty.num_rows == 0
+    assert set(CONVERSATION_FEATURES) <= set(empty.column_names)
+    materialize(repo, "sqlite")
+    store = open_store(repo)
+    served = store.get_online_features(
+        features=store.get_feature_service("conversation_state_v1"),
+        entity_rows=[{CONVERSATION_KEY: "conv-1"}],
+    ).to_dict()
+    assert all(served[name] == [None] for name in CONVERSATION_FEATURES)
 
 
 def test_unknown_customer_is_all_missing(sqlite_repo) -> None:

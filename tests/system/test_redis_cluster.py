@@ -24,6 +24,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from redis.cluster import RedisCluster
 
 from personalization.v1 import personalization_pb2 as pb
@@ -110,6 +111,29 @@ def test_reads_spread_over_every_master(served: Served) -> None:
     print(f"\nHMGETs per master for {len(outcomes)} calls: {sorted(spread.values())}")
     assert len(spread) == 3
     assert all(calls > 0.15 * len(outcomes) for calls in spread.values()), spread
+
+
+def test_conversation_state_on_the_cluster(served: Served) -> None:
+    """Conversation rows live on the cluster too (one key per script call): a failed
+    action is not chosen again in the conversation."""
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    for i, customer in enumerate(served.ids[:40]):
+        req = make_request(customer, sentiment=0.2)
+        req.conversation_id = f"cluster-conv-{os.getpid()}-{i}"
+        first = served.stub.Decide(req, timeout=5)
+        if first.next_best_action.action == pb.ACTION_HUMAN_HANDOFF:
+            continue  # never ruled out by the policy
+        outcome = pb.RecordOutcomeRequest(
+            decision_id=first.decision_id, event_time=ts, conversation_id=req.conversation_id
+        )
+        served.stub.RecordOutcome(outcome, timeout=5)
+        req.context.turn_index = 4
+        second = served.stub.Decide(req, timeout=5)
+        assert list(second.realtime_fallback_reasons) == []
+        assert second.next_best_action.action != first.next_best_action.action
+        return
+    raise AssertionError("every first turn was a handoff")
 
 
 def test_slot_migration_under_load(served: Served) -> None:

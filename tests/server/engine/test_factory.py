@@ -79,3 +79,26 @@ def test_unknown_feature_service_fails_fast(
     (models / "current").write_text("test-v1\n")
     with pytest.raises(FeatureStoreError, match="personalization_v9"):
         build_engine(settings(engine_feast_repo, models))
+
+
+def test_conversation_state_follows_the_store_and_the_switch(
+    engine_feast_repo: FeastFixture, engine_redis: RedisServer, model_dir: Path
+) -> None:
+    from server.features.conversation import FeastConversationStore
+    from server.features.conversation_redis import RedisConversationStore
+
+    redis = {"online_store": "redis", "redis": engine_redis.address}
+    for overrides, kind in (({}, FeastConversationStore), (redis, RedisConversationStore)):
+        engine = build_engine(settings(engine_feast_repo, model_dir, **overrides))
+        try:
+            assert engine.conversations is not None
+            assert type(engine.conversations.store) is kind
+        finally:
+            engine.close()
+    off = build_engine(settings(engine_feast_repo, model_dir, conversation_state=False))
+    try:
+        assert off.conversations is None
+        req = dataclasses.replace(requests(engine_feast_repo)[0], conversation_id="ignored")
+        assert off.decide(req).realtime_fallback_reasons == ()
+    finally:
+        off.close()

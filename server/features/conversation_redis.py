@@ -1,0 +1,245 @@
+"""Conversation rows in Feast's Redis layout, updated with a Lua compare-and-set.
+
+A conversation is one Redis hash, keyed and laid out exactly as Feast's Redis online
+store keys an entity of ``conversation_state_fv`` (``serialize_entity_key`` + project,
+fields ``mmh3("view:feature")`` holding ``ValueProto`` bytes, ``_ts:view`` a protobuf
+Timestamp), so Feast's ``get_online_features`` reads what the server writes. One field
+of our own, ``_v:view``, counts the updates: the script writes only when it still holds
+the count the writer read, then bumps it and renews the key's expiry (the view's TTL),
+so an idle conversation disappears by itself. Feast ignores the extra field.
+
+Reads are plain HMGETs (:meth:`RedisConversationStore.commands`), which the customer
+reader sends in the same pipeline as the customer's own HMGET.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from modelio.conversation import (
+    CONVERSATION_FEATURES,
+    CONVERSATION_KEY,
+    CONVERSATION_VIEW,
+    ConversationState,
+    to_row,
+)
+from modelio.feast_compat import redis_field, redis_key
+from server.features.base import Clock, CustomerFeatures, is_live, now_clock
+from server.features.conversation import (
+    ConversationRead,
+    ConversationStore,
+    read_of,
+)
+from server.features.conversation_outbox import DeferredWrites, Outbox
+from server.features.conversation_wire import (
+    SCRIPT,
+    SCRIPT_BYTES,
+    SETTERS,
+    STRING_TYPE,
+    bulk,
+    value_bytes,
+)
+from server.features.value_codec import decode_value
+
+
+class RedisConversationStore(DeferredWrites, ConversationStore):
+    """``conversation_state_fv`` rows on Redis (or Redis Cluster: one key per script)."""
+
+    def __init__(self, store: Any, client: Any, retries: int, clock: Clock = now_clock) -> None:
+        super().__init__(retries, clock)
+        config = store.config
+        view = store.get_feature_view(CONVERSATION_VIEW)
+        dtypes = {f.name: f.dtype for f in view.features}
+        if tuple(dtypes) != CONVERSATION_FEATURES or any(d not in SETTERS for d in dtypes.values()):
+            raise ValueError(f"{CONVERSATION_VIEW} must hold {CONVERSATION_FEATURES}: {dtypes}")
+        self._setters = tuple(SETTERS[dtypes[f]] for f in CONVERSATION_FEATURES)
+        self._project = config.project
+        self._key_version = config.entity_key_serialization_version
+        self._ttl_s = view.ttl.total_seconds() if view.ttl else 0.0
+        self._expire = str(max(1, round(self._ttl_s))).encode()
+        fields = [redis_field(f"{CONVERSATION_VIEW}:{f}") for f in CONVERSATION_FEATURES]
+        self._fields = tuple(fields)
+        self._ts_field = f"_ts:{CONVERSATION_VIEW}".encode()
+        self._version_field = f"_v:{CONVERSATION_VIEW}".encode()
+        self._read_fields = (*fields, self._ts_field, self._version_field)
+        self._client = client
+        self._script = client.register_script(SCRIPT)
+        self._pool = client.connection_pool if isinstance(client, redis.Redis) else None
+        self._conn: Any = None  # the writes' own connection (single node)
+        self._conn_lock = threading.Lock()
+        self._outbox = Outbox()
+        self.deferred = self._pool is not None  # a cluster pipeline takes no raw bytes
+        argc = 4 + 3 + 2 * len(fields) + 2  # EVAL script numkeys key, then ARGV
+        self._eval_head = b"*%d\r\n$4\r\nEVAL\r\n%s$1\r\n1\r\n" % (argc, bulk(SCRIPT_BYTES))
+        self._version_bulk = bulk(self._version_field)
+        self._expire_bulk = bulk(self._expire)
+        self._ts_bulk = bulk(self._ts_field)
+        self._plan = tuple(
+            zip(CONVERSATION_FEATURES, map(bulk, fields), self._setters, strict=True)
+        )
+        self._key_head = self._fast_key_head()
+        probes: tuple[tuple[str, Any], ...] = (
+            ("double_val", -0.25),
+            ("int64_val", 300),
+            ("int64_val", -3),
+            ("string_val", "é,x"),
+        )
+        for setter, probe in probes:
+            proto = ValueProto()
+            setattr(proto, setter, probe)
+            if value_bytes(setter, probe) != proto.SerializeToString():
+                raise ValueError(f"ValueProto encoding changed ({setter})")
+
+    def _fast_key_head(self) -> bytes | None:
+        """What Feast puts before a string id (None if its layout is not the one
+        :meth:`key` assumes; then Feast's helper builds every key)."""
+        full = self.feast_key("conv-42")
+        head = full[: len(full) - len(self._tail("conv-42"))]
+        for probe in ("conv-42", "", "é-ü/✓", "x" * 300):
+            if head + self._tail(probe) != self.feast_key(probe):
+                return None
+        return head
+
+    def _tail(self, conversation_id: str) -> bytes:
+        raw = conversation_id.encode("utf-8")
+        return struct.pack("<II", STRING_TYPE, len(raw)) + raw + self._project.encode()
+
+    def key(self, conversation_id: str) -> bytes:
+        """The hash key Feast's Redis store uses for this conversation."""
+        if self._key_head is None:
+            return self.feast_key(conversation_id)
+        return self._key_head + self._tail(conversation_id)
+
+    def feast_key(self, conversation_id: str) -> bytes:
+        """:meth:`key` built by Feast's own helper."""
+        entity = EntityKey(
+            join_keys=[CONVERSATION_KEY], entity_values=[ValueProto(string_val=conversation_id)]
+        )
+        return redis_key(self._project, entity, self._key_version)
+
+    def commands(self, conversation_ids: Sequence[str]) -> list[tuple[str | bytes, ...]]:
+        # The command name as str: a cluster pipeline looks its routing policy up by it.
+        return [("HMGET", self.key(cid), *self._read_fields) for cid in conversation_ids]
+
+    def parse(
+        self, conversation_ids: Sequence[str], replies: Sequence[Any], now: float
+    ) -> list[ConversationRead]:
+        return [
+            self._parse(cid, reply, now)
+            for cid, reply in zip(conversation_ids, replies, strict=True)
+        ]
+
+    def _parse(
+        self, conversation_id: str, reply: list[bytes | None], now: float
+    ) -> ConversationRead:
+        version = reply[-1]
+        row = CustomerFeatures(conversation_id)
+        raw_ts = reply[-2]
+        if raw_ts:
+            try:
+                stamp = Timestamp.FromString(raw_ts)
+                event_time = stamp.seconds + stamp.nanos / 1e9
+                if is_live(event_time, self._ttl_s or None, now):
+                    row.event_times[CONVERSATION_VIEW] = event_time
+                    for name, blob in zip(CONVERSATION_FEATURES, reply, strict=False):
+                        value = decode_value(blob) if blob else None
+                        if value is not None:
+                            row.values[name] = value
+            except DecodeError:  # a garbled row is a missing one: the turn starts afresh
+                row = CustomerFeatures(conversation_id)
+        return read_of(row, CONVERSATION_VIEW, version)
+
+    def read(self, conversation_ids: Sequence[str]) -> list[ConversationRead]:
+        if not conversation_ids:
+            return []
+        with self._client.pipeline(transaction=False) as pipe:
+            for command in self.commands(conversation_ids):
+                pipe.execute_command(*command)
+            replies = pipe.execute()
+        return self.parse(conversation_ids, replies, self.clock())
+
+    def _payload(self, read: ConversationRead, state: ConversationState, now: float) -> bytes:
+        """One EVAL of the script for this compare-and-set, as RESP bytes."""
+        stamp = Timestamp()
+        stamp.FromNanoseconds(round(now * 1e9))
+        values = to_row(state)
+        parts = [
+            self._eval_head,
+            bulk(self.key(read.conversation_id)),
+            self._version_bulk,
+            bulk(read.version or b""),
+            self._expire_bulk,
+        ]
+        for name, field, setter in self._plan:
+            parts += [field, bulk(value_bytes(setter, values[name]))]
+        parts += [self._ts_bulk, bulk(stamp.SerializeToString())]
+        return b"".join(parts)
+
+    def _args(self, read: ConversationRead, state: ConversationState, now: float) -> list[bytes]:
+        """The script's ARGV for this compare-and-set (the cluster path)."""
+        stamp = Timestamp()
+        stamp.FromNanoseconds(round(now * 1e9))
+        args: list[bytes] = [self._version_field, read.version or b"", self._expire]
+        values = to_row(state)
+        for name, field, setter in zip(
+            CONVERSATION_FEATURES, self._fields, self._setters, strict=True
+        ):
+            args += [field, value_bytes(setter, values[name])]
+        args += [self._ts_field, stamp.SerializeToString()]
+        return args
+
+    def write(self, read: ConversationRead, state: ConversationState, now: float) -> bool:
+        return self.write_many([(read, state)], now)[0]
+
+    def write_many(
+        self, writes: Sequence[tuple[ConversationRead, ConversationState]], now: float
+    ) -> list[bool]:
+        """Every compare-and-set in one round trip (EVAL, so a flushed script cache
+        cannot fail it), on a connection of the writes' own (no pool round trip);
+        Redis Cluster: one script call each (keys on many nodes)."""
+        if not writes:
+            return []
+        if self._pool is None:
+            return [
+                bool(self._script(keys=[self.key(r.conversation_id)], args=self._args(r, st, now)))
+                for r, st in writes
+            ]
+        payload = b"".join([self._payload(read, state, now) for read, state in writes])
+        return [bool(r) for r in self._send(payload, len(writes))]
+
+    def _send(self, payload: bytes, count: int) -> list[Any]:
+        """``count`` commands' replies, on the writes' own connection."""
+        with self._conn_lock:
+            if self._conn is None:
+                assert self._pool is not None  # only the single-node path sends raw bytes
+                self._conn = self._pool.make_connection()
+            conn = self._conn
+            try:
+                replies: list[Any] = conn.retry.call_with_retry(
+                    lambda: self._exchange(conn, payload, count),
+                    lambda _error: conn.disconnect(),
+                )
+            except BaseException:
+                conn.disconnect()  # unread replies must not reach the next write
+                raise
+        return replies
+
+    @staticmethod
+    def _exchange(conn: Any, payload: bytes, count: int) -> list[Any]:
+        conn.send_packed_command([payload])
+        return [conn.read_response() for _ in range(count)]
+
+    def close(self) -> None:
+        with self._conn_lock:
+            if self._conn is not None:
+                self._conn.disconnect()
+                self._conn = None
