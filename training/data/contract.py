@@ -171,6 +171,11 @@ DECISIONS = TableSpec(
         Column("propensity", "float", lo=0, hi=1, lo_open=True),
         Column("success", "bool"),
         Column("csat", "float", nullable=True, lo=1, hi=5),
+        # The decided turn of the ticket's conversation (its sentiment, turn number and
+        # whether the customer escalated at it: then the conversation ended there).
+        Column("sentiment", "float", lo=-1, hi=1),
+        _count("turn_index", lo=1),
+        Column("escalated", "bool"),
     ),
     key=("decision_id",),
     required=False,
