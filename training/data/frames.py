@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
+from training.data.conversation import with_conversation
 from training.data.dataset import features_before, historical_features
 
 SOURCE_FILES: tuple[str, ...] = (
@@ -50,7 +51,8 @@ class Frames:
     """Everything the models are fitted and evaluated on (raw features, not inputs yet)."""
 
     tickets: pd.DataFrame  # tickets + raw features (+ p_escalate when truth exists)
-    decisions: pd.DataFrame  # decisions + ticket context + raw features (+ p_success__*)
+    # decided turns + ticket context + conversation inputs + raw features (+ truth)
+    decisions: pd.DataFrame
     customers: pd.DataFrame  # latest raw features per customer (+ archetype)
     window: dict[str, datetime]  # start, validation_start, test_start, end
 
@@ -142,7 +144,8 @@ def _decisions(data_dir: Path, tickets: pd.DataFrame) -> pd.DataFrame:
     truth = _read(data_dir, "truth/decisions.parquet")
     if truth is not None:
         decisions = decisions.merge(truth, on="decision_id", how="left")
-    return decisions.sort_values("event_timestamp", kind="stable", ignore_index=True)
+    decisions = decisions.sort_values("event_timestamp", kind="stable", ignore_index=True)
+    return with_conversation(decisions)
 
 
 def _customers(data_dir: Path, as_of: datetime) -> pd.DataFrame:

@@ -72,11 +72,16 @@ def resolve_tickets(
     tk: dict[str, np.ndarray],
     sel: np.ndarray,
     success: np.ndarray,
-    last_index: np.ndarray,
-    last_t: np.ndarray,
+    last_index: np.ndarray | None = None,
+    last_t: np.ndarray | None = None,
 ) -> None:
     """Resolution hours, close time, csat and turn count of tickets ``sel`` (in place);
-    the ticket closes a minute after its last decided turn at the earliest."""
+    the ticket closes a minute after its last decided turn (``last_t``, default the
+    open time) at the earliest; ``last_index`` is that turn's index (default the ticket's)."""
+    if last_index is None:
+        last_index = tk["turn_index"][sel]
+    if last_t is None:
+        last_t = tk["open_s"][sel]
     esc = tk["escalated"][sel]
     hours = (
         RESOLUTION_HOURS[tk["category"][sel]]
