@@ -39,6 +39,8 @@ FEATURE_TYPES: dict[str, pa.DataType] = {
 SCHEMA = pa.schema(
     [
         pa.field(CONVERSATION_KEY, pa.string(), nullable=False),
+        # not a feature: lets `forget` erase a customer's conversations with its rows
+        pa.field("customer_id", pa.string(), nullable=False),
         *(pa.field(name, FEATURE_TYPES[name], nullable=False) for name in CONVERSATION_FEATURES),
         pa.field("event_timestamp", pa.timestamp("ns", tz="UTC"), nullable=False),
         pa.field("created_timestamp", pa.timestamp("ns", tz="UTC"), nullable=False),
@@ -49,7 +51,7 @@ SCHEMA = pa.schema(
 def conversation_table(decisions: pa.Table) -> pa.Table:
     """State rows of a block's decisions table (rows are by ticket, then turn).
 
-    Needs the decisions' ``ticket_id``, ``decision_id``, ``event_timestamp``,
+    Needs the decisions' ``ticket_id``, ``customer_id``, ``decision_id``, ``event_timestamp``,
     ``sentiment``, ``action``, ``success`` and the ticket's ``issue_category``."""
     ticket = decisions["ticket_id"].to_pylist()
     ids = decisions["decision_id"].to_pylist()
@@ -74,6 +76,7 @@ def conversation_table(decisions: pa.Table) -> pa.Table:
     stamps = to_timestamp(np.asarray(at_ns, dtype=np.int64))
     columns = {
         CONVERSATION_KEY: pa.array(ticket, pa.string()),
+        "customer_id": decisions["customer_id"],
         **{name: pa.array(out[name], FEATURE_TYPES[name]) for name in CONVERSATION_FEATURES},
         "event_timestamp": stamps,
         "created_timestamp": stamps,

@@ -5,7 +5,8 @@ see at the turn (profile and engagement as of the ticket's open time, the suppor
 history as aggregates.py computes it, the turn context), plus the latent ``patience``.
 Later turns of a conversation also carry its state (:data:`CONVERSATION_STATE` keys):
 failed actions and the sentiment drop since the first turn raise the escalation risk,
-shift which action works, and an action that already failed works less well again.
+shift which action works (what failed tells which action is next, NEXT_STEP), and an
+action that already failed works less well again.
 A state without those keys is a first turn (the replay world's turns are).
 The coefficients are documented in docs/data.md; change both together.
 """
@@ -79,6 +80,21 @@ CONVERSATION: dict[str, float] = {
     "article_failed": -0.8,  # self_service_article resolve logit x min(failed, 3)
     "repeat": -1.5,  # resolve logit of an action that already failed in the conversation
 }
+#: What a failure reveals: resolve-logit shift of each action (columns) once another
+#: (rows) failed in the conversation, e.g. a failed article calls for guided help.
+_NEXT_STEP = {
+    ("self_service_article", "guided_troubleshooting"): 1.2,
+    ("self_service_article", "human_handoff"): 0.4,
+    ("guided_troubleshooting", "human_handoff"): 1.0,
+    ("guided_troubleshooting", "priority_queue"): 0.8,
+    ("account_billing_answer", "retention_offer"): 0.8,
+    ("account_billing_answer", "human_handoff"): 0.6,
+    ("proactive_follow_up", "priority_queue"): 0.9,
+    ("retention_offer", "account_billing_answer"): 0.7,
+}
+NEXT_STEP = np.zeros((len(ACTIONS), len(ACTIONS)))
+for (_failed, _then), _shift in _NEXT_STEP.items():
+    NEXT_STEP[_A[_failed], _A[_then]] = _shift
 #: Per-turn conversation arrays: failed count, first sentiment, (n, 7) failed-action mask.
 CONVERSATION_STATE = ("conv_failed", "conv_first_sentiment", "conv_failed_mask")
 
@@ -148,7 +164,8 @@ def success_probabilities(s: dict[str, np.ndarray], p_escalate: np.ndarray) -> n
         z[:, _A["human_handoff"]] += c["handoff_failed"] * failed + c["handoff_drop"] * drop
         z[:, _A["priority_queue"]] += c["priority_failed"] * failed
         z[:, _A["self_service_article"]] += c["article_failed"] * failed
-        z += c["repeat"] * s["conv_failed_mask"]
+        mask = s["conv_failed_mask"].astype(np.float64)
+        z += c["repeat"] * mask + mask @ NEXT_STEP
     return (1.0 - p_escalate)[:, None] * sigmoid(z)
 
 

@@ -37,13 +37,6 @@ def _hashes(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sim")
-    _run(out, 1500, chunk=1000)  # two chunks
-    return out
-
-
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     _run(a, 400)
