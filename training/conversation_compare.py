@@ -33,9 +33,9 @@ from modelio.conversation import CONVERSATION_INPUTS
 from modelio.policy import PolicyConfig
 from training.data import inputs
 from training.data.frames import Frames, split_by_time
+from training.data.turn_rows import escalation_rows, model_inputs
 from training.fit import nba
 from training.fit.escalation import fit_escalation, positive_proba
-from training.pipeline import escalation_rows, model_inputs
 from training.sim.summary import auc
 
 VARIANTS = {"with": True, "without": False}

@@ -17,11 +17,12 @@ from modelio.manifest import load_manifest, uses_conversation
 from modelio.store import open_store
 from training.data import inputs
 from training.data.frames import data_hash, load_frames, split_by_time
+from training.data.turn_rows import escalation_rows, model_inputs
 from training.export import graphs
 from training.fit import nba
 from training.fit.escalation import escalation_metrics
 from training.fit.segment import segment_metrics, segment_sets
-from training.pipeline import DEFAULT_SEED, escalation_rows, model_inputs
+from training.pipeline import DEFAULT_SEED
 
 log = logging.getLogger(__name__)
 

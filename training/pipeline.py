@@ -20,17 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from lightgbm import LGBMClassifier
 
-from modelio.context import ESCALATION_CONVERSATION_INPUTS, ESCALATION_INPUTS, SEGMENT_INPUTS
+from modelio.context import ESCALATION_CONVERSATION_INPUTS, SEGMENT_INPUTS
 from modelio.manifest import Manifest, ModelFile, set_current, write_manifest
 from modelio.policy import PolicyConfig
 from modelio.store import open_store
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
 from training.data import inputs
-from training.data.conversation import first_turns
 from training.data.frames import Frames, data_hash, load_frames, sample_frames, split_by_time
+from training.data.turn_rows import escalation_rows, escalation_sets, model_inputs
 from training.export import card, graphs
 from training.export.parity import Holdout, check_parity
 from training.feedback.logged import HELD_OUT_FROM, LoggedSets
@@ -65,40 +64,6 @@ class TrainResult:
 def version_name(now: datetime | None = None) -> str:
     """``personalization_v1-YYYYMMDDTHHMMSSZ``."""
     return f"{FEATURE_SERVICE}-{(now or datetime.now(UTC)):%Y%m%dT%H%M%SZ}"
-
-
-def model_inputs(conversation: bool) -> tuple[str, ...]:
-    """The escalation-input layout of a version with or without conversation features."""
-    return ESCALATION_CONVERSATION_INPUTS if conversation else ESCALATION_INPUTS
-
-
-def escalation_rows(frames: Frames) -> pd.DataFrame:
-    """The escalation model's rows, by time: every turn the risk is predicted at (each
-    decided turn, labeled with whether the customer escalated at it, and the single
-    turn of a ticket the bot did not decide). Data without per-turn labels (decisions
-    written before conversations) fall back to the tickets."""
-    decisions = frames.decisions
-    if "escalated" not in decisions.columns:
-        return frames.tickets
-    undecided = frames.tickets[~frames.tickets["ticket_id"].isin(decisions["ticket_id"])]
-    rows = pd.concat([decisions, first_turns(undecided)], ignore_index=True)
-    return rows.sort_values("event_timestamp", kind="stable", ignore_index=True)
-
-
-def escalation_sets(
-    rows: pd.DataFrame,
-    window: dict[str, datetime],
-    defaults: dict[str, float],
-    names: tuple[str, ...] = ESCALATION_INPUTS,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(inputs, labels) of the train, validation and test rows (:func:`escalation_rows`)."""
-    return [
-        (
-            inputs.escalation_matrix(inputs.encode_frame(part, defaults), names),
-            part["escalated"].to_numpy(dtype=np.int64),
-        )
-        for part in split_by_time(rows, window)
-    ]
 
 
 def _train_segments(
