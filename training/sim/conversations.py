@@ -22,30 +22,13 @@ from modelio.conversation import (
     after_turn,
     to_row,
 )
-from training.data.contract import NS, to_timestamp
+from training.data.contract import CONVERSATION_STATE, NS, to_timestamp
 
+SCHEMA = CONVERSATION_STATE.arrow_schema()
 #: Arrow types of the view's raw features (what to_row gives, as the view declares them).
 FEATURE_TYPES: dict[str, pa.DataType] = {
-    "started_s": pa.float64(),
-    "turns": pa.int64(),
-    "first_sentiment": pa.float64(),
-    "min_sentiment": pa.float64(),
-    "last_sentiment": pa.float64(),
-    "categories_mask": pa.int64(),
-    "actions": pa.string(),
-    "outcomes": pa.string(),
-    "decision_ids": pa.string(),
+    name: SCHEMA.field(name).type for name in CONVERSATION_FEATURES
 }
-SCHEMA = pa.schema(
-    [
-        pa.field(CONVERSATION_KEY, pa.string(), nullable=False),
-        # not a feature: lets `forget` erase a customer's conversations with its rows
-        pa.field("customer_id", pa.string(), nullable=False),
-        *(pa.field(name, FEATURE_TYPES[name], nullable=False) for name in CONVERSATION_FEATURES),
-        pa.field("event_timestamp", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("created_timestamp", pa.timestamp("ns", tz="UTC"), nullable=False),
-    ]
-)
 
 
 def conversation_table(decisions: pa.Table) -> pa.Table:

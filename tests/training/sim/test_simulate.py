@@ -57,7 +57,8 @@ def test_chunk_size_does_not_change_data(sim: Path, tmp_path: Path) -> None:
 
 
 def test_output_is_valid_and_complete(sim: Path) -> None:
-    assert validate_sources(sim).ok
+    report = validate_sources(sim)
+    assert report.ok and report.rows["conversation_state"] > 0
     prof = pd.read_parquet(sim / "customer_profile.parquet")
     tickets = pd.read_parquet(sim / "tickets.parquet")
     decisions = pd.read_parquet(sim / "decisions.parquet")
