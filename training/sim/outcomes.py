@@ -12,7 +12,7 @@ import numpy as np
 
 from modelio.vocab import ISSUE_CATEGORIES, SUPPORT_FEATURES
 from training.sim.config import DAY, LONG_WINDOW_DAYS, SHORT_WINDOW_DAYS
-from training.sim.turns import empty_turns, play_conversations
+from training.sim.turns import empty_turns, play_conversations, turn_clock
 
 #: Median resolution hours per category and multipliers per channel.
 RESOLUTION_HOURS = np.array([4.0, 8.0, 3.0, 30.0, 6.0, 2.0])
@@ -119,6 +119,7 @@ def simulate_outcomes(
     for name in HISTORY:
         static[name] = np.zeros(n)
     out = empty_turns(n)
+    turn_clock(tk)
     for k in range(int(tk["seq"].max(initial=-1)) + 1):
         sel = np.flatnonzero(tk["seq"] == k)
         for name, v in _history(tk, sel, k).items():

@@ -63,6 +63,24 @@ _PER_TURN = {
 _DRAW = {name: i for i, name in enumerate(TURN_DRAWS)}
 
 
+def turn_clock(tk: dict[str, np.ndarray]) -> None:
+    """Every ticket's possible turn times (n x MAX_TURNS: open, then 40-239 s apart) and
+    their local hour and weekday, in place (``turn_s``, ``turn_hour``, ``turn_weekday``).
+
+    The gaps do not depend on outcomes, so the clock is drawn once per block (one time
+    zone conversion for all turns instead of one per turn and ticket rank)."""
+    n = len(tk["open_s"])
+    gaps = 40 + np.floor(tk["u_turns"][:, _DRAW["gap"], :] * 200).astype(np.int64)
+    turn_s = tk["open_s"][:, None] + np.concatenate(
+        [np.zeros((n, 1), dtype=np.int64), np.cumsum(gaps, axis=1)[:, : MAX_TURNS - 1]], axis=1
+    )
+    zone = np.repeat(tk["zone"], MAX_TURNS)
+    hour, weekday = local_time(turn_s.ravel(), zone)
+    tk["turn_s"] = turn_s
+    tk["turn_hour"] = hour.reshape(n, MAX_TURNS)
+    tk["turn_weekday"] = weekday.reshape(n, MAX_TURNS)
+
+
 def empty_turns(n: int) -> dict[str, np.ndarray]:
     """Per-turn truth arrays of ``n`` tickets, n x MAX_TURNS (``p_success`` n x MAX_TURNS x 7)."""
     out = {k: np.zeros((n, MAX_TURNS), dtype=t) for k, t in _PER_TURN.items()}
@@ -104,7 +122,8 @@ def play_conversations(
         else:
             u = tk["u_turns"][sel, :, j - 1]
             u_esc, u_act, u_suc = (u[:, _DRAW[k]] for k in ("escalate", "action", "success"))
-            hour, weekday = local_time(t, tk["zone"][sel])
+            t = tk["turn_s"][sel, j]
+            hour, weekday = tk["turn_hour"][sel, j], tk["turn_weekday"][sel, j]
         s = {**s0, "sentiment": sent, "turn_index": index, "local_hour": hour, "weekday": weekday}
         s.update(conv_failed=failed, conv_first_sentiment=first, conv_failed_mask=failed_mask)
         p = sigmoid(turn_escalation_logit(s))
@@ -133,7 +152,6 @@ def play_conversations(
         if j == MAX_TURNS - 1:
             break
         u = tk["u_turns"][sel, :, j]
-        gap = 40 + np.floor(u[:, _DRAW["gap"]] * 200).astype(np.int64)
         go_on = u[:, _DRAW["continue"]] < np.where(
             success, CONTINUE_AFTER_SUCCESS, CONTINUE_AFTER_FAILURE
         )
@@ -145,6 +163,5 @@ def play_conversations(
         noise = SENTIMENT_NOISE * (2.0 * u[:, _DRAW["sentiment"]] - 1.0)
         sent = np.round(np.tanh(np.arctanh(np.clip(sent, -0.999, 0.999)) + step + noise), 4)
         index = index + 1 + (u[:, _DRAW["index"]] < 0.35)
-        active = decided & ~esc & go_on & (t + gap < end_s)
-        t = t + gap
+        active = decided & ~esc & go_on & (tk["turn_s"][sel, j + 1] < end_s)
     return escalated, np.where(logged, succeeded, -1), last_index, last_t
