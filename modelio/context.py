@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from modelio.conversation import CONVERSATION_INPUTS
 from modelio.inputs import (
     BASE_DEFAULTS,
     GROUP_FLAGS,
@@ -74,6 +75,10 @@ SEGMENT_INPUTS: tuple[str, ...] = PROFILE_INPUTS + ENGAGEMENT_INPUTS
 CUSTOMER_INPUTS: tuple[str, ...] = PROFILE_INPUTS + ENGAGEMENT_INPUTS + HISTORY_INPUTS + FLAG_INPUTS
 ESCALATION_INPUTS: tuple[str, ...] = CUSTOMER_INPUTS + CONTEXT_INPUTS
 NBA_INPUTS: tuple[str, ...] = ESCALATION_INPUTS + ACTION_INPUTS
+#: The same with the conversation state's inputs (modelio.conversation) after the turn's:
+#: the layout of a version trained with conversation features (its manifest lists it).
+ESCALATION_CONVERSATION_INPUTS: tuple[str, ...] = ESCALATION_INPUTS + CONVERSATION_INPUTS
+NBA_CONVERSATION_INPUTS: tuple[str, ...] = ESCALATION_CONVERSATION_INPUTS + ACTION_INPUTS
 
 _NOTHING: Mapping[str, Any] = {}
 _MAX_DAYS_SINCE = 365.0

@@ -17,7 +17,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from modelio.context import BASE_DEFAULTS, ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
+from modelio.context import (
+    BASE_DEFAULTS,
+    ESCALATION_CONVERSATION_INPUTS,
+    ESCALATION_INPUTS,
+    NBA_CONVERSATION_INPUTS,
+    NBA_INPUTS,
+    SEGMENT_INPUTS,
+)
 from modelio.distributions import TrainingDistributions
 from modelio.policy import PolicyConfig
 
@@ -28,6 +35,16 @@ EXPECTED_INPUTS: dict[str, tuple[str, ...]] = {
     "escalation": ESCALATION_INPUTS,
     "nba": NBA_INPUTS,
 }
+#: The input layouts this code serves: without conversation state (every version before
+#: it existed) and with it (``CONVERSATION_INPUTS`` after the turn's inputs).
+INPUT_LAYOUTS: tuple[dict[str, tuple[str, ...]], ...] = (
+    EXPECTED_INPUTS,
+    {
+        "segment": SEGMENT_INPUTS,
+        "escalation": ESCALATION_CONVERSATION_INPUTS,
+        "nba": NBA_CONVERSATION_INPUTS,
+    },
+)
 
 
 class ManifestError(ValueError):
@@ -82,16 +99,25 @@ class Manifest(BaseModel):
         missing = set(EXPECTED_INPUTS) - set(self.models)
         if missing:
             raise ValueError(f"models missing: {sorted(missing)}")
-        for kind, model in self.models.items():
-            if tuple(model.inputs) != EXPECTED_INPUTS[kind]:
-                raise ValueError(
-                    f"models.{kind}.inputs do not match this code's {kind} inputs"
-                    f" (got {len(model.inputs)} names, expected {len(EXPECTED_INPUTS[kind])})"
-                )
+        got = {kind: tuple(model.inputs) for kind, model in self.models.items()}
+        if not any(got == layout for layout in INPUT_LAYOUTS):
+            for kind, names in got.items():
+                if all(names != layout[kind] for layout in INPUT_LAYOUTS):
+                    raise ValueError(
+                        f"models.{kind}.inputs do not match this code's {kind} inputs"
+                        f" (got {len(names)} names, expected"
+                        f" {' or '.join(str(len(layout[kind])) for layout in INPUT_LAYOUTS)})"
+                    )
+            raise ValueError("models' inputs mix layouts (with and without conversation state)")
         undefaulted = set(BASE_DEFAULTS) - set(self.defaults)
         if undefaulted:
             raise ValueError(f"defaults missing for {sorted(undefaulted)}")
         return self
+
+
+def uses_conversation(manifest: Manifest) -> bool:
+    """Whether the version's models take the conversation state's inputs."""
+    return tuple(manifest.models["escalation"].inputs) == ESCALATION_CONVERSATION_INPUTS
 
 
 def sha256_file(path: Path) -> str:

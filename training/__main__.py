@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dataset": ("training.commands.dataset", "build point-in-time training sets through Feast"),
     "train": ("training.commands.train", "train, check and export a new model version"),
     "evaluate": ("training.commands.evaluate", "evaluate the current model version"),
+    "compare-conversation": (
+        "training.commands.compare_conversation",
+        "models with vs without conversation features, on the simulator's truth",
+    ),
     "feedback": ("training.commands.feedback", "join logged decisions and outcomes into rewards"),
     "evaluate-policy": (
         "training.commands.evaluate_policy",

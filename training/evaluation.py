@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from modelio.manifest import load_manifest
+from modelio.manifest import load_manifest, uses_conversation
 from modelio.store import open_store
 from training.data import inputs
 from training.data.frames import data_hash, load_frames, split_by_time
+from training.data.turn_rows import escalation_rows, model_inputs
 from training.export import graphs
 from training.fit import nba
 from training.fit.escalation import escalation_metrics
@@ -39,18 +40,19 @@ def evaluate_version(
     defaults = dict(manifest.defaults)
     run = {k: graphs.predictor(version_dir / m.path, m.output) for k, m in manifest.models.items()}
 
-    _, _, tickets = split_by_time(frames.tickets, frames.window)
-    x_esc = inputs.escalation_matrix(inputs.encode_frame(tickets, defaults))
-    p_true = tickets["p_escalate"].to_numpy() if "p_escalate" in tickets else None
+    names = model_inputs(uses_conversation(manifest))
+    _, _, rows = split_by_time(escalation_rows(frames), frames.window)
+    x_esc = inputs.escalation_matrix(inputs.encode_frame(rows, defaults), names)
+    p_true = rows["p_escalate"].to_numpy() if "p_escalate" in rows else None
     esc = escalation_metrics(
-        tickets["escalated"].to_numpy(dtype=np.int64), run["escalation"](x_esc), p_true
+        rows["escalated"].to_numpy(dtype=np.int64), run["escalation"](x_esc), p_true
     )
 
     _, x_seg, truth = segment_sets(frames, defaults)
     seg = segment_metrics(x_seg, run["segment"](x_seg), truth, len(manifest.segments), DEFAULT_SEED)
 
     _, _, decisions = split_by_time(frames.decisions, frames.window)
-    data = nba.policy_data(decisions, defaults, manifest.policy)
+    data = nba.policy_data(decisions, defaults, manifest.policy, names)
     policy = nba.evaluate_policy(data, run["escalation"], run["nba"], manifest.policy)
     same_data = data_hash(data_dir) == manifest.data_hash
     return {

@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from lightgbm import LGBMClassifier
 
-from modelio.context import ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
+from modelio.context import ESCALATION_CONVERSATION_INPUTS, SEGMENT_INPUTS
 from modelio.manifest import Manifest, ModelFile, set_current, write_manifest
 from modelio.policy import PolicyConfig
 from modelio.store import open_store
-from modelio.vocab import FEATURE_SERVICE
+from modelio.vocab import ACTIONS, FEATURE_SERVICE
 from training.data import inputs
 from training.data.frames import Frames, data_hash, load_frames, sample_frames, split_by_time
+from training.data.turn_rows import escalation_rows, escalation_sets, model_inputs
 from training.export import card, graphs
 from training.export.parity import Holdout, check_parity
 from training.feedback.logged import HELD_OUT_FROM, LoggedSets
@@ -64,19 +64,6 @@ class TrainResult:
 def version_name(now: datetime | None = None) -> str:
     """``personalization_v1-YYYYMMDDTHHMMSSZ``."""
     return f"{FEATURE_SERVICE}-{(now or datetime.now(UTC)):%Y%m%dT%H%M%SZ}"
-
-
-def _escalation_sets(
-    tickets: pd.DataFrame, window: dict[str, datetime], defaults: dict[str, float]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(inputs, labels) of the train, validation and test tickets."""
-    return [
-        (
-            inputs.escalation_matrix(inputs.encode_frame(part, defaults)),
-            part["escalated"].to_numpy(dtype=np.int64),
-        )
-        for part in split_by_time(tickets, window)
-    ]
 
 
 def _train_segments(
@@ -116,15 +103,15 @@ def _train_nba(
     return reward, metrics
 
 
-def _export(result: TrainResult) -> dict[graphs.ModelKind, ModelFile]:
+def _export(result: TrainResult, names: tuple[str, ...]) -> dict[graphs.ModelKind, ModelFile]:
     protos: dict[graphs.ModelKind, Any] = {
         "segment": graphs.segment_onnx(result.segment.pipeline, len(SEGMENT_INPUTS)),
         "escalation": graphs.lgbm_onnx(
-            result.escalation.booster, len(ESCALATION_INPUTS), result.escalation.calibration
+            result.escalation.booster, len(names), result.escalation.calibration
         ),
-        "nba": graphs.lgbm_onnx(result.reward, len(NBA_INPUTS)),
+        "nba": graphs.lgbm_onnx(result.reward, len(names) + len(ACTIONS)),
     }
-    return graphs.export_models(result.version_dir, protos)
+    return graphs.export_models(result.version_dir, protos, names)
 
 
 def _plots(result: TrainResult, fit_x: np.ndarray) -> None:
@@ -146,13 +133,17 @@ def train_version(
     kind: str = "sqlite",
     sample: float | None = None,
     logged: LoggedSets | None = None,
+    conversation: bool = True,
 ) -> TrainResult:
     """Run the whole pipeline and export ``models_dir/<version>``; point current at it.
 
     ``sample`` keeps only that share of the tickets and decisions (a weak version);
     ``logged`` (``--from-log``): the logged decisions join the source decisions in the
     reward model's training and validation sets, and its held-out buckets are the test set,
-    so the manifest's off-policy estimate is made on production traffic it never saw."""
+    so the manifest's off-policy estimate is made on production traffic it never saw.
+    ``conversation``: the escalation and reward models also take the conversation
+    state's inputs (CONVERSATION_INPUTS, point in time); False trains the layout of
+    versions before it (``train --no-conversation-features``)."""
     from training.feast_ops import apply_repo
 
     progress, policy = Progress("train", 7), graphs.load_policy()
@@ -168,11 +159,19 @@ def train_version(
             f"{len(frames.tickets):,} tickets, {len(frames.decisions):,} decisions, "
             f"{len(frames.customers):,} customers"
         )
+    rows = escalation_rows(frames)
+    if conversation and rows is frames.tickets:
+        progress.say("decisions without per-turn labels: training without conversation inputs")
+        conversation = False
+    if logged is not None and logged.train.inputs != model_inputs(conversation):
+        conversation = logged.train.inputs == ESCALATION_CONVERSATION_INPUTS
+        progress.say(f"the logged inputs' layout decides: conversation inputs {conversation}")
+    names = model_inputs(conversation)
     with progress.stage("defaults (training medians) + inputs via modelio.context"):
         defaults = inputs.training_defaults(split_by_time(frames.tickets, frames.window)[0])
-        esc_sets = _escalation_sets(frames.tickets, frames.window, defaults)
+        esc_sets = escalation_sets(rows, frames.window, defaults, names)
         decisions = split_by_time(frames.decisions, frames.window)
-        policy_sets = [nba.policy_data(part, defaults, policy) for part in decisions]
+        policy_sets = [nba.policy_data(part, defaults, policy, names) for part in decisions]
         if logged is not None:
             policy_sets = [
                 nba.concat(policy_sets[0], logged.train),
@@ -182,8 +181,8 @@ def train_version(
     with progress.stage("segments (silhouette over K, KMeans)"):
         segment, seg_metrics, fit_x, holdout = _train_segments(frames, defaults, seed, progress)
     with progress.stage("escalation risk (LightGBM, early stopping, calibration)"):
-        test_tickets = split_by_time(frames.tickets, frames.window)[2]
-        p_true = test_tickets["p_escalate"].to_numpy() if "p_escalate" in test_tickets else None
+        test_rows = split_by_time(rows, frames.window)[2]
+        p_true = test_rows["p_escalate"].to_numpy() if "p_escalate" in test_rows else None
         escalation, esc_metrics = _train_escalation(esc_sets, p_true, seed)
         progress.say(json.dumps(esc_metrics))
     source = "source + logged decisions" if logged is not None else "source decisions"
@@ -195,12 +194,17 @@ def train_version(
         progress.say(json.dumps(nba_metrics))
     holdout.escalation_x, holdout.escalation_y = esc_sets[2]
     holdout.escalation_p_true = p_true
-    holdout.nba_x = inputs.all_actions_matrix(policy_sets[2].encoded)
-    metrics = {"escalation": esc_metrics, "segment": seg_metrics, "nba": nba_metrics}
+    holdout.nba_x = inputs.all_actions_matrix(policy_sets[2].encoded, policy_sets[2].nba_inputs)
+    metrics = {
+        "escalation": esc_metrics,
+        "segment": seg_metrics,
+        "nba": nba_metrics,
+        "conversation_features": conversation,
+    }
     result = TrainResult(version_dir, segment, escalation, reward, holdout, defaults, metrics)
     with progress.stage(f"ONNX export + parity checks → {version_dir}"):
         version_dir.mkdir(parents=True)
-        files = _export(result)
+        files = _export(result, names)
         paths = {k: version_dir / f.path for k, f in files.items()}
         metrics["parity"] = check_parity(holdout, paths, segment.pipeline, escalation, reward)
         progress.say(json.dumps(metrics["parity"]))
@@ -209,6 +213,7 @@ def train_version(
         metrics["rows"] = {
             "tickets": len(frames.tickets),
             "decisions": len(frames.decisions),
+            "escalation_rows": len(rows),
             "logged_decisions": 0 if logged is None else sum(len(d.actions) for d in logged.splits),
             "customers": len(frames.customers),
             "segment_fit": len(fit_x),

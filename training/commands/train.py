@@ -6,6 +6,10 @@ The stages are :func:`training.pipeline.train_version`'s; see docs/training.md.
 (``python -m training feedback``; ``--dataset``) instead of the simulated decisions, the
 same propensity-weighted way; segments and escalation risk are trained from the source
 history as usual. It fails (exit 1) when the log is too small or misses an action.
+
+The escalation and reward models take the conversation state's inputs
+(``modelio.conversation``, computed point in time from the conversation's earlier turns);
+``--no-conversation-features`` trains them without (the layout of earlier versions).
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset", type=Path, default=DEFAULT_DATASET, help="with --from-log (feedback's output)"
     )
+    parser.add_argument(
+        "--no-conversation-features",
+        dest="conversation",
+        action="store_false",
+        help="train the escalation and reward models without the conversation state's inputs"
+        " (the layout of versions before them)",
+    )
 
 
 def read_logged(path: Path) -> LoggedSets:
@@ -77,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
             args.online_store,
             sample=args.sample,
             logged=logged,
+            conversation=getattr(args, "conversation", True),
         )
     except (ParityError, FileExistsError) as exc:
         print(f"train failed: {exc}", file=sys.stderr)

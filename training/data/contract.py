@@ -171,8 +171,37 @@ DECISIONS = TableSpec(
         Column("propensity", "float", lo=0, hi=1, lo_open=True),
         Column("success", "bool"),
         Column("csat", "float", nullable=True, lo=1, hi=5),
+        # The decided turn of the ticket's conversation (its sentiment, turn number and
+        # whether the customer escalated at it: then the conversation ended there).
+        Column("sentiment", "float", lo=-1, hi=1),
+        _count("turn_index", lo=1),
+        Column("escalated", "bool"),
     ),
     key=("decision_id",),
+    required=False,
+)
+
+#: The offline store of ``conversation_state_fv`` (modelio.conversation): one row per
+#: decided turn, the conversation's state after it; ``customer_id`` is not a feature
+#: (``forget`` erases by it). Written by the simulator (training/sim/conversations.py).
+CONVERSATION_STATE = TableSpec(
+    "conversation_state",
+    (
+        Column("conversation_id", "string"),
+        _ID,
+        Column("started_s", "float", lo=0),
+        _count("turns", lo=1),
+        Column("first_sentiment", "float", lo=-1, hi=1),
+        Column("min_sentiment", "float", lo=-1, hi=1),
+        Column("last_sentiment", "float", lo=-1, hi=1),
+        _count("categories_mask"),
+        Column("actions", "string"),
+        Column("outcomes", "string"),
+        Column("decision_ids", "string"),
+        _ts("event_timestamp"),
+        _ts("created_timestamp"),
+    ),
+    key=("conversation_id", "event_timestamp"),
     required=False,
 )
 
@@ -184,6 +213,7 @@ SOURCES: tuple[TableSpec, ...] = (
     TICKETS,
     ENGAGEMENT_DAILY,
     DECISIONS,
+    CONVERSATION_STATE,
 )
 
 

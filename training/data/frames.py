@@ -1,8 +1,9 @@
 """Labeled frames shared by ``train`` and ``evaluate``: events + point-in-time features.
 
-Tickets (escalation labels) and logged decisions (rewards) get their raw features from
-Feast as the online store served them at the event (rows stamped strictly before it,
-:func:`training.data.dataset.features_before`); customers get their latest features as
+Tickets and logged decisions (rewards; the decided turns of conversations, escalation
+labels per turn) get their raw features from Feast as the online store served them at
+the event (rows stamped strictly before it, :func:`training.data.dataset.features_before`;
+for a decided turn, before its conversation started); customers get their latest features as
 of the end of the data. Splits are by event time (train < validation <
 test) for the supervised models and by a hash of the customer id for segments, so
 ``evaluate`` can rebuild exactly the holdout the model never saw.
@@ -20,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
+from training.data.conversation import with_conversation
 from training.data.dataset import features_before, historical_features
 
 SOURCE_FILES: tuple[str, ...] = (
@@ -50,7 +52,8 @@ class Frames:
     """Everything the models are fitted and evaluated on (raw features, not inputs yet)."""
 
     tickets: pd.DataFrame  # tickets + raw features (+ p_escalate when truth exists)
-    decisions: pd.DataFrame  # decisions + ticket context + raw features (+ p_success__*)
+    # decided turns + ticket context + conversation inputs + raw features (+ truth)
+    decisions: pd.DataFrame
     customers: pd.DataFrame  # latest raw features per customer (+ archetype)
     window: dict[str, datetime]  # start, validation_start, test_start, end
 
@@ -142,7 +145,8 @@ def _decisions(data_dir: Path, tickets: pd.DataFrame) -> pd.DataFrame:
     truth = _read(data_dir, "truth/decisions.parquet")
     if truth is not None:
         decisions = decisions.merge(truth, on="decision_id", how="left")
-    return decisions.sort_values("event_timestamp", kind="stable", ignore_index=True)
+    decisions = decisions.sort_values("event_timestamp", kind="stable", ignore_index=True)
+    return with_conversation(decisions)
 
 
 def _customers(data_dir: Path, as_of: datetime) -> pd.DataFrame:
@@ -167,7 +171,21 @@ def load_frames(data_dir: Path, store, feature_service: str = FEATURE_SERVICE) -
         warnings.filterwarnings("ignore", message="Discarding nonzero nanoseconds")
         return Frames(
             tickets=features_before(store, tickets, feature_service),
-            decisions=features_before(store, decisions, feature_service),
+            decisions=_turn_features(store, decisions, tickets, feature_service),
             customers=historical_features(store, customers, feature_service),
             window=window,
         )
+
+
+def _turn_features(
+    store, decisions: pd.DataFrame, tickets: pd.DataFrame, feature_service: str
+) -> pd.DataFrame:
+    """Decided turns with the customer's features as served during the conversation: as
+    of its start (strictly before the ticket opened; the store is refreshed in batches,
+    so a later turn minutes on does not see its own ticket in the support history yet),
+    with each turn's own ``event_timestamp`` kept for the inputs' ages and calendar."""
+    opened = decisions["ticket_id"].map(tickets.set_index("ticket_id")["event_timestamp"])
+    at_open = decisions.assign(event_timestamp=opened.fillna(decisions["event_timestamp"]))
+    out = features_before(store, at_open, feature_service)
+    out["event_timestamp"] = pd.to_datetime(decisions["event_timestamp"], utc=True)
+    return out

@@ -27,7 +27,9 @@ from modelio.context import (
     encode_inputs,
     vector,
 )
+from modelio.conversation import CONVERSATION_INPUTS
 from modelio.vocab import ACTIONS, FEATURE_VIEWS
+from training.data.conversation import has_conversation_columns
 
 RAW_FEATURES: tuple[str, ...] = tuple(f for names in FEATURE_VIEWS.values() for f in names)
 #: Defaults that keep "missing" visible (NaN) so medians skip missing values.
@@ -110,29 +112,47 @@ def segment_matrix(frame: pd.DataFrame, defaults: Mapping[str, float]) -> np.nda
 
 
 def encode_frame(frame: pd.DataFrame, defaults: Mapping[str, float]) -> list[dict[str, float]]:
-    """encode_inputs (customer + turn) of every row; feed to :func:`escalation_matrix` etc."""
-    return [
+    """encode_inputs (customer + turn) of every row; feed to :func:`escalation_matrix` etc.
+
+    Rows of decided turns also carry their conversation inputs (computed point in time
+    by :func:`training.data.conversation.with_conversation`), so either layout can be
+    cut from the same encoding."""
+    rows = [
         encode_inputs(raw, ctx, defaults)
         for raw, ctx in zip(raw_records(frame), turn_contexts(frame), strict=True)
     ]
+    if has_conversation_columns(frame):
+        values = frame[list(CONVERSATION_INPUTS)].to_numpy(dtype=np.float64).tolist()
+        for row, conv in zip(rows, values, strict=True):
+            row.update(zip(CONVERSATION_INPUTS, conv, strict=True))
+    return rows
 
 
-def escalation_matrix(encoded: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """ESCALATION_INPUTS matrix of encoded rows."""
-    return _matrix(encoded, ESCALATION_INPUTS)
+def escalation_matrix(
+    encoded: Sequence[Mapping[str, float]], names: Sequence[str] = ESCALATION_INPUTS
+) -> np.ndarray:
+    """Escalation-input matrix of encoded rows (ESCALATION_INPUTS or the conversation
+    layout, ``names`` as the manifest lists them)."""
+    return _matrix(encoded, names)
 
 
-def nba_matrix(encoded: Sequence[Mapping[str, float]], actions: Sequence[str]) -> np.ndarray:
-    """NBA_INPUTS matrix: each encoded row with the one-hot of its (logged) action."""
+def nba_matrix(
+    encoded: Sequence[Mapping[str, float]],
+    actions: Sequence[str],
+    names: Sequence[str] = NBA_INPUTS,
+) -> np.ndarray:
+    """NBA-input matrix: each encoded row with the one-hot of its (logged) action."""
     rows = [{**row, **action_inputs(a)} for row, a in zip(encoded, actions, strict=True)]
-    return _matrix(rows, NBA_INPUTS)
+    return _matrix(rows, names)
 
 
-def all_actions_matrix(encoded: Sequence[Mapping[str, float]]) -> np.ndarray:
-    """NBA_INPUTS for every row x every action: (n·7) rows, row-major, ACTIONS order.
+def all_actions_matrix(
+    encoded: Sequence[Mapping[str, float]], names: Sequence[str] = NBA_INPUTS
+) -> np.ndarray:
+    """NBA inputs for every row x every action: (n·7) rows, row-major, ACTIONS order.
 
     This is the batch the server sends in one ONNX call to score all actions.
     """
     one_hots = [action_inputs(a) for a in ACTIONS]
     rows = [{**row, **hot} for row in encoded for hot in one_hots]
-    return _matrix(rows, NBA_INPUTS)
+    return _matrix(rows, names)

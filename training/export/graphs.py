@@ -25,7 +25,7 @@ from skl2onnx.common.data_types import FloatTensorType
 from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
 from sklearn.pipeline import Pipeline
 
-from modelio.context import ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
+from modelio.context import ACTION_INPUTS, ESCALATION_INPUTS, SEGMENT_INPUTS
 from modelio.manifest import ModelFile, sha256_file
 from modelio.policy import PolicyConfig
 
@@ -202,10 +202,19 @@ def load_policy(path: Path = POLICY_FILE) -> PolicyConfig:
 
 
 def export_models(
-    version_dir: Path, protos: dict[ModelKind, onnx.ModelProto]
+    version_dir: Path,
+    protos: dict[ModelKind, onnx.ModelProto],
+    escalation_inputs: tuple[str, ...] = ESCALATION_INPUTS,
 ) -> dict[ModelKind, ModelFile]:
-    """Write segment/escalation/nba graphs into ``version_dir``; return manifest entries."""
-    inputs = {"segment": SEGMENT_INPUTS, "escalation": ESCALATION_INPUTS, "nba": NBA_INPUTS}
+    """Write segment/escalation/nba graphs into ``version_dir``; return manifest entries.
+
+    ``escalation_inputs`` is the models' layout (with or without the conversation
+    inputs); the reward model's is that + the action one-hots."""
+    inputs = {
+        "segment": SEGMENT_INPUTS,
+        "escalation": escalation_inputs,
+        "nba": escalation_inputs + ACTION_INPUTS,
+    }
     out: dict[ModelKind, ModelFile] = {}
     for kind, proto in protos.items():
         path = save(proto, version_dir / f"{kind}.onnx")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from modelio.context import ESCALATION_INPUTS
+from modelio.context import ESCALATION_CONVERSATION_INPUTS, ESCALATION_INPUTS
 from modelio.policy import PolicyConfig, eligibility_of, eligible_mask
 from modelio.vocab import ACTIONS
 from training.feedback.dataset import DatasetError
@@ -29,35 +29,50 @@ MIN_TRAINING_ROWS = 500
 TRAIN_BUCKETS, HELD_OUT_FROM = 70, 85
 
 
-def input_matrix(dataset: pa.Table) -> np.ndarray:
-    """The logged ``inputs`` as an n x len(ESCALATION_INPUTS) float32 matrix."""
-    width = len(ESCALATION_INPUTS)
+#: Logged vectors of either layout: a version with conversation inputs logs those too.
+_LAYOUTS = {len(names): names for names in (ESCALATION_INPUTS, ESCALATION_CONVERSATION_INPUTS)}
+
+
+def logged_layout(dataset: pa.Table) -> tuple[str, ...]:
+    """The escalation-input layout of the logged vectors (one for the whole dataset)."""
     column = dataset.column("inputs").combine_chunks()
-    lengths = column.value_lengths().to_numpy(zero_copy_only=False)
-    if len(lengths) and (lengths != width).any():
-        bad = sorted({int(n) for n in lengths if n != width})
+    lengths = {int(n) for n in column.value_lengths().to_numpy(zero_copy_only=False)}
+    if len(lengths) > 1 or not lengths <= set(_LAYOUTS):
         raise DatasetError(
-            f"logged inputs have {bad} values, this code's escalation inputs {width}: "
+            f"logged inputs have {sorted(lengths)} values, this code's escalation inputs "
+            f"{' or '.join(map(str, sorted(_LAYOUTS)))} (one layout per dataset): "
             "the log was written by an incompatible model version"
         )
+    return _LAYOUTS[lengths.pop()] if lengths else ESCALATION_INPUTS
+
+
+def input_matrix(dataset: pa.Table) -> np.ndarray:
+    """The logged ``inputs`` as an n x len(layout) float32 matrix (:func:`logged_layout`)."""
+    width = len(logged_layout(dataset))
+    column = dataset.column("inputs").combine_chunks()
     values = column.flatten().to_numpy(zero_copy_only=False)
-    return np.asarray(values, dtype=np.float32).reshape(len(lengths), width)
+    return np.asarray(values, dtype=np.float32).reshape(len(column), width)
 
 
 def policy_data(dataset: pa.Table, config: PolicyConfig) -> PolicyData:
     """Encoded inputs, eligibility masks, sentiment, logged action, propensity, reward."""
+    names = logged_layout(dataset)
     x = input_matrix(dataset)
+    encoded = [dict(zip(names, map(float, row), strict=True)) for row in x]
+    # a conversation layout's failed_<action> inputs are the no-repeat rule's input
+    failed = [frozenset(a for a in ACTIONS if row.get(f"failed_{a}") == 1.0) for row in encoded]
     masks = [
-        eligible_mask(eligibility_of(json.loads(raw or "{}")), config)
-        for raw in dataset.column("features").to_pylist()
+        eligible_mask(eligibility_of(json.loads(raw or "{}")), config, f)
+        for raw, f in zip(dataset.column("features").to_pylist(), failed, strict=True)
     ]
     return PolicyData(
-        encoded=[dict(zip(ESCALATION_INPUTS, map(float, row), strict=True)) for row in x],
+        encoded=encoded,
         masks=np.asarray(masks, dtype=bool).reshape(len(x), len(ACTIONS)),
         sentiment=dataset.column("sentiment").to_numpy().astype(np.float64),
         actions=dataset.column("action_index").to_numpy().astype(np.int64),
         propensity=dataset.column("propensity").to_numpy().astype(np.float64),
         reward=dataset.column("reward").to_numpy().astype(np.float64),
+        inputs=names,
         p_true=None,
     )
 

@@ -14,6 +14,7 @@ bootstraps over logged rows (seeded), beside the logging policy's observed mean 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,17 @@ def candidate_arrays(version_dir: Path, dataset: pa.Table) -> dict[str, np.ndarr
         for kind in ("escalation", "nba")
     }
     data = policy_data(dataset, manifest.policy)
-    risk = np.asarray(run["escalation"](inputs.escalation_matrix(data.encoded)), dtype=np.float64)
+    layout = tuple(manifest.models["escalation"].inputs)
+    missing = [name for name in layout if name not in data.inputs]
+    if missing:
+        raise DatasetError(
+            f"{version_dir.name} takes inputs the log does not hold ({missing[0]}, ...: "
+            "conversation inputs, logged only by a version that takes them)"
+        )
+    data = replace(data, inputs=layout)
+    risk = np.asarray(
+        run["escalation"](inputs.escalation_matrix(data.encoded, layout)), dtype=np.float64
+    )
     q_hat = nba.score_all_actions(run["nba"], data)
     pi = nba.policy_matrix(q_hat, risk.reshape(-1), data, manifest.policy)
     return {

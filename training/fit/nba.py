@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
 
+from modelio.context import ACTION_INPUTS, ESCALATION_INPUTS
 from modelio.policy import (
     Eligibility,
     PolicyConfig,
@@ -28,6 +29,7 @@ from modelio.policy import (
 )
 from modelio.vocab import ACTIONS
 from training.data import inputs
+from training.data.conversation import failed_sets
 from training.data.frames import TRUE_SUCCESS
 from training.fit import ope
 from training.fit.escalation import fit_lgbm, positive_proba
@@ -53,10 +55,19 @@ class PolicyData:
     propensity: np.ndarray
     reward: np.ndarray
     p_true: np.ndarray | None  # n x 7 true P(success) when the truth is known
+    #: The escalation-input layout the models take (nba: these + the action one-hots).
+    inputs: tuple[str, ...] = ESCALATION_INPUTS
+
+    @property
+    def nba_inputs(self) -> tuple[str, ...]:
+        """The reward model's input layout."""
+        return self.inputs + ACTION_INPUTS
 
 
 def concat(first: PolicyData, second: PolicyData) -> PolicyData:
     """Both decision sets as one (true success only when both have it)."""
+    if first.inputs != second.inputs:
+        raise ValueError("decision sets with different input layouts")
     truth = None
     if first.p_true is not None and second.p_true is not None:
         truth = np.concatenate([first.p_true, second.p_true])
@@ -68,15 +79,26 @@ def concat(first: PolicyData, second: PolicyData) -> PolicyData:
         propensity=np.concatenate([first.propensity, second.propensity]),
         reward=np.concatenate([first.reward, second.reward]),
         p_true=truth,
+        inputs=first.inputs,
     )
 
 
 def policy_data(
-    frame: pd.DataFrame, defaults: Mapping[str, float], config: PolicyConfig
+    frame: pd.DataFrame,
+    defaults: Mapping[str, float],
+    config: PolicyConfig,
+    names: tuple[str, ...] = ESCALATION_INPUTS,
 ) -> PolicyData:
-    """Encode logged decisions (rows of the decisions frame) for training and OPE."""
+    """Encode logged decisions (rows of the decisions frame) for training and OPE.
+
+    The eligibility masks apply the served rules, the conversation's no-repeat rule
+    included (actions that failed earlier in the conversation), whatever ``names``."""
     raws = inputs.raw_records(frame)
-    masks = np.array([eligible_mask(eligibility(r), config) for r in raws], dtype=bool)
+    failed = failed_sets(frame)
+    masks = np.array(
+        [eligible_mask(eligibility(r), config, f) for r, f in zip(raws, failed, strict=True)],
+        dtype=bool,
+    )
     has_truth = all(c in frame.columns for c in TRUE_SUCCESS)
     return PolicyData(
         encoded=inputs.encode_frame(frame, defaults),
@@ -86,12 +108,13 @@ def policy_data(
         propensity=frame["propensity"].to_numpy(dtype=np.float64),
         reward=frame["success"].to_numpy(dtype=np.float64),
         p_true=frame[list(TRUE_SUCCESS)].to_numpy(dtype=np.float64) if has_truth else None,
+        inputs=names,
     )
 
 
 def score_all_actions(predict_success: Predict, data: PolicyData) -> np.ndarray:
     """Predicted success of every action: one (n·7)-row batch, reshaped to n x 7."""
-    batch = inputs.all_actions_matrix(data.encoded)
+    batch = inputs.all_actions_matrix(data.encoded, data.nba_inputs)
     return np.asarray(predict_success(batch), dtype=np.float64).reshape(-1, len(ACTIONS))
 
 
@@ -115,7 +138,9 @@ def evaluate_policy(
 ) -> dict[str, Any]:
     """OPE estimates (+ true values when known) of the served policy on a decision log;
     with ``resamples`` > 0 also bootstrap 95% intervals (``ips_ci``, ``snips_ci``, ``dr_ci``)."""
-    risk = np.asarray(predict_risk(inputs.escalation_matrix(data.encoded)), dtype=np.float64)
+    risk = np.asarray(
+        predict_risk(inputs.escalation_matrix(data.encoded, data.inputs)), dtype=np.float64
+    )
     q_hat = score_all_actions(predict_success, data)
     pi = policy_matrix(q_hat, risk.reshape(-1), data, config)
     arrays = {
@@ -141,7 +166,10 @@ def _weights(data: PolicyData) -> np.ndarray:
 
 def fit_reward_models(train: PolicyData, val: PolicyData, seed: int) -> dict[str, LGBMClassifier]:
     """Fit the plain and the propensity-weighted reward model (early stopping on val)."""
-    x, x_val = (inputs.nba_matrix(d.encoded, [ACTIONS[a] for a in d.actions]) for d in (train, val))
+    x, x_val = (
+        inputs.nba_matrix(d.encoded, [ACTIONS[a] for a in d.actions], d.nba_inputs)
+        for d in (train, val)
+    )
     return {
         "unweighted": fit_lgbm(x, train.reward, x_val, val.reward, seed),
         "ips_weighted": fit_lgbm(

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from modelio.context import CALENDAR_INPUTS, ESCALATION_INPUTS
+from modelio.context import CALENDAR_INPUTS, ESCALATION_CONVERSATION_INPUTS, ESCALATION_INPUTS
 from modelio.distributions import Binned
 from modelio.manifest import Manifest
 from modelio.reward import RewardConfig
@@ -81,8 +81,13 @@ def _chart_json(chart: PChart) -> dict[str, Any]:
 def _columns(decisions: pa.Table) -> dict[str, np.ndarray]:
     """Input and score columns of the decisions, by distribution name."""
     x = np.asarray(decisions.column("inputs").to_pylist(), dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != len(ESCALATION_INPUTS):
-        raise MonitorError(f"logged inputs have shape {x.shape}, not (n, {len(ESCALATION_INPUTS)})")
+    widths = (len(ESCALATION_INPUTS), len(ESCALATION_CONVERSATION_INPUTS))
+    if x.ndim != 2 or x.shape[1] not in widths:
+        raise MonitorError(
+            f"logged inputs have shape {x.shape}, not (n, {' or '.join(map(str, widths))})"
+        )
+    # a version with conversation inputs logs them after the turn's; the reference bins
+    # the turn's inputs (training.monitor.fit), so those are compared
     out = {name: x[:, j] for j, name in enumerate(ESCALATION_INPUTS)}
     out[ESCALATION_SCORE] = decisions.column("escalation_probability").to_numpy()
     scores = np.asarray(decisions.column("scores").to_pylist(), dtype=np.float64)

@@ -55,14 +55,17 @@ def training_distributions(
     risk_tickets = np.asarray(predict_risk(x), dtype=np.float64).reshape(-1)
     scores = nba.score_all_actions(partial(positive_proba, reward), decisions)
     risk = np.asarray(
-        predict_risk(inputs.escalation_matrix(decisions.encoded)), dtype=np.float64
+        predict_risk(inputs.escalation_matrix(decisions.encoded, decisions.inputs)),
+        dtype=np.float64,
     ).reshape(-1)
     mix = nba.policy_matrix(scores, risk, decisions, policy).mean(axis=0)
     score_bins = {ESCALATION_SCORE: fit_binned(risk_tickets)}
     score_bins.update(binned_columns(scores, [score_name(a) for a in ACTIONS]))
     return TrainingDistributions(
         rows=len(x),
-        inputs=binned_columns(x, ESCALATION_INPUTS),
+        # the turn's inputs only: the monitor compares them with the logged ones, which
+        # are those whatever the version's layout (conversation inputs come after them)
+        inputs=binned_columns(x[:, : len(ESCALATION_INPUTS)], ESCALATION_INPUTS),
         scores=score_bins,
         action_mix={a: round(float(s), 6) for a, s in zip(ACTIONS, mix, strict=True)},
         rates={

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from modelio.context import TurnContext, encode_inputs
+from modelio.conversation import conversation_inputs
 from modelio.logrecords import DECISIONS, OUTCOMES, table
 from modelio.manifest import Manifest
 from modelio.policy import choose, eligibility_of, eligible_mask, exploration_draw
@@ -86,9 +87,18 @@ class Scorer:
             for i in range(len(turns))
         ]
         encoded = [encode_inputs(r, c, m.defaults) for r, c in zip(raws, contexts, strict=True)]
-        x = inputs.escalation_matrix(encoded)
+        for row, ctx in zip(encoded, contexts, strict=True):
+            # a replay-world turn opens its conversation: the state's inputs of a first turn
+            row.update(
+                conversation_inputs(
+                    None, ctx.event_time.timestamp(), ctx.sentiment, ctx.issue_category
+                )
+            )
+        layout = tuple(m.models["escalation"].inputs)
+        x = inputs.escalation_matrix(encoded, layout)
         risk = np.asarray(self.risk(x), dtype=np.float64).reshape(-1)
-        scores = np.asarray(self.success(inputs.all_actions_matrix(encoded)), dtype=np.float64)
+        batch = inputs.all_actions_matrix(encoded, tuple(m.models["nba"].inputs))
+        scores = np.asarray(self.success(batch), dtype=np.float64)
         scores = scores.reshape(-1, len(ACTIONS))
         rows = []
         for i, (raw, ctx) in enumerate(zip(raws, contexts, strict=True)):

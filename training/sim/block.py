@@ -86,23 +86,28 @@ def simulate_block(cfg: SimConfig, block: int, first: int, n: int) -> Block:
     windows = engagement_windows(daily["cust"], daily["t"] * NS, values, n, snaps * NS)
     tk = simulate_tickets(rng, cust, start_s, end_s, cfg.days)
     state = ticket_state(tk, cust, prof, windows, snaps)
-    truth = simulate_outcomes(tk, state)
+    truth = simulate_outcomes(tk, state, end_s)
     tables = {
         "customer_profile": profile_table(ids, cust, prof),
         "engagement_daily": daily_table(ids, daily),
         "truth/customers": truth_customers_table(ids, cust),
         **ticket_tables(numbers, ids, tk, truth),
     }
-    logged = truth["action"] >= 0
+    decided = truth["decided"]
+    happened = decided.copy()
+    happened[:, 0] = True  # every ticket has a first turn (an unlogged one undecided)
     stats = {
         "archetype": cust["archetype"],
-        "p_escalate": truth["p_escalate"],
-        "escalated": tk["escalated"],
-        "logging_value": truth["logging_value"][logged],
-        "oracle_value": truth["oracle_value"][logged],
-        "uniform_value": truth["uniform_value"][logged],
-        "best_action": truth["best_action"][logged],
-        "action": truth["action"][logged],
-        "success": truth["success"][logged],
+        "ticket_p_escalate": truth["ticket_p_escalate"],
+        "ticket_escalated": tk["escalated"],
+        "p_escalate": truth["p_escalate"][happened],
+        "escalated": truth["escalated"][happened],
+        "turns_per_conversation": decided.sum(axis=1)[decided[:, 0]],
+        "logging_value": truth["logging_value"][decided],
+        "oracle_value": truth["oracle_value"][decided],
+        "uniform_value": truth["uniform_value"][decided],
+        "best_action": truth["best_action"][decided],
+        "action": truth["action"][decided],
+        "success": truth["success"][decided].astype(np.int64),
     }
     return Block(ids=ids, tables=tables, stats=stats)

@@ -24,6 +24,8 @@ SHORT_WINDOW_DAYS = 30
 LONG_WINDOW_DAYS = 90
 #: Share of tickets whose bot decision is logged with its propensity.
 LOGGED_SHARE = 0.5
+#: A logged ticket is a conversation of at most this many decided turns (docs/data.md).
+MAX_TURNS = 4
 
 #: A few IANA zones per preferred language; customers draw one uniformly.
 TIMEZONES_BY_LANGUAGE: dict[str, tuple[str, ...]] = {

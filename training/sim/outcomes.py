@@ -1,23 +1,18 @@
 """Sequential outcome draws: each ticket sees the history its earlier tickets produced.
 
 Tickets of a customer are processed in open order, vectorized across customers: step k
-handles every customer's k-th ticket. The history features are computed with the same
-windows and open/close semantics as aggregates.py (tests check they agree exactly).
+handles every customer's k-th ticket, and within it the turns of its conversation. The
+history features are computed with the same windows and open/close semantics as
+aggregates.py (tests check they agree exactly).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from modelio.vocab import ACTIONS, ISSUE_CATEGORIES, SUPPORT_FEATURES
+from modelio.vocab import ISSUE_CATEGORIES, SUPPORT_FEATURES
 from training.sim.config import DAY, LONG_WINDOW_DAYS, SHORT_WINDOW_DAYS
-from training.sim.truth import (
-    eligible_actions,
-    escalation_logit,
-    logging_policy,
-    sigmoid,
-    success_probabilities,
-)
+from training.sim.turns import empty_turns, play_conversations, turn_clock
 
 #: Median resolution hours per category and multipliers per channel.
 RESOLUTION_HOURS = np.array([4.0, 8.0, 3.0, 30.0, 6.0, 2.0])
@@ -61,13 +56,20 @@ def _history(tk: dict[str, np.ndarray], sel: np.ndarray, k: int) -> dict[str, np
     }
 
 
-def _draw_action(u: np.ndarray, policy: np.ndarray) -> np.ndarray:
-    cdf = np.cumsum(policy, axis=1)
-    return np.minimum((u[:, None] > cdf).sum(axis=1), policy.shape[1] - 1)
-
-
-def resolve_tickets(tk: dict[str, np.ndarray], sel: np.ndarray, success: np.ndarray) -> None:
-    """Resolution hours, close time, csat and turn count of tickets ``sel`` (in place)."""
+def resolve_tickets(
+    tk: dict[str, np.ndarray],
+    sel: np.ndarray,
+    success: np.ndarray,
+    last_index: np.ndarray | None = None,
+    last_t: np.ndarray | None = None,
+) -> None:
+    """Resolution hours, close time, csat and turn count of tickets ``sel`` (in place);
+    the ticket closes a minute after its last decided turn (``last_t``, default the
+    open time) at the earliest; ``last_index`` is that turn's index (default the ticket's)."""
+    if last_index is None:
+        last_index = tk["turn_index"][sel]
+    if last_t is None:
+        last_t = tk["open_s"][sel]
     esc = tk["escalated"][sel]
     hours = (
         RESOLUTION_HOURS[tk["category"][sel]]
@@ -77,6 +79,7 @@ def resolve_tickets(tk: dict[str, np.ndarray], sel: np.ndarray, success: np.ndar
         * np.exp(tk["res_noise"][sel])
     )
     seconds = np.maximum(np.round(hours * 3600), 60).astype(np.int64)
+    seconds = np.maximum(seconds, last_t - tk["open_s"][sel] + 60)
     tk["resolution_hours"][sel] = seconds / 3600.0
     tk["close_s"][sel] = tk["open_s"][sel] + seconds
     sent = tk["sentiment"][sel]
@@ -92,32 +95,18 @@ def resolve_tickets(tk: dict[str, np.ndarray], sel: np.ndarray, success: np.ndar
     )
     answers = tk["u_csat"][sel] < 0.45 + 0.15 * esc + 0.1 * np.maximum(-sent, 0)
     tk["csat"][sel] = np.where(answers, np.clip(np.round(score), 1, 5), np.nan)
-    tk["turn_count"][sel] = tk["turn_index"][sel] + tk["extra_turns"][sel] + 2 * esc
-
-
-def _values(
-    out: dict[str, np.ndarray],
-    sel: np.ndarray,
-    policy: np.ndarray,
-    eligible: np.ndarray,
-    p_success: np.ndarray,
-) -> None:
-    """True values of the logging, oracle and uniform policies for tickets ``sel``."""
-    masked = np.where(eligible, p_success, -np.inf)
-    out["logging_value"][sel] = (policy * p_success).sum(axis=1)
-    out["oracle_value"][sel] = masked.max(axis=1)
-    out["best_action"][sel] = masked.argmax(axis=1)
-    out["uniform_value"][sel] = (eligible * p_success).sum(axis=1) / eligible.sum(axis=1)
+    tk["turn_count"][sel] = last_index + tk["extra_turns"][sel] + 2 * esc
 
 
 def simulate_outcomes(
-    tk: dict[str, np.ndarray], static: dict[str, np.ndarray]
+    tk: dict[str, np.ndarray], static: dict[str, np.ndarray], end_s: int
 ) -> dict[str, np.ndarray]:
-    """Draw every ticket's outcome in open order; returns per-ticket truth arrays.
+    """Draw every ticket's conversation in open order; returns the truth arrays.
 
     ``static`` holds the per-ticket profile/engagement/context state; the history
-    features are added to it. Output keys: ``p_escalate``, ``action`` (-1 when not
-    logged), ``propensity``, ``success`` (-1 when not logged) and ``p_success`` (n, 7).
+    features are added to it. Output: ``p_escalate`` (n, the first turn's) and per turn
+    (n x MAX_TURNS, see ``_PER_TURN``; ``p_success`` n x MAX_TURNS x 7); a cell is a
+    decided turn where ``decided`` is set (``action`` -1 elsewhere).
     """
     n = len(tk["open_s"])
     tk.update(
@@ -129,36 +118,14 @@ def simulate_outcomes(
     )
     for name in HISTORY:
         static[name] = np.zeros(n)
-    out = {
-        "p_escalate": np.zeros(n),
-        "action": np.full(n, -1),
-        "propensity": np.full(n, np.nan),
-        "success": np.full(n, -1),
-        "p_success": np.zeros((n, len(ACTIONS))),
-        "logging_value": np.zeros(n),
-        "oracle_value": np.zeros(n),
-        "uniform_value": np.zeros(n),
-        "best_action": np.zeros(n, dtype=np.int64),
-    }
+    out = empty_turns(n)
+    turn_clock(tk)
     for k in range(int(tk["seq"].max(initial=-1)) + 1):
         sel = np.flatnonzero(tk["seq"] == k)
         for name, v in _history(tk, sel, k).items():
             static[name][sel] = v
         s = {key: v[sel] for key, v in static.items()}
-        p = sigmoid(escalation_logit(s))
-        tk["escalated"][sel] = tk["u_escalate"][sel] < p
-        eligible = eligible_actions(s)
-        policy = logging_policy(s, eligible)
-        action = _draw_action(tk["u_action"][sel], policy)
-        p_success = success_probabilities(s, p)
-        q = p_success[np.arange(len(sel)), action] / (1.0 - p)
-        logged = tk["logged"][sel]
-        success = np.where(logged, ~tk["escalated"][sel] & (tk["u_success"][sel] < q), -1)
-        resolve_tickets(tk, sel, success.astype(np.int64))
-        out["p_escalate"][sel] = p
-        out["p_success"][sel] = p_success
-        out["action"][sel] = np.where(logged, action, -1)
-        out["propensity"][sel] = np.where(logged, policy[np.arange(len(sel)), action], np.nan)
-        out["success"][sel] = success
-        _values(out, sel, policy, eligible, p_success)
-    return out
+        escalated, success, last_index, last_t = play_conversations(tk, sel, s, out, end_s)
+        tk["escalated"][sel] = escalated
+        resolve_tickets(tk, sel, success.astype(np.int64), last_index, last_t)
+    return {"ticket_p_escalate": out["p_escalate"][:, 0].copy(), **out}

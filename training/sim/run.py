@@ -32,6 +32,7 @@ OUTPUTS = (
     "truth/customers",
     "truth/tickets",
     "truth/decisions",
+    "conversation_state",
 )
 
 

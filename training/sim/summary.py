@@ -51,6 +51,9 @@ class SummaryBuilder:
         """The summary dict (deterministic: no wall-clock values)."""
         arche = np.bincount(self._cat("archetype").astype(np.int64), minlength=K)
         p, esc = self._cat("p_escalate"), self._cat("escalated").astype(bool)
+        p_ticket = self._cat("ticket_p_escalate")
+        esc_ticket = self._cat("ticket_escalated").astype(bool)
+        turns = self._cat("turns_per_conversation")
         logging, oracle = self._cat("logging_value"), self._cat("oracle_value")
         assert cfg.end is not None
         return {
@@ -60,10 +63,19 @@ class SummaryBuilder:
             "days": cfg.days,
             "archetype_names": list(ARCHETYPE_NAMES),
             "archetype_counts": {n: int(c) for n, c in zip(ARCHETYPE_NAMES, arche, strict=True)},
-            "tickets": len(p),
-            "escalation_rate": round(float(esc.mean()), 6) if len(p) else None,
+            "tickets": len(p_ticket),
+            "escalation_rate": round(float(esc_ticket.mean()), 6) if len(p_ticket) else None,
+            "ticket_oracle_auc": round(auc(p_ticket, esc_ticket), 6),
+            # per turn: every ticket's first turn and every later decided turn
+            "turns": len(p),
+            "turn_escalation_rate": round(float(esc.mean()), 6) if len(p) else None,
             "mean_p_escalate": round(float(p.mean()), 6) if len(p) else None,
             "oracle_auc": round(auc(p, esc), 6),
+            "conversations": len(turns),
+            "mean_decided_turns": round(float(turns.mean()), 6) if len(turns) else None,
+            "conversation_turns": {
+                str(k): int(c) for k, c in enumerate(np.bincount(turns.astype(np.int64))) if k
+            },
             "decisions": len(logging),
             "logged_success_rate": round(float((self._cat("success") == 1).mean()), 6),
             "logging_value": round(float(logging.mean()), 6),

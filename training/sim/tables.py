@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from modelio.vocab import (
     ACTIONS,
@@ -23,6 +24,7 @@ from training.data.contract import (
 )
 from training.sim.archetypes import ARCHETYPE_NAMES
 from training.sim.config import TIMEZONES
+from training.sim.conversations import conversation_table
 
 NS = 1_000_000_000
 
@@ -88,10 +90,24 @@ def daily_table(ids: pa.Array, daily: dict[str, np.ndarray]) -> pa.Table:
     )
 
 
+def decided_cells(truth: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(ticket row, turn) of every decided turn, by ticket then turn."""
+    rows, turns = np.nonzero(truth["decided"])
+    return rows, turns
+
+
+def decision_ids(numbers: np.ndarray, tk: dict[str, np.ndarray], rows, turns) -> pa.Array:
+    """``D0000042-0003-2``: the customer, the ticket's seq and the turn (1-based)."""
+    base = format_ids("D", numbers[tk["cust"][rows]], tk["seq"][rows])
+    digit = np.asarray(turns + 1, dtype=np.uint8) + ord("0")
+    suffix = pa.array(np.char.add("-", digit.view("S1").astype(str))).cast(pa.string())
+    return pc.binary_join_element_wise(base, suffix, "")
+
+
 def ticket_tables(
     numbers: np.ndarray, ids: pa.Array, tk: dict[str, np.ndarray], truth: dict[str, np.ndarray]
 ) -> dict[str, pa.Table]:
-    """tickets, decisions and their truth tables of a block."""
+    """tickets, decisions (one per decided turn) and their truth tables of a block."""
     ticket_ids = format_ids("T", numbers[tk["cust"]], tk["seq"])
     tickets = pa.table(
         {
@@ -112,29 +128,38 @@ def ticket_tables(
         },
         schema=TICKETS.arrow_schema(),
     )
-    logged = np.flatnonzero(truth["action"] >= 0)
-    decision_ids = format_ids("D", numbers[tk["cust"][logged]], tk["seq"][logged])
+    rows, turns = decided_cells(truth)
+    dec_ids = decision_ids(numbers, tk, rows, turns)
+    cell = (rows, turns)
     decisions = pa.table(
         {
-            "decision_id": decision_ids,
-            "ticket_id": ticket_ids.take(logged),
-            "customer_id": ids.take(tk["cust"][logged]),
-            "event_timestamp": _ts(tk["open_s"][logged]),
-            "action": _vocab(ACTIONS, truth["action"][logged]),
-            "propensity": truth["propensity"][logged],
-            "success": truth["success"][logged] == 1,
-            "csat": tk["csat"][logged],
+            "decision_id": dec_ids,
+            "ticket_id": ticket_ids.take(rows),
+            "customer_id": ids.take(tk["cust"][rows]),
+            "event_timestamp": _ts(truth["at_s"][cell]),
+            "action": _vocab(ACTIONS, truth["action"][cell]),
+            "propensity": truth["propensity"][cell],
+            "success": truth["success"][cell],
+            "csat": tk["csat"][rows],
+            "sentiment": truth["sentiment"][cell],
+            "turn_index": truth["turn_index"][cell],
+            "escalated": truth["escalated"][cell],
         },
         schema=DECISIONS.arrow_schema(),
     )
-    truth_decisions = {"decision_id": decision_ids}
+    truth_decisions = {"decision_id": dec_ids, "p_escalate": truth["p_escalate"][cell]}
     for j, a in enumerate(ACTIONS):
-        truth_decisions[f"p_success__{a}"] = truth["p_success"][logged, j]
+        truth_decisions[f"p_success__{a}"] = truth["p_success"][rows, turns, j]
     return {
         "tickets": tickets,
         "decisions": decisions,
-        "truth/tickets": pa.table({"ticket_id": ticket_ids, "p_escalate": truth["p_escalate"]}),
+        "truth/tickets": pa.table(
+            {"ticket_id": ticket_ids, "p_escalate": truth["ticket_p_escalate"]}
+        ),
         "truth/decisions": pa.table(truth_decisions),
+        "conversation_state": conversation_table(
+            decisions.append_column("issue_category", tickets["issue_category"].take(rows))
+        ),
     }
 
 

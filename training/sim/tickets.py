@@ -13,9 +13,11 @@ import pandas as pd
 from modelio.context import zone
 from modelio.vocab import CHANNELS, ISSUE_CATEGORIES
 from training.sim.archetypes import choice_rows, param, param_rows
-from training.sim.config import DAY, LOGGED_SHARE, TIMEZONES
+from training.sim.config import DAY, LOGGED_SHARE, MAX_TURNS, TIMEZONES
 
 _MAX_TICKETS = 200
+#: Uniforms drawn per later turn of a conversation, in this order.
+TURN_DRAWS = ("continue", "gap", "index", "sentiment", "escalate", "action", "success")
 #: P(channel | device); rows DEVICES, columns CHANNELS.
 CHANNEL_GIVEN_DEVICE = np.array(
     [
@@ -140,4 +142,6 @@ def simulate_tickets(
         "u_csat": rng.random(n),
         "csat_noise": rng.normal(0, 0.7, n),
         "extra_turns": rng.poisson(2.0, n),
+        # The conversation's later turns (outcomes.TURN_DRAWS names the rows).
+        "u_turns": rng.random((n, len(TURN_DRAWS), MAX_TURNS - 1)),
     }

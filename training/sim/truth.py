@@ -1,8 +1,13 @@
 """Ground truth: the escalation probability, per-action success and the logging policy.
 
-All functions take a ``state`` dict of per-ticket arrays holding exactly what a model can
-see at the ticket's open time (profile and engagement as of that time, the support
+All functions take a ``state`` dict of per-turn arrays holding exactly what a model can
+see at the turn (profile and engagement as of the ticket's open time, the support
 history as aggregates.py computes it, the turn context), plus the latent ``patience``.
+Later turns of a conversation also carry its state (:data:`CONVERSATION_STATE` keys):
+failed actions and the sentiment drop since the first turn raise the escalation risk,
+shift which action works (what failed tells which action is next, NEXT_STEP), and an
+action that already failed works less well again.
+A state without those keys is a first turn (the replay world's turns are).
 The coefficients are documented in docs/data.md; change both together.
 """
 
@@ -65,6 +70,53 @@ def escalation_logit(s: dict[str, np.ndarray]) -> np.ndarray:
     )
 
 
+#: Conversation effects (the keys of :data:`CONVERSATION_STATE`; zero on a first turn).
+CONVERSATION: dict[str, float] = {
+    "esc_failed": 0.5,  # escalation logit x min(failed actions so far, 3)
+    "esc_drop": 1.5,  # escalation logit x max(first sentiment - sentiment, 0)
+    "handoff_failed": 0.5,  # human_handoff resolve logit x min(failed, 3)
+    "handoff_drop": 1.0,  # human_handoff resolve logit x max(first - sentiment, 0)
+    "priority_failed": 0.4,  # priority_queue resolve logit x min(failed, 3)
+    "article_failed": -0.8,  # self_service_article resolve logit x min(failed, 3)
+    "repeat": -1.5,  # resolve logit of an action that already failed in the conversation
+}
+#: What a failure reveals: resolve-logit shift of each action (columns) once another
+#: (rows) failed in the conversation, e.g. a failed article calls for guided help.
+_NEXT_STEP = {
+    ("self_service_article", "guided_troubleshooting"): 1.2,
+    ("self_service_article", "human_handoff"): 0.4,
+    ("guided_troubleshooting", "human_handoff"): 1.0,
+    ("guided_troubleshooting", "priority_queue"): 0.8,
+    ("account_billing_answer", "retention_offer"): 0.8,
+    ("account_billing_answer", "human_handoff"): 0.6,
+    ("proactive_follow_up", "priority_queue"): 0.9,
+    ("retention_offer", "account_billing_answer"): 0.7,
+}
+NEXT_STEP = np.zeros((len(ACTIONS), len(ACTIONS)))
+for (_failed, _then), _shift in _NEXT_STEP.items():
+    NEXT_STEP[_A[_failed], _A[_then]] = _shift
+#: Per-turn conversation arrays: failed count, first sentiment, (n, 7) failed-action mask.
+CONVERSATION_STATE = ("conv_failed", "conv_first_sentiment", "conv_failed_mask")
+
+
+def _conversation(s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    if "conv_failed" not in s:
+        return None
+    failed = np.minimum(s["conv_failed"], 3).astype(np.float64)
+    drop = np.maximum(s["conv_first_sentiment"] - s["sentiment"], 0.0)
+    return failed, drop
+
+
+def turn_escalation_logit(s: dict[str, np.ndarray]) -> np.ndarray:
+    """:func:`escalation_logit` plus the conversation's effect (failures, sentiment drop)."""
+    z = escalation_logit(s)
+    conv = _conversation(s)
+    if conv is None:
+        return z
+    failed, drop = conv
+    return z + CONVERSATION["esc_failed"] * failed + CONVERSATION["esc_drop"] * drop
+
+
 def resolve_logits(s: dict[str, np.ndarray], risk: np.ndarray) -> np.ndarray:
     """Log-odds that each action resolves the ticket given no escalation, shape (n, 7)."""
     sent, cat = s["sentiment"], s["category"]
@@ -101,16 +153,31 @@ def resolve_logits(s: dict[str, np.ndarray], risk: np.ndarray) -> np.ndarray:
 def success_probabilities(s: dict[str, np.ndarray], p_escalate: np.ndarray) -> np.ndarray:
     """p_success(a) = (1 - p_escalate) * sigmoid(resolve_logit(a)), shape (n, 7).
 
-    Success means resolved without escalation, so an escalated ticket never succeeds.
+    Success means resolved without escalation, so an escalated turn never succeeds.
+    With conversation state the resolve logits are shifted (:data:`CONVERSATION`).
     """
-    return (1.0 - p_escalate)[:, None] * sigmoid(resolve_logits(s, p_escalate))
+    z = resolve_logits(s, p_escalate)
+    conv = _conversation(s)
+    if conv is not None:
+        failed, drop = conv
+        c = CONVERSATION
+        z[:, _A["human_handoff"]] += c["handoff_failed"] * failed + c["handoff_drop"] * drop
+        z[:, _A["priority_queue"]] += c["priority_failed"] * failed
+        z[:, _A["self_service_article"]] += c["article_failed"] * failed
+        mask = s["conv_failed_mask"].astype(np.float64)
+        z += c["repeat"] * mask + mask @ NEXT_STEP
+    return (1.0 - p_escalate)[:, None] * sigmoid(z)
 
 
 def eligible_actions(s: dict[str, np.ndarray]) -> np.ndarray:
-    """Boolean (n, 7): retention_offer needs consent, priority_queue needs plus/premium."""
+    """Boolean (n, 7): retention_offer needs consent, priority_queue needs plus/premium;
+    an action that failed earlier in the conversation is not chosen again (but a human
+    handoff), as :func:`modelio.policy.eligible_mask` rules for the served policy."""
     out = np.ones((len(s["tier"]), len(ACTIONS)), dtype=bool)
     out[:, _A["retention_offer"]] = s["consent"]
     out[:, _A["priority_queue"]] = s["tier"] >= _PLUS
+    if "conv_failed_mask" in s:  # the shared policy's rule: no repeat of a failed action
+        out &= ~(s["conv_failed_mask"] & (np.arange(len(ACTIONS)) != _A["human_handoff"]))
     return out
 
 

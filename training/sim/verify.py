@@ -8,7 +8,9 @@
   time-ordered 70/30 split, test AUC next to the oracle AUC on the same rows;
 * nba: LightGBM reward model on encode_inputs + action one-hot, trained on the first
   70% of logged decisions; argmax over eligible actions on the last 30%, scored with
-  the TRUE success probabilities.
+  the TRUE success probabilities. Only the first decided turn of each ticket, whose
+  inputs are the ticket's (later turns and their conversation inputs:
+  ``python -m training compare-conversation``).
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ def nba_check(data_dir: Path, tickets: pd.DataFrame, x: np.ndarray) -> dict[str,
 
     dec = pd.read_parquet(data_dir / "decisions.parquet")
     dec = dec.merge(pd.read_parquet(data_dir / "truth" / "decisions.parquet"), on="decision_id")
+    dec = dec[dec["decision_id"].str.endswith("-1")].reset_index(drop=True)  # first turns
     row = pd.Series(np.arange(len(tickets)), index=tickets["ticket_id"])[
         dec["ticket_id"]
     ].to_numpy()

@@ -8,13 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from modelio.context import BASE_DEFAULTS, ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
+from modelio.context import (
+    BASE_DEFAULTS,
+    ESCALATION_CONVERSATION_INPUTS,
+    ESCALATION_INPUTS,
+    NBA_CONVERSATION_INPUTS,
+    NBA_INPUTS,
+    SEGMENT_INPUTS,
+)
 from modelio.manifest import (
     MANIFEST,
     ManifestError,
     current_version_dir,
     load_manifest,
     set_current,
+    uses_conversation,
 )
 from modelio.vocab import FEATURE_SERVICE
 from training.export.graphs import load_policy
@@ -40,8 +48,10 @@ def test_trained_manifest_loads_and_describes_the_version(trained: Trained) -> N
     assert manifest.version == VERSION
     assert manifest.feature_service == FEATURE_SERVICE
     assert manifest.models["segment"].inputs == list(SEGMENT_INPUTS)
-    assert manifest.models["escalation"].inputs == list(ESCALATION_INPUTS)
-    assert manifest.models["nba"].inputs == list(NBA_INPUTS)
+    # the default layout: the turn's inputs, then the conversation state's
+    assert manifest.models["escalation"].inputs == list(ESCALATION_CONVERSATION_INPUTS)
+    assert manifest.models["nba"].inputs == list(NBA_CONVERSATION_INPUTS)
+    assert uses_conversation(manifest) and manifest.metrics["conversation_features"]
     assert {m.output for m in manifest.models.values()} == {"label", "probability"}
     assert set(manifest.defaults) == set(BASE_DEFAULTS)
     assert manifest.defaults == trained.result.defaults
@@ -133,3 +143,21 @@ def test_invalid_current_pointer_is_refused(tmp_path: Path) -> None:
 def test_set_current_switches_versions(version_copy: Path) -> None:
     set_current(version_copy.parent, VERSION)
     assert current_version_dir(version_copy.parent) == version_copy
+
+
+def test_a_manifest_without_conversation_inputs_still_loads(version_copy: Path) -> None:
+    """Versions trained before the conversation state (or --no-conversation-features)."""
+
+    def old_layout(data: dict) -> None:
+        data["models"]["escalation"]["inputs"] = list(ESCALATION_INPUTS)
+        data["models"]["nba"]["inputs"] = list(NBA_INPUTS)
+
+    _edit(version_copy, old_layout)
+    manifest = load_manifest(version_copy)
+    assert manifest.models["nba"].inputs == list(NBA_INPUTS) and not uses_conversation(manifest)
+
+
+def test_mixed_layouts_are_refused(version_copy: Path) -> None:
+    _edit(version_copy, lambda d: d["models"]["nba"].update(inputs=list(NBA_INPUTS)))
+    with pytest.raises(ManifestError, match="mix layouts"):
+        load_manifest(version_copy)

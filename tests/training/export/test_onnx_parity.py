@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelio.context import ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
+from modelio.context import (
+    ESCALATION_CONVERSATION_INPUTS,
+    ESCALATION_INPUTS,
+    NBA_CONVERSATION_INPUTS,
+    SEGMENT_INPUTS,
+)
 from modelio.manifest import load_manifest
 from modelio.vocab import ACTIONS
 from training.export import graphs as export
@@ -36,8 +41,8 @@ def _run(sess: export.ort.InferenceSession, output: str, x: np.ndarray) -> np.nd
 def test_graph_signatures(sessions: dict[str, export.ort.InferenceSession]) -> None:
     widths = {
         "segment": len(SEGMENT_INPUTS),
-        "escalation": len(ESCALATION_INPUTS),
-        "nba": len(NBA_INPUTS),
+        "escalation": len(ESCALATION_CONVERSATION_INPUTS),  # the default layout
+        "nba": len(NBA_CONVERSATION_INPUTS),
     }
     for kind, sess in sessions.items():
         (inp,) = sess.get_inputs()
@@ -72,7 +77,9 @@ def test_reward_model_scores_all_actions_in_one_call(trained: Trained, sessions)
     assert np.max(np.abs(onnx_p - native)) <= PROBABILITY_TOLERANCE
     scores = onnx_p.reshape(-1, len(ACTIONS))
     # every row block is one context with the 7 one-hots in ACTIONS order
-    hot = x[:, NBA_INPUTS.index(f"action_{ACTIONS[0]}") :].reshape(-1, len(ACTIONS), len(ACTIONS))
+    hot = x[:, NBA_CONVERSATION_INPUTS.index(f"action_{ACTIONS[0]}") :].reshape(
+        -1, len(ACTIONS), len(ACTIONS)
+    )
     assert np.array_equal(hot, np.broadcast_to(np.eye(len(ACTIONS), dtype=np.float32), hot.shape))
     assert scores.shape[1] == len(ACTIONS)
 

@@ -14,7 +14,10 @@ import pytest
 
 from tests.support.candidate import P_SUCCESS, make_version, synthetic_log
 from training.commands import evaluate_policy
+from training.feedback.dataset import DatasetError
 from training.feedback.offpolicy import candidate_arrays, estimate
+
+from ..conftest import Trained
 
 N = 3000
 
@@ -61,3 +64,13 @@ def test_command_json(world: tuple[Path, Path], capsys: pytest.CaptureFixture[st
     assert set(report["dr"]) == {"estimate", "ci"}
     bad = parser.parse_args(["--candidate", "nope", "--models-dir", str(models)])
     assert evaluate_policy.run(bad) == 2
+
+
+def test_a_candidate_with_conversation_inputs_needs_them_logged(
+    world: tuple[Path, Path], trained: Trained
+) -> None:
+    """The trained test version takes the conversation inputs; the synthetic log (a
+    version without them) does not hold them: a clear refusal, not a shape error."""
+    _, path = world
+    with pytest.raises(DatasetError, match="conversation inputs"):
+        candidate_arrays(trained.result.version_dir, pq.read_table(path))

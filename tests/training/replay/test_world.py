@@ -46,7 +46,9 @@ def test_states_reproduce_truth_on_history(sim_dir: Path) -> None:
     p = sigmoid(escalation_logit(state))
     np.testing.assert_allclose(p, frame["p_escalate"].to_numpy(), rtol=1e-9, atol=1e-12)
     dec = pd.read_parquet(sim_dir / "truth" / "decisions.parquet")
-    ticket_of = dec["decision_id"].str.replace("D", "T", n=1)
+    # a conversation's first decided turn (later turns: tests/training/sim/test_conversations)
+    dec = dec[dec["decision_id"].str.endswith("-1")]
+    ticket_of = dec["decision_id"].str[:-2].str.replace("D", "T", n=1)
     row = pd.Series(np.arange(len(frame)), index=frame["ticket_id"])[ticket_of].to_numpy()
     expected = dec[[f"p_success__{a}" for a in ACTIONS]].to_numpy()
     got = true_success({k: v[row] for k, v in state.items()})

@@ -37,33 +37,28 @@ def _hashes(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sim")
-    _run(out, 1500, chunk=1000)  # two chunks
-    return out
-
-
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     _run(a, 400)
     _run(b, 400)
     _run(c, 400, seed=8)
     ha, hb, hc = _hashes(a), _hashes(b), _hashes(c)
-    assert len(ha) == 10 and ha == hb
+    assert len(ha) == 11 and ha == hb
     assert all(ha[name] != hc[name] for name in ha)
 
 
 def test_chunk_size_does_not_change_data(sim: Path, tmp_path: Path) -> None:
     _run(tmp_path, 1500, chunk=500)
-    for name in ("customer_profile", "tickets", "decisions", "support_history", "engagement"):
+    names = ("customer_profile", "tickets", "decisions", "support_history", "engagement")
+    for name in (*names, "conversation_state"):
         pd.testing.assert_frame_equal(
             pd.read_parquet(sim / f"{name}.parquet"), pd.read_parquet(tmp_path / f"{name}.parquet")
         )
 
 
 def test_output_is_valid_and_complete(sim: Path) -> None:
-    assert validate_sources(sim).ok
+    report = validate_sources(sim)
+    assert report.ok and report.rows["conversation_state"] > 0
     prof = pd.read_parquet(sim / "customer_profile.parquet")
     tickets = pd.read_parquet(sim / "tickets.parquet")
     decisions = pd.read_parquet(sim / "decisions.parquet")
@@ -72,7 +67,9 @@ def test_output_is_valid_and_complete(sim: Path) -> None:
     assert (prof.groupby("customer_id")["event_timestamp"].min() <= start).all()
     assert 0.1 < prof.duplicated("customer_id").sum() / 1500 < 0.6  # a minority changes
     assert tickets["event_timestamp"].between(start, pd.Timestamp(END)).all()
-    assert 0.4 < len(decisions) / len(tickets) < 0.6
+    logged = decisions["ticket_id"].nunique()
+    assert 0.4 < logged / len(tickets) < 0.6  # the share of tickets the bot decided
+    assert 1.3 < len(decisions) / logged < 2.2  # decided turns per conversation
     assert decisions["propensity"].min() >= 0.05
     eng = pd.read_parquet(sim / "engagement.parquet")
     assert eng["event_timestamp"].max() == pd.Timestamp(END)
@@ -112,14 +109,18 @@ def test_truth_uses_only_point_in_time_features(sim: Path) -> None:
         pd.read_parquet(sim / "truth" / "decisions.parquet"), on="decision_id"
     )
     row = pd.Series(np.arange(len(frame)), index=frame["ticket_id"])[dec["ticket_id"]].to_numpy()
-    sub = {k: v[row] for k, v in s.items()}
-    expected = success_probabilities(sub, p[row])
+    # first turns: the ticket's state; later turns are checked in test_conversations.py
+    first_rows = dec["decision_id"].str.endswith("-1").to_numpy()
+    sub = {k: v[row][first_rows] for k, v in s.items()}
+    expected = success_probabilities(sub, p[row][first_rows])
     np.testing.assert_allclose(
-        dec[[f"p_success__{a}" for a in ACTIONS]].to_numpy(), expected, rtol=1e-9
+        dec[[f"p_success__{a}" for a in ACTIONS]].to_numpy()[first_rows], expected, rtol=1e-9
     )
-    chosen = dec["action"].map(ACTIONS.index).to_numpy()
-    assert eligible_actions(sub)[np.arange(len(dec)), chosen].all()  # logged actions are eligible
-    assert not (dec["success"] & frame["escalated"].to_numpy()[row]).any()
+    chosen = dec["action"].map(ACTIONS.index).to_numpy()[first_rows]
+    assert eligible_actions(sub)[np.arange(len(chosen)), chosen].all()  # logged are eligible
+    assert not (dec["success"] & dec["escalated"]).any()  # an escalated turn never succeeds
+    first = dec["decision_id"].str.endswith("-1").to_numpy()
+    np.testing.assert_allclose(dec["p_escalate"].to_numpy()[first], p[row][first], rtol=1e-12)
 
 
 def test_derive_sources_reproduces_fv_sources(sim: Path, tmp_path: Path) -> None:
