@@ -44,17 +44,3 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     models.mkdir()
     result = train_version(repo / "data", repo, models, version=VERSION, seed=7)
     return Trained(repo, repo / "data", models, result)
-
-
-@pytest.fixture(scope="session")
-def trained_without_conversation(
-    trained: Trained, tmp_path_factory: pytest.TempPathFactory
-) -> Trained:
-    """The same data trained with ``--no-conversation-features``: the version the replay
-    tests serve, since this branch's server does not compute the conversation inputs
-    (the server side of the conversation state does; then they can serve ``trained``)."""
-    models = tmp_path_factory.mktemp("models-without-conversation")
-    result = train_version(
-        trained.data_dir, trained.repo, models, version=VERSION, seed=7, conversation=False
-    )
-    return Trained(trained.repo, trained.data_dir, models, result)

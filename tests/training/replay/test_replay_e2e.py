@@ -34,10 +34,7 @@ def _training(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_two_rounds_learn_and_serve_a_new_version(
-    trained_without_conversation: Trained, tmp_path: Path
-) -> None:
-    trained = trained_without_conversation
+def test_two_rounds_learn_and_serve_a_new_version(trained: Trained, tmp_path: Path) -> None:
     shutil.copytree(trained.repo, tmp_path / "feature_repo")
     shutil.copytree(trained.models_dir, tmp_path / "models")
     done = _training(tmp_path, "materialize")

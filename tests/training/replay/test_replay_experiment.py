@@ -28,10 +28,7 @@ TURNS, EFFECT, DRIFT_AT = 3000, 0.08, 1500
 
 
 @pytest.mark.timeout(900)
-def test_replayed_experiment_report_with_shadow(
-    trained_without_conversation: Trained, tmp_path: Path
-) -> None:
-    trained = trained_without_conversation
+def test_replayed_experiment_report_with_shadow(trained: Trained, tmp_path: Path) -> None:
     shutil.copytree(trained.repo, tmp_path / "feature_repo")
     for state in ("online_store.db", "registry.db"):  # another test's replay may have used them
         (tmp_path / "feature_repo" / "data" / state).unlink(missing_ok=True)
