@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--time-zone", default="UTC", help="IANA name, e.g. Europe/Paris")
     p.add_argument("--locale", default="", help="e.g. en-US")
     p.add_argument("--turn-index", type=int, default=1)
+    p.add_argument(
+        "--conversation-id", default="", help="keep conversation state across calls (optional)"
+    )
     p.add_argument("--request-id", default="", help="default: a random id")
     p.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
     p.add_argument("--json", action="store_true", help="print the response as JSON")
@@ -47,6 +50,7 @@ def build_request(args: argparse.Namespace) -> pb.DecideRequest:
     return pb.DecideRequest(
         customer_id=args.customer_id,
         request_id=args.request_id or uuid.uuid4().hex,
+        conversation_id=args.conversation_id,
         context=pb.TurnContext(
             # Enum fields accept value names; the proto mirrors the vocab by name.
             channel=f"CHANNEL_{args.channel.upper()}",
@@ -93,6 +97,12 @@ def format_response(r: pb.DecideResponse) -> str:
         lines.append(f"degraded       {list(r.degraded_reasons)}")
     if r.HasField("feature_age"):
         lines.append(f"feature age    {age_text(r.feature_age.ToTimedelta().total_seconds())}")
+    if r.HasField("realtime_age"):
+        lines.append(f"realtime age   {age_text(r.realtime_age.ToTimedelta().total_seconds())}")
+    if r.realtime_fallback_reasons:
+        lines.append(
+            f"realtime       fell back to the batch profile: {list(r.realtime_fallback_reasons)}"
+        )
     return "\n".join(lines)
 
 

@@ -197,3 +197,20 @@ def test_busy_port_is_an_error_not_a_shared_port(running: Running) -> None:
     # gRPC defaults to SO_REUSEPORT; a second server must not silently share the port.
     with pytest.raises(RuntimeError, match="Failed to bind"):
         app.create_server(test_settings(port=running.port), engine=FakeEngine())
+
+
+def test_client_sends_the_conversation_and_prints_realtime_state() -> None:
+    from google.protobuf.duration_pb2 import Duration
+
+    from personalization.v1 import personalization_pb2 as pb
+    from server.client import _parser, build_request, format_response
+
+    args = _parser().parse_args(["--customer-id", "C42", "--conversation-id", "conv-7"])
+    assert build_request(args).conversation_id == "conv-7"
+    assert build_request(_parser().parse_args(["--customer-id", "C42"])).conversation_id == ""
+    fresh = pb.DecideResponse(realtime_age=Duration(seconds=3))
+    assert "realtime age   3.0 s" in format_response(fresh)
+    missing = pb.DecideResponse(realtime_fallback_reasons=["no_conversation_state"])
+    text = format_response(missing)
+    assert "fell back to the batch profile: ['no_conversation_state']" in text
+    assert "realtime age" not in text
