@@ -7,7 +7,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from feast import FileSource, PushSource
 
-#: Written by the simulator (training); until then an empty file with the view's schema,
+#: Written by the simulator and by ``training conversations`` (from the server's logs);
+#: until then an empty file with the view's schema,
 #: so ``feast apply`` followed by ``materialize`` works on a repository without it.
 CONVERSATION_STATE_PATH = "data/conversation_state.parquet"
 CONVERSATION_STATE_SCHEMA = pa.schema(

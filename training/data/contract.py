@@ -183,7 +183,8 @@ DECISIONS = TableSpec(
 
 #: The offline store of ``conversation_state_fv`` (modelio.conversation): one row per
 #: decided turn, the conversation's state after it; ``customer_id`` is not a feature
-#: (``forget`` erases by it). Written by the simulator (training/sim/conversations.py).
+#: (``forget`` erases by it). Written by the simulator (training/sim/conversations.py) and,
+#: from the server's logs, by ``training conversations`` (training/feedback/conversations.py).
 CONVERSATION_STATE = TableSpec(
     "conversation_state",
     (

@@ -2,11 +2,12 @@
 
 One row per decided turn: the state of the ticket's conversation once that turn was
 decided and its outcome reported, folded with the shared code the server runs
-(:func:`modelio.conversation.after_turn`, :func:`~modelio.conversation.after_outcome`,
-:func:`~modelio.conversation.to_row`), stamped at the turn's time. The conversation id
-is the ticket id. A point-in-time read just before a turn therefore returns the state
-of the conversation's earlier turns, exactly what the online store holds when the
-server decides that turn (tests/training/data/test_conversation_inputs.py).
+(:func:`modelio.conversation.after_turn`, :func:`~modelio.conversation.after_outcome`),
+stamped at the turn's time, in the layout of :mod:`training.data.conversation_rows`
+(shared with the history derived from the server's logs). The conversation id is the
+ticket id. A point-in-time read just before a turn therefore returns the state of the
+conversation's earlier turns, exactly what the online store holds when the server
+decides that turn (tests/training/data/test_conversation_inputs.py).
 """
 
 from __future__ import annotations
@@ -14,21 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from modelio.conversation import (
-    CONVERSATION_FEATURES,
-    CONVERSATION_KEY,
-    ConversationState,
-    after_outcome,
-    after_turn,
-    to_row,
-)
-from training.data.contract import CONVERSATION_STATE, NS, to_timestamp
-
-SCHEMA = CONVERSATION_STATE.arrow_schema()
-#: Arrow types of the view's raw features (what to_row gives, as the view declares them).
-FEATURE_TYPES: dict[str, pa.DataType] = {
-    name: SCHEMA.field(name).type for name in CONVERSATION_FEATURES
-}
+from modelio.conversation import ConversationState, after_outcome, after_turn
+from training.data.contract import NS
+from training.data.conversation_rows import state_table
 
 
 def conversation_table(decisions: pa.Table) -> pa.Table:
@@ -43,7 +32,7 @@ def conversation_table(decisions: pa.Table) -> pa.Table:
     action = decisions["action"].to_pylist()
     success = decisions["success"].to_pylist()
     category = decisions["issue_category"].to_pylist()
-    out: dict[str, list] = {name: [] for name in CONVERSATION_FEATURES}
+    states: list[ConversationState] = []
     state: ConversationState | None = None
     for i, conversation in enumerate(ticket):
         if i == 0 or conversation != ticket[i - 1]:
@@ -54,14 +43,5 @@ def conversation_table(decisions: pa.Table) -> pa.Table:
         done = after_outcome(state, ids[i], bool(success[i]))
         assert done is not None  # the turn just added is remembered
         state = done
-        for name, value in to_row(state).items():
-            out[name].append(value)
-    stamps = to_timestamp(np.asarray(at_ns, dtype=np.int64))
-    columns = {
-        CONVERSATION_KEY: pa.array(ticket, pa.string()),
-        "customer_id": decisions["customer_id"],
-        **{name: pa.array(out[name], FEATURE_TYPES[name]) for name in CONVERSATION_FEATURES},
-        "event_timestamp": stamps,
-        "created_timestamp": stamps,
-    }
-    return pa.table(columns, schema=SCHEMA)
+        states.append(state)
+    return state_table(ticket, decisions["customer_id"], states, np.asarray(at_ns, np.int64))
