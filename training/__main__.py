@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "models with vs without conversation features, on the simulator's truth",
     ),
     "feedback": ("training.commands.feedback", "join logged decisions and outcomes into rewards"),
+    "conversations": (
+        "training.commands.conversations",
+        "conversation-state history of the logs into the offline store",
+    ),
     "evaluate-policy": (
         "training.commands.evaluate_policy",
         "off-policy value of a model version on the logged decisions",
