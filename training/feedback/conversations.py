@@ -101,7 +101,7 @@ def _turns(decisions: pa.Table) -> tuple[pd.DataFrame, int]:
 def _placed(turns: pd.DataFrame, outcomes: pa.Table) -> tuple[dict[int, list], int]:
     """Outcomes by the turn (row of ``turns``) after which each is applied, in arrival
     order; and the number of outcome rows of no decision in ``turns``."""
-    position = pd.Series(turns.index, index=turns["decision_id"])
+    position = dict(zip(turns["decision_id"], turns.index, strict=True))
     got = pd.DataFrame(
         {
             "decision_id": outcomes.column("decision_id").to_pylist(),
@@ -116,7 +116,7 @@ def _placed(turns: pd.DataFrame, outcomes: pa.Table) -> tuple[dict[int, list], i
             ],
         }
     )
-    known = got["decision_id"].isin(position.index)
+    known = got["decision_id"].isin(list(position))
     got = got[known].sort_values("received", kind="stable")
     # Turns of a conversation are contiguous rows in decision order: the latest one decided
     # at or before an outcome's arrival is found within the conversation's block.
@@ -125,7 +125,7 @@ def _placed(turns: pd.DataFrame, outcomes: pa.Table) -> tuple[dict[int, list], i
     decided = turns["ts"].to_numpy()
     placed: dict[int, list] = defaultdict(list)
     for decision_id, received, success in got.itertuples(index=False):
-        own = int(position[decision_id])
+        own = position[decision_id]
         block = blocks[conversation[own]]
         latest = block[0] + int(np.searchsorted(decided[block], received, side="right")) - 1
         placed[max(own, latest)].append((decision_id, int(received), success))
