@@ -83,6 +83,9 @@ OUTCOME_SCHEMA = pa.schema(
         ("escalated", pa.bool_()),
         ("csat", pa.int64()),  # 1-5, or null when not given
         ("principal", pa.string()),  # API key id that sent it ("" with auth off)
+        # The conversation its RecordOutcome named ("" none; null in logs written before
+        # the column existed), so the offline conversation fold applies what online did.
+        ("conversation_id", pa.string()),
     ]
 )
 

@@ -66,6 +66,7 @@ def outcome_row(outcome: Outcome, received_at: datetime, principal: str) -> Row:
         "escalated": outcome.escalated,
         "csat": outcome.csat,
         "principal": principal,
+        "conversation_id": outcome.conversation_id,
     }
 
 

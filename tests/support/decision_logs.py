@@ -69,8 +69,10 @@ def outcome(
     escalated: bool = False,
     csat: int | None = None,
     received_at: datetime | None = None,
+    conversation_id: str | None = None,
 ) -> dict[str, Any]:
-    """An outcome row of OUTCOME_SCHEMA."""
+    """An outcome row of OUTCOME_SCHEMA (``conversation_id`` None: a row of a log written
+    before the column existed)."""
     return {
         "decision_id": decision_id,
         "received_at": received_at or event_time + timedelta(seconds=1),
@@ -79,6 +81,7 @@ def outcome(
         "escalated": escalated,
         "csat": csat,
         "principal": "",
+        "conversation_id": conversation_id,
     }
 
 

@@ -114,4 +114,5 @@ def outcome_row(i: int) -> dict[str, Any]:
         "escalated": i % 2 == 1,
         "csat": None if i % 4 == 0 else i % 5 + 1,
         "principal": "",
+        "conversation_id": "" if i % 3 else f"chat-{i}",
     }

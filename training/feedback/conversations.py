@@ -29,9 +29,9 @@ success per :func:`modelio.reward.is_success`). Rules:
   at the turn's ``event_time`` (the time a training read is taken relative to); turns of
   one conversation with the same ``event_time`` give one row, the later state.
 
-Difference from online: the outcome log has no ``conversation_id``, so an outcome is
-applied to its decision's conversation even when its RecordOutcome did not name the
-conversation (online, such an outcome leaves the state alone).
+* as online, an outcome changes the state only when its RecordOutcome named the
+  decision's conversation (the outcome log's ``conversation_id``); in logs written
+  before that column existed (null) every outcome of the decision is applied.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class HistoryCounts:
     conversations: int
     outcomes_applied: int
     outcomes_unmatched: int  # expired or forgotten state (as online)
-    outcomes_elsewhere: int  # outcome rows of no decision folded here
+    # outcome rows of no decision folded here, or not naming that decision's conversation
+    outcomes_elsewhere: int
     restarted: int  # turns that started an expired conversation over
     rows: int
 
@@ -100,7 +101,8 @@ def _turns(decisions: pa.Table) -> tuple[pd.DataFrame, int]:
 
 def _placed(turns: pd.DataFrame, outcomes: pa.Table) -> tuple[dict[int, list], int]:
     """Outcomes by the turn (row of ``turns``) after which each is applied, in arrival
-    order; and the number of outcome rows of no decision in ``turns``."""
+    order; and the number of outcome rows left out (of no decision in ``turns``, or not
+    naming that decision's conversation)."""
     position = dict(zip(turns["decision_id"], turns.index, strict=True))
     got = pd.DataFrame(
         {
@@ -116,8 +118,14 @@ def _placed(turns: pd.DataFrame, outcomes: pa.Table) -> tuple[dict[int, list], i
             ],
         }
     )
+    named = _named_conversation(outcomes)
     known = got["decision_id"].isin(list(position))
-    got = got[known].sort_values("received", kind="stable")
+    own_conversation = turns["conversation_id"].to_numpy()
+    applies = [
+        k and (n is None or n == own_conversation[position[d]])
+        for k, n, d in zip(known, named, got["decision_id"], strict=True)
+    ]
+    got = got[np.asarray(applies, dtype=bool)].sort_values("received", kind="stable")
     # Turns of a conversation are contiguous rows in decision order: the latest one decided
     # at or before an outcome's arrival is found within the conversation's block.
     blocks = turns.groupby("conversation_id", sort=False).indices
@@ -129,7 +137,14 @@ def _placed(turns: pd.DataFrame, outcomes: pa.Table) -> tuple[dict[int, list], i
         block = blocks[conversation[own]]
         latest = block[0] + int(np.searchsorted(decided[block], received, side="right")) - 1
         placed[max(own, latest)].append((decision_id, int(received), success))
-    return placed, int((~known).sum())
+    return placed, len(applies) - sum(applies)
+
+
+def _named_conversation(outcomes: pa.Table) -> list[str | None]:
+    """Each outcome's ``conversation_id`` (None: a log from before the column)."""
+    if "conversation_id" not in outcomes.column_names:
+        return [None] * outcomes.num_rows
+    return outcomes.column("conversation_id").to_pylist()
 
 
 def conversation_history(decisions: pa.Table, outcomes: pa.Table) -> History:

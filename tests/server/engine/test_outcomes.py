@@ -36,6 +36,7 @@ def test_rows_follow_the_outcome_schema() -> None:
         "escalated": False,
         "csat": 4,
         "principal": "bot",
+        "conversation_id": "",
     }
     assert rows[1]["csat"] is None
     assert table(OUTCOMES, rows).num_rows == 2  # the rows fit the Arrow schema

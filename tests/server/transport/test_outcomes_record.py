@@ -32,6 +32,7 @@ def test_outcome_is_recorded_as_sent(outcome_server: OutcomeServer) -> None:
         "escalated": True,
         "csat": 4,
         "principal": "",  # auth off
+        "conversation_id": "",
     }
     assert row["event_time"].tzinfo is UTC
     no_score = outcome_server.stub.RecordOutcome(make_outcome("d-2", csat=None), timeout=5)

@@ -208,6 +208,30 @@ def test_rerun_rewrites_the_same_rows_and_keeps_others(
     assert _written(repo)["outcomes"][2] == "010"
 
 
+def test_an_outcome_changes_the_state_only_if_it_named_the_conversation(
+    tmp_path: Path, repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As online: a RecordOutcome without the conversation ("") or naming another one
+    leaves the state alone; one naming it (or a log from before the column) applies."""
+    logs = tmp_path / "logs"
+    turns = [_turn(f"d{i}", f"chat-{i}", T0 + i * S, 0, 0.0) for i in range(4)]
+    write_part(logs, DECISIONS, turns, "part-a")
+    named = ["chat-0", "", "chat-x", None]
+    write_part(
+        logs,
+        OUTCOMES,
+        [
+            outcome(f"d{i}", T0, resolved=False, received_at=T0 + (i + 1) * S, conversation_id=c)
+            for i, c in enumerate(named)
+        ],
+        "part-b",
+    )
+    report = _run(logs, repo, capsys)
+    assert (report["outcomes_applied"], report["outcomes_elsewhere"]) == (2, 2)
+    outcomes = dict(zip(_written(repo)["decision_ids"], _written(repo)["outcomes"], strict=True))
+    assert outcomes == {"d0": "0", "d1": "?", "d2": "?", "d3": "0"}
+
+
 def test_shadow_rows_are_ignored_even_without_their_arm(
     tmp_path: Path, repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
