@@ -23,7 +23,8 @@ import numpy as np
 
 from bench.base import baseline_parser, grpc_server, serve_until_signal
 from modelio.context import encode_inputs, vector
-from modelio.manifest import current_version_dir, load_manifest
+from modelio.conversation import conversation_inputs
+from modelio.manifest import current_version_dir, load_manifest, uses_conversation
 from modelio.vocab import ACTIONS
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
@@ -75,6 +76,7 @@ class NaiveServicer(pb_grpc.PersonalizationServiceServicer):
         self.service = store.get_feature_service(models.manifest.feature_service)
         self.assembler = Assembler(models.manifest)
         self.inputs = tuple(models.manifest.models["escalation"].inputs)
+        self.conversational = uses_conversation(models.manifest)
         self.segment_inputs = tuple(models.manifest.models["segment"].inputs)
 
     def Decide(self, request: pb.DecideRequest, context: Any) -> pb.DecideResponse:
@@ -119,6 +121,11 @@ class NaiveServicer(pb_grpc.PersonalizationServiceServicer):
         prepared = [prepare(r, f, now) for r, f in zip(reqs, found, strict=True)]
         defaults = self.models.manifest.defaults
         encoded = [encode_inputs(p.raw, p.req.context, defaults) for p in prepared]
+        if self.conversational:  # no conversation state here: every turn is a first one
+            for e, p in zip(encoded, prepared, strict=True):
+                ctx = p.req.context
+                at_s = ctx.event_time.timestamp()
+                e.update(conversation_inputs(None, at_s, ctx.sentiment, ctx.issue_category))
         matrix = np.asarray([vector(e, self.inputs) for e in encoded], dtype=np.float32)
         seg_rows = np.asarray([vector(e, self.segment_inputs) for e in encoded], dtype=np.float32)
         labels = self.models.run("segment", seg_rows)

@@ -170,4 +170,5 @@ def _tiny_models(models: Path) -> None:
     except ImportError as exc:
         raise RuntimeError("--tiny without --models-dir needs tests/support/models.py") from exc
     models.mkdir(parents=True, exist_ok=True)
-    builder.make_model_version(models, "bench-tiny")
+    # The layout `training train` writes by default: every server meets conversation inputs.
+    builder.make_model_version(models, "bench-tiny", conversation=True)

@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modelio.context import BASE_DEFAULTS, ESCALATION_INPUTS, NBA_INPUTS, SEGMENT_INPUTS
+from modelio.context import (
+    BASE_DEFAULTS,
+    ESCALATION_CONVERSATION_INPUTS,
+    ESCALATION_INPUTS,
+    NBA_CONVERSATION_INPUTS,
+    NBA_INPUTS,
+    SEGMENT_INPUTS,
+)
 from modelio.manifest import (
     Manifest,
     ModelFile,
@@ -53,22 +60,24 @@ def segment_model(rng: np.random.Generator) -> bytes:
     return _to_onnx(model, x.shape[1], classifier=False)
 
 
-def escalation_model(rng: np.random.Generator) -> bytes:
+def escalation_model(
+    rng: np.random.Generator, inputs: tuple[str, ...] = ESCALATION_INPUTS
+) -> bytes:
     from sklearn.linear_model import LogisticRegression
 
-    x = rng.normal(size=(_ROWS, len(ESCALATION_INPUTS))).astype(np.float32)
-    sentiment = ESCALATION_INPUTS.index("sentiment")
+    x = rng.normal(size=(_ROWS, len(inputs))).astype(np.float32)
+    sentiment = inputs.index("sentiment")
     y = (x[:, sentiment] + 0.5 * rng.normal(size=_ROWS) < 0).astype(np.int64)
     model = LogisticRegression(max_iter=200).fit(x, y)
     return _to_onnx(model, x.shape[1], classifier=True)
 
 
-def nba_model(rng: np.random.Generator) -> bytes:
+def nba_model(rng: np.random.Generator, inputs: tuple[str, ...] = NBA_INPUTS) -> bytes:
     from lightgbm import LGBMClassifier
 
     register_lightgbm()
-    x = rng.normal(size=(_ROWS * 2, len(NBA_INPUTS))).astype(np.float32)
-    first_action = NBA_INPUTS.index(f"action_{ACTIONS[0]}")
+    x = rng.normal(size=(_ROWS * 2, len(inputs))).astype(np.float32)
+    first_action = inputs.index(f"action_{ACTIONS[0]}")
     actions = rng.integers(0, len(ACTIONS), size=len(x))
     x[:, first_action:] = np.eye(len(ACTIONS), dtype=np.float32)[actions]
     y = ((actions % 3 == 0) ^ (rng.random(len(x)) < 0.2)).astype(np.int64)
@@ -82,15 +91,20 @@ def make_model_version(
     version: str = "test-v1",
     policy: dict[str, Any] | None = None,
     seed: int = 0,
+    conversation: bool = False,
 ) -> Path:
-    """Train, export and register a model version; returns its directory."""
+    """Train, export and register a model version; returns its directory. With
+    ``conversation`` its escalation and next-best-action models also take the
+    conversation inputs (the layout ``python -m training train`` writes by default)."""
     rng = np.random.default_rng(seed)
+    escalation = ESCALATION_CONVERSATION_INPUTS if conversation else ESCALATION_INPUTS
+    nba = NBA_CONVERSATION_INPUTS if conversation else NBA_INPUTS
     version_dir = models_dir / version
     version_dir.mkdir(parents=True, exist_ok=True)
     blobs: dict[Literal["segment", "escalation", "nba"], tuple[bytes, tuple[str, ...], str]] = {
         "segment": (segment_model(rng), SEGMENT_INPUTS, "label"),
-        "escalation": (escalation_model(rng), ESCALATION_INPUTS, "probabilities"),
-        "nba": (nba_model(rng), NBA_INPUTS, "probabilities"),
+        "escalation": (escalation_model(rng, escalation), escalation, "probabilities"),
+        "nba": (nba_model(rng, nba), nba, "probabilities"),
     }
     models: dict[Literal["segment", "escalation", "nba"], ModelFile] = {}
     for kind, (blob, inputs, output) in blobs.items():
