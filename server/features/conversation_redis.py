@@ -14,7 +14,6 @@ reader sends in the same pipeline as the customer's own HMGET.
 
 from __future__ import annotations
 
-import struct
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -40,15 +39,21 @@ from server.features.conversation import (
     read_of,
 )
 from server.features.conversation_outbox import DeferredWrites, Outbox
-from server.features.conversation_wire import (
-    SCRIPT,
-    SCRIPT_BYTES,
-    SETTERS,
-    STRING_TYPE,
-    bulk,
-    value_bytes,
-)
+from server.features.redis_wire import SETTERS, StringKeys, bulk, round_trip, value_bytes
 from server.features.value_codec import decode_value
+
+# KEYS[1]: the hash. ARGV: version field, version read ('' for none), key TTL (s), then
+# field/value pairs. Returns 1 when written, 0 when the version moved on.
+SCRIPT = """
+local v = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if v ~= ARGV[2] then return 0 end
+local args = {ARGV[1], tostring((tonumber(v) or 0) + 1)}
+for i = 4, #ARGV do args[#args + 1] = ARGV[i] end
+redis.call('HSET', KEYS[1], unpack(args))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+SCRIPT_BYTES = SCRIPT.encode()
 
 
 class RedisConversationStore(DeferredWrites, ConversationStore):
@@ -86,7 +91,7 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
         self._plan = tuple(
             zip(CONVERSATION_FEATURES, map(bulk, fields), self._setters, strict=True)
         )
-        self._key_head = self._fast_key_head()
+        self._keys = StringKeys(self.feast_key, self._project.encode())
         probes: tuple[tuple[str, Any], ...] = (
             ("double_val", -0.25),
             ("int64_val", 300),
@@ -99,25 +104,9 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
             if value_bytes(setter, probe) != proto.SerializeToString():
                 raise ValueError(f"ValueProto encoding changed ({setter})")
 
-    def _fast_key_head(self) -> bytes | None:
-        """What Feast puts before a string id (None if its layout is not the one
-        :meth:`key` assumes; then Feast's helper builds every key)."""
-        full = self.feast_key("conv-42")
-        head = full[: len(full) - len(self._tail("conv-42"))]
-        for probe in ("conv-42", "", "é-ü/✓", "x" * 300):
-            if head + self._tail(probe) != self.feast_key(probe):
-                return None
-        return head
-
-    def _tail(self, conversation_id: str) -> bytes:
-        raw = conversation_id.encode("utf-8")
-        return struct.pack("<II", STRING_TYPE, len(raw)) + raw + self._project.encode()
-
     def key(self, conversation_id: str) -> bytes:
-        """The hash key Feast's Redis store uses for this conversation."""
-        if self._key_head is None:
-            return self.feast_key(conversation_id)
-        return self._key_head + self._tail(conversation_id)
+        """The hash key Feast's Redis store uses for this conversation (:class:`StringKeys`)."""
+        return self._keys(conversation_id)
 
     def feast_key(self, conversation_id: str) -> bytes:
         """:meth:`key` built by Feast's own helper."""
@@ -222,21 +211,7 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
             if self._conn is None:
                 assert self._pool is not None  # only the single-node path sends raw bytes
                 self._conn = self._pool.make_connection()
-            conn = self._conn
-            try:
-                replies: list[Any] = conn.retry.call_with_retry(
-                    lambda: self._exchange(conn, payload, count),
-                    lambda _error: conn.disconnect(),
-                )
-            except BaseException:
-                conn.disconnect()  # unread replies must not reach the next write
-                raise
-        return replies
-
-    @staticmethod
-    def _exchange(conn: Any, payload: bytes, count: int) -> list[Any]:
-        conn.send_packed_command([payload])
-        return [conn.read_response() for _ in range(count)]
+            return round_trip(self._conn, payload, count)
 
     def close(self) -> None:
         with self._conn_lock:

@@ -18,7 +18,6 @@ route keys to nodes, goes through redis-py's cluster pipeline.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,24 +38,18 @@ from server.features.base import (
     CustomerFeatures,
     DegradedFeatures,
     FeatureReader,
-    FeatureReadError,
     ServiceSpec,
     describe_service,
     is_live,
     now_clock,
 )
+from server.features.redis_wire import StringKeys, bulk, command_bytes, read_error, round_trip
 from server.features.value_codec import decode_value
 
 if TYPE_CHECKING:
     from server.features.conversation import ConversationRead, ConversationStore
 
 _parse_ts = Timestamp.FromString
-_STRING_TYPE = 2  # feast ValueType.STRING, as serialize_entity_key writes it
-
-
-def _bulk(value: bytes) -> bytes:
-    """One RESP bulk string."""
-    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 def connect(connection_string: str, cluster: bool, timeout_s: float | None = None) -> Any:
@@ -105,10 +98,10 @@ class RedisFeatureReader(FeatureReader):
         self._key_version = config.entity_key_serialization_version
         self._clock = clock
         self._fields, self._layout = self._plan()
-        self._key_head = self._fast_key_head()
+        self._keys = StringKeys(self.feast_key, self._suffix)
         # One HMGET in RESP is: array header, command, key, then these fixed fields.
-        self._hmget_head = b"*%d\r\n%s" % (2 + len(self._fields), _bulk(b"HMGET"))
-        self._hmget_fields = b"".join(_bulk(f) for f in self._fields)
+        self._hmget_head = b"*%d\r\n%s" % (2 + len(self._fields), bulk(b"HMGET"))
+        self._hmget_fields = b"".join(bulk(f) for f in self._fields)
         cluster = str(getattr(online.redis_type, "value", online.redis_type)) == "redis_cluster"
         self._client = client or connect(online.connection_string, cluster, timeout_s)
         # A cluster client or a caller's wrapper has no single pool: it gets the pipeline.
@@ -144,37 +137,22 @@ class RedisFeatureReader(FeatureReader):
         )
         return serialize_entity_key(entity, self._key_version) + self._suffix
 
-    def _fast_key_head(self) -> bytes | None:
-        """The bytes Feast puts before a string id of the one join key, or None if
-        Feast's layout is not the one :meth:`key` assumes (then Feast builds every key)."""
-        full = self.feast_key("C0000042")
-        head = full[: len(full) - len(self._tail("C0000042"))]
-        for probe in ("C0000042", "", "é-ü/✓", "x" * 300):  # ASCII, empty, non-ASCII, long
-            if head + self._tail(probe) != self.feast_key(probe):
-                return None
-        return head
-
-    def _tail(self, customer_id: str) -> bytes:
-        raw = customer_id.encode("utf-8")
-        return struct.pack("<II", _STRING_TYPE, len(raw)) + raw + self._suffix
-
     def key(self, customer_id: str) -> bytes:
-        """The Redis key Feast uses for ``customer_id`` (checked against Feast's helper
-        at startup; about 15 times cheaper than calling it per request)."""
-        if self._key_head is None:
-            return self.feast_key(customer_id)
-        return self._key_head + self._tail(customer_id)
+        """The Redis key Feast uses for ``customer_id`` (:class:`StringKeys`)."""
+        return self._keys(customer_id)
 
     def read(self, customer_ids: Sequence[str]) -> list[CustomerFeatures]:
         if not customer_ids:
             return []
         try:
             replies = self._hmget_many(customer_ids)
-        except redis.TimeoutError as exc:
-            raise FeatureReadError("feature_timeout", repr(exc)) from exc
         except redis.RedisError as exc:
-            raise FeatureReadError("feature_store_unavailable", repr(exc)) from exc
-        now = self._clock()
+            raise read_error(exc) from exc
+        return self._decode_all(customer_ids, replies, self._clock())
+
+    def _decode_all(
+        self, customer_ids: Sequence[str], replies: Sequence[Any], now: float
+    ) -> list[CustomerFeatures]:
         return [
             self._decode(cid, reply, now) for cid, reply in zip(customer_ids, replies, strict=True)
         ]
@@ -197,15 +175,11 @@ class RedisFeatureReader(FeatureReader):
             replies = self._hmget_many(customer_ids, extra, prefix, len(taken))
         except redis.RedisError as exc:
             conversations.settle(taken, None)
-            reason = "feature_timeout" if isinstance(exc, redis.TimeoutError) else None
-            raise FeatureReadError(reason or "feature_store_unavailable", repr(exc)) from exc
+            raise read_error(exc) from exc
         k, n = len(taken), len(customer_ids)
         conversations.settle(taken, replies[:k])
         now = self._clock()
-        rows = [
-            self._decode(cid, reply, now)
-            for cid, reply in zip(customer_ids, replies[k : k + n], strict=True)
-        ]
+        rows = self._decode_all(customer_ids, replies[k : k + n], now)
         return rows, conversations.parse(conversation_ids, replies[k + n :], now)
 
     def _hmget_many(
@@ -225,31 +199,15 @@ class RedisFeatureReader(FeatureReader):
                     pipe.execute_command(*command)
                 return list(pipe.execute())
         head, fields = self._hmget_head, self._hmget_fields
-        parts = [prefix, *(head + _bulk(self.key(cid)) + fields for cid in customer_ids)]
-        for command in extra:
-            raw = [a.encode() if isinstance(a, str) else a for a in command]
-            parts.append(b"*%d\r\n" % len(raw) + b"".join(_bulk(a) for a in raw))
+        parts = [prefix, *(head + bulk(self.key(cid)) + fields for cid in customer_ids)]
+        parts += [command_bytes(command) for command in extra]
         payload = b"".join(parts)
         count = prefixed + len(customer_ids) + len(extra)
         conn = self._pool.get_connection()
         try:
-            # As redis-py's own pipeline: a pooled connection the server closed is
-            # reconnected and the exchange retried once (the client's Retry policy).
-            replies: list[Any] = conn.retry.call_with_retry(
-                lambda: self._exchange(conn, payload, count),
-                lambda _error: conn.disconnect(),
-            )
-            return replies
-        except BaseException:
-            conn.disconnect()  # unread replies must not reach the next user
-            raise
+            return round_trip(conn, payload, count)
         finally:
             self._pool.release(conn)
-
-    @staticmethod
-    def _exchange(conn: Any, payload: bytes, replies: int) -> list[Any]:
-        conn.send_packed_command([payload])
-        return [conn.read_response() for _ in range(replies)]
 
     def _decode(self, customer_id: str, reply: list[bytes | None], now: float) -> CustomerFeatures:
         out = CustomerFeatures(customer_id)

@@ -86,7 +86,7 @@ def test_key_is_feasts(engine_feast_repo: FeastFixture, engine_redis: RedisServe
     entity = EntityKey(join_keys=["customer_id"], entity_values=[Value(string_val="C0000042")])
     assert reader.key("C0000042") == redis_key(store.config.project, entity, 3)
     assert engine_redis_has(engine_redis, reader.key("C0000042"))
-    assert reader._key_head is not None  # the precomputed prefix is in use, and agrees:
+    assert reader._keys.head is not None  # the precomputed prefix is in use, and agrees:
     for cid in ["", "x", "é-ü/✓ 漢字", "a" * 1000, "C\x00\x01", *engine_feast_repo.known_ids[:200]]:
         entity = EntityKey(join_keys=["customer_id"], entity_values=[Value(string_val=cid)])
         assert reader.key(cid) == redis_key(store.config.project, entity, 3), cid
