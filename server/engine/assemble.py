@@ -120,21 +120,21 @@ def read_prepared(
             else:
                 rows, reads = conversations.read(reader, unique, reqs)
     except FeatureReadError as exc:
+        now = 0.0  # unused: a failed read attaches no conversation state
         out = [prepare_degraded(r, exc.reason) for r in reqs]
-        if conversations is not None:
-            out = [conversations.attach(p, None, 0.0) if p.req.conversation_id else p for p in out]
+    else:
+        found: dict[str, CustomerFeatures] = {row.customer_id: row for row in rows}
+        now = clock()
+        out = [prepare(r, found.get(r.customer_id), now) for r in reqs]
+    if conversations is None:
         return out
-    found: dict[str, CustomerFeatures] = {row.customer_id: row for row in rows}
-    now = clock()
-    out = [prepare(r, found.get(r.customer_id), now) for r in reqs]
-    if reads and conversations is not None:
-        out = [
-            conversations.attach(p, reads.get(p.req.conversation_id), now)
-            if p.req.conversation_id
-            else p
-            for p in out
-        ]
-    return out
+    # A conversation missing from ``reads`` (the read failed) is attached as unavailable.
+    return [
+        conversations.attach(p, reads.get(p.req.conversation_id), now)
+        if p.req.conversation_id
+        else p
+        for p in out
+    ]
 
 
 def prepare_degraded(req: DecisionRequest, reason: str) -> Prepared:
