@@ -12,6 +12,8 @@ point in time gives the identical state (tests/training/data/test_conversation_i
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import pandas as pd
 
 from modelio.conversation import (
@@ -35,6 +37,35 @@ def turn_seconds(frame: pd.DataFrame) -> pd.Series:
     return (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(1, "s")
 
 
+def fold_turns(
+    conversations: Iterable[object],
+    at_s: Iterable[float],
+    sentiments: Iterable[float],
+    categories: Iterable[str],
+    actions: Iterable[str],
+    decision_ids: Iterable[str],
+    successes: Iterable[bool],
+) -> Iterator[tuple[ConversationState | None, ConversationState]]:
+    """Per decided turn (ordered by conversation, then time): the state its conversation
+    held before the turn, and the state after the turn and its outcome. A state whose
+    last turn is more than ``IDLE_TTL_S`` old is gone, as in the store."""
+    state: ConversationState | None = None
+    previous: object = None
+    last_at = 0.0
+    for conversation, when, sentiment, category, action, decision, success in zip(
+        conversations, at_s, sentiments, categories, actions, decision_ids, successes, strict=True
+    ):
+        when = float(when)
+        if conversation != previous or (state is not None and when - last_at > IDLE_TTL_S):
+            state = None
+        previous, last_at = conversation, when
+        after = after_turn(state, when, float(sentiment), str(category), str(action), str(decision))
+        done = after_outcome(after, str(decision), bool(success))
+        assert done is not None  # the turn just folded in is remembered
+        yield state, done
+        state = done
+
+
 def with_conversation(decisions: pd.DataFrame) -> pd.DataFrame:
     """``decisions`` plus the CONVERSATION_INPUTS columns and :data:`FAILED_COLUMN`.
 
@@ -47,30 +78,20 @@ def with_conversation(decisions: pd.DataFrame) -> pd.DataFrame:
     order = decisions.assign(_at=at).sort_values(["ticket_id", "_at"], kind="stable")
     rows: dict[object, dict[str, float]] = {}
     failed: dict[object, str] = {}
-    state: ConversationState | None = None
-    previous: object = None
-    last_at = 0.0
-    for index, ticket, decision, when, sentiment, category, action, success in zip(
-        order.index,
+    folded = fold_turns(
         order["ticket_id"],
-        order["decision_id"],
         order["_at"],
         order["sentiment"],
         order["issue_category"],
         order["action"],
+        order["decision_id"],
         order["success"],
-        strict=True,
+    )
+    for index, when, sentiment, category, (state, _) in zip(
+        order.index, order["_at"], order["sentiment"], order["issue_category"], folded, strict=True
     ):
-        if ticket != previous or (state is not None and when - last_at > IDLE_TTL_S):
-            state = None
-        previous = ticket
         rows[index] = conversation_inputs(state, float(when), float(sentiment), str(category))
         failed[index] = ",".join(sorted(failed_actions(state)))
-        state = after_turn(
-            state, float(when), float(sentiment), str(category), str(action), str(decision)
-        )
-        state = after_outcome(state, str(decision), bool(success))
-        last_at = float(when)
     inputs = pd.DataFrame.from_dict(rows, orient="index", columns=list(CONVERSATION_INPUTS))
     out = decisions.drop(columns=[*CONVERSATION_INPUTS, FAILED_COLUMN], errors="ignore")
     out = out.join(inputs)
