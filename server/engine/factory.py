@@ -32,24 +32,14 @@ from server.settings import Settings
 _log = logging.getLogger(__name__)
 
 
-def open_reader(
-    settings: Settings,
-    feature_service: str,
-    clock: Callable[[], float] = time.time,
-) -> GuardedReader:
-    """The fastest reader for ``settings.online_store`` (direct Redis reads, else Feast's
-    generic path), guarded by the degraded-mode settings (budget, breaker, cache; see
-    ``server.features.guard``).
-    """
-    return open_readers(settings, feature_service, clock)[0]
-
-
 def open_readers(
     settings: Settings,
     feature_service: str,
     clock: Callable[[], float] = time.time,
 ) -> tuple[GuardedReader, ConversationTracker | None]:
-    """:func:`open_reader`, and the conversation state kept in the same online store
+    """The fastest reader for ``settings.online_store`` (direct Redis reads, else Feast's
+    generic path), guarded by the degraded-mode settings (budget, breaker, cache; see
+    ``server.features.guard``), and the conversation state kept in the same online store
     (None when ``conversation_state`` is off or the registry lacks the service)."""
     repo, kind = settings.feature_repo, settings.online_store
     try:
