@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -173,9 +173,16 @@ def log_records(kind: str, result: str, count: int) -> None:
         LOG_RECORDS.labels(kind, result).inc(count)
 
 
-def conversation_write(kind: str, result: str) -> None:
-    """Count one conversation-state update of ``kind`` by its ``result``."""
-    CONVERSATION_WRITES.labels(kind, result).inc()
+_CONVERSATION_CHILDREN: dict[tuple[str, str], Any] = {}
+
+
+def conversation_write(kind: str, result: str, count: int = 1) -> None:
+    """Count ``count`` conversation-state updates of ``kind`` by their ``result``."""
+    # Every turn counts one: the labelled child is looked up once, not per call.
+    child = _CONVERSATION_CHILDREN.get((kind, result))
+    if child is None:
+        child = _CONVERSATION_CHILDREN[kind, result] = CONVERSATION_WRITES.labels(kind, result)
+    child.inc(count)
 
 
 def log_queue_depth(kind: str, depth: Callable[[], float]) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from modelio.conversation import ConversationState, after_outcome, after_turn
@@ -37,7 +36,13 @@ from server import metrics
 from server.engine.conversation_writer import ConversationWriter
 from server.engine.types import Decision, DecisionRequest, Outcome
 from server.features.base import CustomerFeatures, FeatureReader
-from server.features.conversation import LOST, ConversationRead, ConversationStore, Fold
+from server.features.conversation import (
+    LOST,
+    ConversationRead,
+    ConversationStore,
+    Fold,
+    Update,
+)
 
 if TYPE_CHECKING:
     from server.engine.assemble import Prepared
@@ -99,33 +104,29 @@ class ConversationTracker:
     def attach(self, p: Prepared, read: ConversationRead | None, now: float) -> Prepared:
         """``p`` with its conversation's read; the state only if usable."""
         if read is None or read.unavailable:
-            return replace(p, conversation=read, realtime_fallback=(UNAVAILABLE_STATE,))
+            return _with(p, read, None, p.realtime_age_seconds, (UNAVAILABLE_STATE,))
         if read.state is None:
-            return replace(p, conversation=read, realtime_fallback=(NO_STATE,))
+            return _with(p, read, None, p.realtime_age_seconds, (NO_STATE,))
         age = read.age_seconds(now)
         if age > self.stale_s:
-            return replace(p, conversation=read, realtime_fallback=(STALE_STATE,))
+            return _with(p, read, None, p.realtime_age_seconds, (STALE_STATE,))
         freshest = age if p.realtime_age_seconds < 0 else min(age, p.realtime_age_seconds)
-        return replace(
-            p, conversation=read, conversation_state=read.state, realtime_age_seconds=freshest
-        )
+        return _with(p, read, read.state, freshest, ())
 
     def after_decisions(self, prepared: Sequence[Prepared], decisions: Sequence[Decision]) -> None:
         """Fold each decided turn into its conversation (in batch order, one batch)."""
-        items = []
-        for p, d in zip(prepared, decisions, strict=True):
-            cid = p.req.conversation_id
-            if cid:
-                fold = _turn(p.req, d.next_best_action.action, d.decision_id)
-                items.append((cid, ("turn", fold, p.conversation)))
-        if not items:
+        updates: list[Update] = [
+            (cid, _turn(p.req, d.next_best_action.action, d.decision_id), p.conversation)
+            for p, d in zip(prepared, decisions, strict=True)
+            if (cid := p.req.conversation_id)
+        ]
+        if not updates:
             return
         if self.store.deferred and self._writer is not None:
-            deferred = self.store.defer([(cid, fold, first) for cid, (_, fold, first) in items])
+            updates = self.store.defer(updates)
             self._writer.poke()  # sends them if no feature read does within idle_s
-            items = [(cid, ("turn", fold, first)) for cid, fold, first in deferred]
-        if items:
-            self._submit(items)
+        if updates:
+            self._submit([(cid, ("turn", fold, first)) for cid, fold, first in updates])
 
     def after_outcomes(self, outcomes: Sequence[Outcome]) -> None:
         """Set each outcome's result in its conversation's state (when it has one)."""
@@ -184,6 +185,29 @@ class ConversationTracker:
                     self.store.retries,
                     extra={"kind": kind},
                 )
+
+
+def _with(
+    p: Prepared,
+    read: ConversationRead | None,
+    state: ConversationState | None,
+    age: float,
+    fallback: tuple[str, ...],
+) -> Prepared:
+    # dataclasses.replace walks the fields on every call: this runs once per turn.
+    return type(p)(
+        req=p.req,
+        raw=p.raw,
+        known=p.known,
+        consent=p.consent,
+        feature_age_seconds=p.feature_age_seconds,
+        not_personalized_reason=p.not_personalized_reason,
+        degraded_reasons=p.degraded_reasons,
+        realtime_age_seconds=age,
+        conversation=read,
+        conversation_state=state,
+        realtime_fallback=fallback,
+    )
 
 
 def _turn(req: DecisionRequest, action: str, decision_id: str) -> Fold:

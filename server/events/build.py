@@ -14,7 +14,7 @@ from server.events.apply import OnlineApplier
 from server.events.consumer import EventConsumer
 from server.events.effects import VIEW_OF_KIND, view_layout
 from server.events.offline import OfflineWriter
-from server.features.redis_reader import connect
+from server.features.redis_wire import connect
 from server.settings import Settings
 
 

@@ -20,9 +20,8 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from modelio.conversation import (
     CONVERSATION_FEATURES,
@@ -43,12 +42,12 @@ Fold = Callable[[ConversationState | None], ConversationState | None]
 Update = tuple[str, Fold, "ConversationRead | None"]
 
 
-@dataclass(frozen=True, slots=True)
-class ConversationRead:
+class ConversationRead(NamedTuple):
     """One conversation's row as read: its state (None when absent, expired or
     incomplete), the row's event time (unix s, -1 when absent) and the version a
     compare-and-set must find (store-specific; None when the row does not exist).
-    ``unavailable``: the store could not be read (no state, and no version to write on)."""
+    ``unavailable``: the store could not be read (no state, and no version to write on).
+    A named tuple: one is built per turn, on the request's thread."""
 
     conversation_id: str
     state: ConversationState | None
@@ -89,6 +88,11 @@ class ConversationStore(ABC):
     def commands(self, conversation_ids: Sequence[str]) -> list[tuple[str | bytes, ...]] | None:
         """Raw store commands reading these rows, for a reader that sends them in the
         customer's own round trip (:meth:`parse` reads the replies); None: not supported."""
+        return None
+
+    def command_bytes(self, conversation_ids: Sequence[str]) -> bytes | None:
+        """:meth:`commands` as the store's wire bytes, for a reader that writes raw
+        commands (None: the reader encodes them itself)."""
         return None
 
     def parse(

@@ -13,17 +13,14 @@ connection (``inflight``), a read of the same conversation waits for them.
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from server import metrics
 from server.features.conversation import OK, UNMATCHED, ConversationRead, Update
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One queued compare-and-set: its RESP bytes, and the updates it carries (their
     folds, to apply again from a fresh read if it loses its race)."""
 
@@ -38,14 +35,15 @@ class Outbox:
     def __init__(self) -> None:
         self._entries: list[Entry] = []
         self._cond = threading.Condition()
-        self._inflight: Counter[str] = Counter()
+        self._inflight: dict[str, int] = {}
+        self._waiting = 0  # threads in wait_landed: done() wakes them only if any
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, entries: Iterable[Entry]) -> None:
+    def put(self, entries: list[Entry]) -> None:
         with self._cond:
-            self._entries.extend(entries)
+            self._entries += entries
 
     def take(self) -> list[Entry]:
         """Everything queued, now marked in flight until :meth:`done`."""
@@ -53,7 +51,10 @@ class Outbox:
             return []
         with self._cond:
             taken, self._entries = self._entries, []
-            self._inflight.update(e.conversation_id for e in taken)
+            inflight = self._inflight
+            for entry in taken:
+                cid = entry.conversation_id
+                inflight[cid] = inflight.get(cid, 0) + 1
         return taken
 
     def done(self, taken: Sequence[Entry]) -> None:
@@ -61,18 +62,29 @@ class Outbox:
         if not taken:
             return
         with self._cond:
-            self._inflight.subtract(e.conversation_id for e in taken)
-            self._inflight = +self._inflight  # drop the zeros
-            self._cond.notify_all()
+            inflight = self._inflight
+            for entry in taken:
+                cid = entry.conversation_id
+                left = inflight[cid] - 1
+                if left:
+                    inflight[cid] = left
+                else:
+                    del inflight[cid]
+            if self._waiting:
+                self._cond.notify_all()
 
     def wait_landed(self, conversation_ids: Sequence[str], timeout_s: float) -> bool:
         """Wait until no write of these conversations is in flight."""
         if not self._inflight:
             return True
         with self._cond:
-            return self._cond.wait_for(
-                lambda: not any(c in self._inflight for c in conversation_ids), timeout_s
-            )
+            self._waiting += 1
+            try:
+                return self._cond.wait_for(
+                    lambda: not any(c in self._inflight for c in conversation_ids), timeout_s
+                )
+            finally:
+                self._waiting -= 1
 
 
 class DeferredWrites:
@@ -124,13 +136,17 @@ class DeferredWrites:
         return b"".join([e.payload for e in taken])
 
     def settle(self, taken: Sequence[Entry], replies: Sequence[Any] | None) -> None:
+        if not taken:
+            return
         retry: list[Update] = []
+        written = 0
         for i, entry in enumerate(taken):
             if replies is not None and replies[i] == 1:
-                for _ in entry.updates:
-                    metrics.conversation_write("turn", OK)
+                written += len(entry.updates)
             else:  # lost its race, or its fate is unknown: folds are idempotent, redo
                 retry += entry.updates
+        if written:
+            metrics.conversation_write("turn", OK, written)
         self._outbox.done(taken)
         if retry:
             self.on_retry(retry)

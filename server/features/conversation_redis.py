@@ -22,34 +22,32 @@ import redis
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from google.protobuf.message import DecodeError
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelio.conversation import (
     CONVERSATION_FEATURES,
     CONVERSATION_KEY,
     CONVERSATION_VIEW,
     ConversationState,
-    to_row,
 )
 from modelio.feast_compat import redis_field, redis_key
-from server.features.base import Clock, CustomerFeatures, is_live, now_clock
-from server.features.conversation import (
-    ConversationRead,
-    ConversationStore,
-    read_of,
+from server.features.base import Clock, is_live, now_clock
+from server.features.conversation import ConversationRead, ConversationStore
+from server.features.conversation_codec import (
+    RowCodec,
+    next_version,
+    parse_timestamp,
+    timestamp_bytes,
 )
 from server.features.conversation_outbox import DeferredWrites, Outbox
-from server.features.redis_wire import SETTERS, StringKeys, bulk, round_trip, value_bytes
-from server.features.value_codec import decode_value
+from server.features.redis_wire import SETTERS, StringKeys, bulk, round_trip
 
 # KEYS[1]: the hash. ARGV: version field, version read ('' for none), key TTL (s), then
-# field/value pairs. Returns 1 when written, 0 when the version moved on.
+# field/value pairs, the version field with its next value among them. Returns 1 when
+# written, 0 when the version moved on.
 SCRIPT = """
 local v = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if v ~= ARGV[2] then return 0 end
-local args = {ARGV[1], tostring((tonumber(v) or 0) + 1)}
-for i = 4, #ARGV do args[#args + 1] = ARGV[i] end
-redis.call('HSET', KEYS[1], unpack(args))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
@@ -66,13 +64,13 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
         dtypes = {f.name: f.dtype for f in view.features}
         if tuple(dtypes) != CONVERSATION_FEATURES or any(d not in SETTERS for d in dtypes.values()):
             raise ValueError(f"{CONVERSATION_VIEW} must hold {CONVERSATION_FEATURES}: {dtypes}")
-        self._setters = tuple(SETTERS[dtypes[f]] for f in CONVERSATION_FEATURES)
         self._project = config.project
         self._key_version = config.entity_key_serialization_version
         self._ttl_s = view.ttl.total_seconds() if view.ttl else 0.0
         self._expire = str(max(1, round(self._ttl_s))).encode()
         fields = [redis_field(f"{CONVERSATION_VIEW}:{f}") for f in CONVERSATION_FEATURES]
         self._fields = tuple(fields)
+        self._codec = RowCodec(fields, [SETTERS[dtypes[f]] for f in CONVERSATION_FEATURES])
         self._ts_field = f"_ts:{CONVERSATION_VIEW}".encode()
         self._version_field = f"_v:{CONVERSATION_VIEW}".encode()
         self._read_fields = (*fields, self._ts_field, self._version_field)
@@ -83,26 +81,15 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
         self._conn_lock = threading.Lock()
         self._outbox = Outbox()
         self.deferred = self._pool is not None  # a cluster pipeline takes no raw bytes
-        argc = 4 + 3 + 2 * len(fields) + 2  # EVAL script numkeys key, then ARGV
+        # EVAL script numkeys key, then ARGV: 3 + the features', the time's and the version's
+        argc = 4 + 3 + 2 * len(fields) + 4
         self._eval_head = b"*%d\r\n$4\r\nEVAL\r\n%s$1\r\n1\r\n" % (argc, bulk(SCRIPT_BYTES))
         self._version_bulk = bulk(self._version_field)
         self._expire_bulk = bulk(self._expire)
         self._ts_bulk = bulk(self._ts_field)
-        self._plan = tuple(
-            zip(CONVERSATION_FEATURES, map(bulk, fields), self._setters, strict=True)
-        )
         self._keys = StringKeys(self.feast_key, self._project.encode())
-        probes: tuple[tuple[str, Any], ...] = (
-            ("double_val", -0.25),
-            ("int64_val", 300),
-            ("int64_val", -3),
-            ("string_val", "é,x"),
-        )
-        for setter, probe in probes:
-            proto = ValueProto()
-            setattr(proto, setter, probe)
-            if value_bytes(setter, probe) != proto.SerializeToString():
-                raise ValueError(f"ValueProto encoding changed ({setter})")
+        self._hmget_head = b"*%d\r\n$5\r\nHMGET\r\n" % (2 + len(self._read_fields))
+        self._hmget_fields = b"".join([bulk(f) for f in self._read_fields])
 
     def key(self, conversation_id: str) -> bytes:
         """The hash key Feast's Redis store uses for this conversation (:class:`StringKeys`)."""
@@ -119,6 +106,10 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
         # The command name as str: a cluster pipeline looks its routing policy up by it.
         return [("HMGET", self.key(cid), *self._read_fields) for cid in conversation_ids]
 
+    def command_bytes(self, conversation_ids: Sequence[str]) -> bytes:
+        head, fields = self._hmget_head, self._hmget_fields
+        return b"".join([head + bulk(self.key(cid)) + fields for cid in conversation_ids])
+
     def parse(
         self, conversation_ids: Sequence[str], replies: Sequence[Any], now: float
     ) -> list[ConversationRead]:
@@ -130,22 +121,17 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
     def _parse(
         self, conversation_id: str, reply: list[bytes | None], now: float
     ) -> ConversationRead:
-        version = reply[-1]
-        row = CustomerFeatures(conversation_id)
-        raw_ts = reply[-2]
+        version, raw_ts = reply[-1], reply[-2]
         if raw_ts:
             try:
-                stamp = Timestamp.FromString(raw_ts)
-                event_time = stamp.seconds + stamp.nanos / 1e9
+                event_time = parse_timestamp(raw_ts)
                 if is_live(event_time, self._ttl_s or None, now):
-                    row.event_times[CONVERSATION_VIEW] = event_time
-                    for name, blob in zip(CONVERSATION_FEATURES, reply, strict=False):
-                        value = decode_value(blob) if blob else None
-                        if value is not None:
-                            row.values[name] = value
+                    state = self._codec.decode(reply[:-2])
+                    if state is not None:
+                        return ConversationRead(conversation_id, state, event_time, version)
             except DecodeError:  # a garbled row is a missing one: the turn starts afresh
-                row = CustomerFeatures(conversation_id)
-        return read_of(row, CONVERSATION_VIEW, version)
+                pass
+        return ConversationRead(conversation_id, None, -1.0, version)
 
     def read(self, conversation_ids: Sequence[str]) -> list[ConversationRead]:
         if not conversation_ids:
@@ -158,33 +144,28 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
 
     def _payload(self, read: ConversationRead, state: ConversationState, now: float) -> bytes:
         """One EVAL of the script for this compare-and-set, as RESP bytes."""
-        stamp = Timestamp()
-        stamp.FromNanoseconds(round(now * 1e9))
-        values = to_row(state)
-        parts = [
-            self._eval_head,
-            bulk(self.key(read.conversation_id)),
-            self._version_bulk,
-            bulk(read.version or b""),
-            self._expire_bulk,
-        ]
-        for name, field, setter in self._plan:
-            parts += [field, bulk(value_bytes(setter, values[name]))]
-        parts += [self._ts_bulk, bulk(stamp.SerializeToString())]
-        return b"".join(parts)
+        return b"".join(
+            [
+                self._eval_head,
+                bulk(self.key(read.conversation_id)),
+                self._version_bulk,
+                bulk(read.version or b""),
+                self._expire_bulk,
+                self._codec.pairs(state),
+                self._ts_bulk,
+                bulk(timestamp_bytes(now)),
+                self._version_bulk,
+                bulk(next_version(read.version)),
+            ]
+        )
 
     def _args(self, read: ConversationRead, state: ConversationState, now: float) -> list[bytes]:
         """The script's ARGV for this compare-and-set (the cluster path)."""
-        stamp = Timestamp()
-        stamp.FromNanoseconds(round(now * 1e9))
         args: list[bytes] = [self._version_field, read.version or b"", self._expire]
-        values = to_row(state)
-        for name, field, setter in zip(
-            CONVERSATION_FEATURES, self._fields, self._setters, strict=True
-        ):
-            args += [field, value_bytes(setter, values[name])]
-        args += [self._ts_field, stamp.SerializeToString()]
-        return args
+        for field, blob in zip(self._fields, self._codec.blobs(state), strict=True):
+            args += [field, blob]
+        args += [self._ts_field, timestamp_bytes(now), self._version_field]
+        return [*args, next_version(read.version)]
 
     def write(self, read: ConversationRead, state: ConversationState, now: float) -> bool:
         return self.write_many([(read, state)], now)[0]

@@ -112,11 +112,13 @@ class GuardedReader(FeatureReader):
         read as unavailable (``ConversationRead.unavailable``)."""
         if not conversation_ids:
             return self.read(customer_ids), []
-        unavailable = [ConversationRead(c, None, -1.0, unavailable=True) for c in conversation_ids]
         return self._guarded(
             customer_ids,
             lambda: self.inner.read_with(customer_ids, conversations, conversation_ids),
-            lambda rows: (rows, unavailable),
+            lambda rows: (
+                rows,
+                [ConversationRead(c, None, -1.0, None, True) for c in conversation_ids],
+            ),
             lambda got: got[0],
         )
 

@@ -27,11 +27,8 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from google.protobuf.message import DecodeError
 from google.protobuf.timestamp_pb2 import Timestamp
-from redis.backoff import NoBackoff
-from redis.cluster import ClusterNode, RedisCluster
-from redis.retry import Retry
 
-from modelio.feast_compat import parse_redis_connection_string, redis_field
+from modelio.feast_compat import redis_field
 from server.features.base import (
     DECODE_ERROR,
     Clock,
@@ -43,33 +40,20 @@ from server.features.base import (
     is_live,
     now_clock,
 )
-from server.features.redis_wire import StringKeys, bulk, command_bytes, read_error, round_trip
+from server.features.redis_wire import (
+    StringKeys,
+    bulk,
+    command_bytes,
+    connect,
+    read_error,
+    round_trip,
+)
 from server.features.value_codec import decode_value
 
 if TYPE_CHECKING:
     from server.features.conversation import ConversationRead, ConversationStore
 
 _parse_ts = Timestamp.FromString
-
-
-def connect(connection_string: str, cluster: bool, timeout_s: float | None = None) -> Any:
-    """A redis-py client from Feast's ``connection_string`` (``host:port[,host:port],k=v``).
-
-    Uses Feast's own parser so passwords, ``ssl`` and ``db`` parameters mean the same as
-    in ``feature_store.yaml``; ``timeout_s`` bounds connecting and each socket read.
-    One immediate retry on a connection error (a pooled connection the server closed),
-    none on a timeout and no backoff: within a feature budget of milliseconds, answering
-    degraded beats waiting for Redis.
-    """
-    nodes, params = parse_redis_connection_string(connection_string)
-    params.setdefault("retry", Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
-    if timeout_s is not None:
-        params.setdefault("socket_timeout", timeout_s)
-        params.setdefault("socket_connect_timeout", timeout_s)
-    if cluster:
-        startup = [ClusterNode(n["host"], int(n["port"])) for n in nodes]
-        return RedisCluster(startup_nodes=startup, **params)
-    return redis.Redis(host=nodes[0]["host"], port=int(nodes[0]["port"]), **params)
 
 
 class RedisFeatureReader(FeatureReader):
@@ -169,10 +153,13 @@ class RedisFeatureReader(FeatureReader):
         if extra is None:
             return super().read_with(customer_ids, conversations, conversation_ids)
         conversations.wait_landed(conversation_ids, self.self_timeout_s or 1.0)
-        taken = conversations.take_outbox() if self._pool is not None else []
-        prefix = conversations.outbox_payload(taken)
+        taken, prefix, suffix = [], b"", None
+        if self._pool is not None:
+            taken = conversations.take_outbox()
+            prefix = conversations.outbox_payload(taken)
+            suffix = conversations.command_bytes(conversation_ids)
         try:
-            replies = self._hmget_many(customer_ids, extra, prefix, len(taken))
+            replies = self._hmget_many(customer_ids, extra, prefix, len(taken), suffix)
         except redis.RedisError as exc:
             conversations.settle(taken, None)
             raise read_error(exc) from exc
@@ -188,9 +175,11 @@ class RedisFeatureReader(FeatureReader):
         extra: Sequence[tuple[str | bytes, ...]] = (),
         prefix: bytes = b"",
         prefixed: int = 0,
+        suffix: bytes | None = None,
     ) -> list[Any]:
         """The replies of ``prefixed`` raw commands ``prefix`` (single node only), then
-        every customer's HMGET, then the ``extra`` commands, in one round trip."""
+        every customer's HMGET, then the ``extra`` commands (``suffix``: their RESP
+        bytes, when their owner built them), in one round trip."""
         if self._pool is None:
             with self._client.pipeline(transaction=False) as pipe:
                 for cid in customer_ids:
@@ -200,7 +189,7 @@ class RedisFeatureReader(FeatureReader):
                 return list(pipe.execute())
         head, fields = self._hmget_head, self._hmget_fields
         parts = [prefix, *(head + bulk(self.key(cid)) + fields for cid in customer_ids)]
-        parts += [command_bytes(command) for command in extra]
+        parts.append(b"".join([command_bytes(c) for c in extra]) if suffix is None else suffix)
         payload = b"".join(parts)
         count = prefixed + len(customer_ids) + len(extra)
         conn = self._pool.get_connection()

@@ -16,7 +16,11 @@ from typing import Any
 
 import redis
 from feast.types import Float64, Int64, String
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
 
+from modelio.feast_compat import parse_redis_connection_string
 from server.features.base import FeatureReadError
 
 STRING_TYPE = 2  # feast ValueType.STRING, as serialize_entity_key writes it
@@ -24,6 +28,26 @@ STRING_TYPE = 2  # feast ValueType.STRING, as serialize_entity_key writes it
 SETTERS = {Float64: "double_val", Int64: "int64_val", String: "string_val"}
 #: Ids a key layout is checked with: ASCII, empty, non-ASCII, long.
 _PROBES = ("C0000042", "", "é-ü/✓", "x" * 300)
+
+
+def connect(connection_string: str, cluster: bool, timeout_s: float | None = None) -> Any:
+    """A redis-py client from Feast's ``connection_string`` (``host:port[,host:port],k=v``).
+
+    Uses Feast's own parser so passwords, ``ssl`` and ``db`` parameters mean the same as
+    in ``feature_store.yaml``; ``timeout_s`` bounds connecting and each socket read.
+    One immediate retry on a connection error (a pooled connection the server closed),
+    none on a timeout and no backoff: within a feature budget of milliseconds, answering
+    degraded beats waiting for Redis.
+    """
+    nodes, params = parse_redis_connection_string(connection_string)
+    params.setdefault("retry", Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+    if timeout_s is not None:
+        params.setdefault("socket_timeout", timeout_s)
+        params.setdefault("socket_connect_timeout", timeout_s)
+    if cluster:
+        startup = [ClusterNode(n["host"], int(n["port"])) for n in nodes]
+        return RedisCluster(startup_nodes=startup, **params)
+    return redis.Redis(host=nodes[0]["host"], port=int(nodes[0]["port"]), **params)
 
 
 def bulk(value: bytes) -> bytes:

@@ -301,3 +301,41 @@ def test_writer_sleeps_until_deferred_writes_wait() -> None:
         assert woke.wait(5.0)
     finally:
         writer.close(5.0)
+
+
+def test_attach_keeps_every_other_field_of_the_prepared_request() -> None:
+    """attach rebuilds Prepared field by field (cheaper than dataclasses.replace): a
+    field added to Prepared and not copied would be lost here."""
+    from server.engine.assemble import Prepared
+
+    tracker = ConversationTracker(MemoryStore(), stale_s=600.0, background=False)
+    state = ConversationState(NOW_TS - 30, 2, 0.1, -0.2, 0.0, 1, ("a", "b"), (-1, 0), ("d1", "d2"))
+    base = Prepared(
+        req=_turn("conv-a"),
+        raw={"tier": "gold"},
+        known=True,
+        consent=True,
+        feature_age_seconds=12.5,
+        not_personalized_reason="x",
+        degraded_reasons=("feature_timeout",),
+        realtime_age_seconds=40.0,
+    )
+    read = ConversationRead("conv-a", state, NOW_TS - 3.0, b"4")
+    cases = {
+        "fresh": (read, state, 3.0, ()),
+        "absent": (ConversationRead("conv-a", None, -1.0), None, 40.0, ("no_conversation_state",)),
+        "stale": (
+            read._replace(event_time=NOW_TS - 700),
+            None,
+            40.0,
+            ("conversation_state_stale",),
+        ),
+    }
+    for name, (given, used, age, fallback) in cases.items():
+        got = tracker.attach(base, given, NOW_TS)
+        assert (got.conversation, got.conversation_state) == (given, used), name
+        assert (got.realtime_age_seconds, got.realtime_fallback) == (pytest.approx(age), fallback)
+        others = {f.name for f in dataclasses.fields(Prepared)} - {
+            "conversation", "conversation_state", "realtime_age_seconds", "realtime_fallback"
+        }  # fmt: skip
+        assert all(getattr(got, f) == getattr(base, f) for f in others), name

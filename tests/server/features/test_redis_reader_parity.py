@@ -16,7 +16,8 @@ from modelio.feast_compat import redis_key
 from modelio.vocab import FEATURE_SERVICE
 from server.features.base import CustomerFeatures, describe_service, is_live
 from server.features.feast_reader import FeastFeatureReader
-from server.features.redis_reader import RedisFeatureReader, connect
+from server.features.redis_reader import RedisFeatureReader
+from server.features.redis_wire import connect
 from tests.support.feast import FeastFixture, thousand_ids
 from tests.support.redis_server import RedisServer
 

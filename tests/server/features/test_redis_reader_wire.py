@@ -15,7 +15,8 @@ from redis.connection import Connection
 
 from modelio.vocab import FEATURE_SERVICE
 from server.features.base import FeatureReadError
-from server.features.redis_reader import RedisFeatureReader, connect
+from server.features.redis_reader import RedisFeatureReader
+from server.features.redis_wire import connect
 from tests.support.chaos import private_redis
 from tests.support.feast import FeastFixture, thousand_ids
 from tests.support.redis_server import RedisServer, free_port
