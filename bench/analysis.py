@@ -135,6 +135,13 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             _p50(results, "decide_conv", "server_cpu_us_per_call"),
             _p50(results, "decide", "server_cpu_us_per_call"),
         ),
+        "decide_conv_long_over_decide_p50": _ratio(
+            _p50(results, "decide_conv_long"), _p50(results, "decide")
+        ),
+        "decide_cpu_conv_long_over_decide": _ratio(
+            _p50(results, "decide_conv_long", "server_cpu_us_per_call"),
+            _p50(results, "decide", "server_cpu_us_per_call"),
+        ),
         "decide_cpu_traced_over_decide": _ratio(
             _p50(results, "decide_traced", "server_cpu_us_per_call"),
             _p50(results, "decide", "server_cpu_us_per_call"),
@@ -205,6 +212,13 @@ def breakdown(results: dict[str, Any]) -> list[str]:
             f"a compare-and-set after each answer) decide p50 is {conv:g} x `decide`'s, "
             f"server CPU per Decide {values['decide_cpu_conv_over_decide']} x.",
         ]
+        long = values.get("decide_conv_long_over_decide_p50")
+        if long is not None:
+            lines[-1] += (
+                f" In conversations of 30 turns (`decide_conv_long`, states up to the 20 "
+                f"decisions they keep): p50 {long:g} x, server CPU "
+                f"{values['decide_cpu_conv_long_over_decide']} x."
+            )
     two = values.get("decide_2w_over_echo_p50")
     if two is not None:
         lines += [

@@ -68,6 +68,7 @@ def _workload(cfg: MeasureConfig, known: tuple[str, ...], entry: Entry) -> Workl
         batch_size=entry.batch_size,
         seed=cfg.seed,
         conversations=entry.conversations,
+        conversation_turns=entry.conversation_turns,
     )
 
 

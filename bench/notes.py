@@ -19,8 +19,11 @@ ENTRY_NOTES = {
     "decide_nolog": "`decide` with `decision_log=off`: the decision log's cost, same run",
     "decide_shadow": "`decide` with an experiment scoring one shadow version on every call "
     "(logged): the shadow's cost, same run",
-    "decide_conv": "`decide`, each call a turn of one of 2,000 conversations (state read "
-    "with the customer, compare-and-set after the answer): conversation state's cost",
+    "decide_conv": "`decide`, each call a turn of a conversation (1 + Exp(0.45) turns, mean "
+    "2.8; state read with the customer, compare-and-set after the answer): conversation "
+    "state's cost",
+    "decide_conv_long": "`decide_conv` with conversations of 30 turns (states up to the 20 "
+    "decisions they keep): the largest states' cost",
     "decide_traced": "`decide` with OpenTelemetry tracing on (spans made and batched, then "
     "discarded): tracing's cost, same run",
 }

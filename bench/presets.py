@@ -22,6 +22,7 @@ QUICK_ENTRIES = (
     "echo_full_c1",
     "decide_c1",
     "decide_conv",
+    "decide_conv_long",
 )
 QUICK = {"customers": 3000, "duration": 9.0, "warmup": 1.0, "rounds": 3}
 TINY = {

@@ -21,12 +21,16 @@ entry                     server                           call
 ``echo_full_c1``          as ``echo_full``                 Decide, 1 caller
 ``decide_c1``             as ``decide``                    Decide, 1 caller
 ``decide_conv``           as ``decide``                    Decide in a conversation
+``decide_conv_long``      as ``decide``                    ... of 30 turns
 ========================  ===============================  =========================
 
-``decide_conv`` sends the same Decides to the same server as ``decide``, each one a
-turn of one of 2,000 conversations (``conversation_id``): its state is read in the
-customer's pipeline and updated by a compare-and-set after every answer, so the two
-give conversation state's cost in the same run.
+``decide_conv`` sends the same mix of Decides to the same server as ``decide``, each
+one a turn of a conversation (``conversation_id``; ``loadgen.conversations``: one
+customer, turn indices 1 to L with L drawn as ``decide`` draws turn indices, mean 2.8,
+64 conversations in progress per caller): its state is read in the customer's pipeline
+and updated by a compare-and-set after every answer, so the two give conversation
+state's cost in the same run. ``decide_conv_long`` is the same with conversations of
+30 turns, whose states grow to the 20 decisions a state keeps: the largest rows.
 
 ``decide`` runs as the product does, with the decision log on (the embedded parquet
 sink in the bench's work folder); ``decide_nolog`` is the same server with
@@ -80,7 +84,8 @@ class Entry:
     batch_size: int = 1
     processes: int = 0  # client processes; 0: the bench's --processes
     concurrency: int = 0  # closed-loop callers; 0: the bench's --concurrency
-    conversations: int = 0  # > 0: each Decide is a turn of one of this many conversations
+    conversations: int = 0  # > 0: Decides are conversation turns, this many in progress per caller
+    conversation_turns: int = 0  # turns of each conversation (0: drawn, mean 2.8)
 
 
 ENTRIES: tuple[Entry, ...] = (
@@ -100,7 +105,8 @@ ENTRIES: tuple[Entry, ...] = (
     # One caller, one call at a time: what a bot backend calling turn by turn pays.
     Entry("echo_full_c1", "echo_full", "decide", concurrency=1),
     Entry("decide_c1", "decide", "decide", concurrency=1),
-    Entry("decide_conv", "decide", "decide", conversations=2000),
+    Entry("decide_conv", "decide", "decide", conversations=64),
+    Entry("decide_conv_long", "decide", "decide", conversations=64, conversation_turns=30),
 )
 SERVERS: tuple[str, ...] = (
     "echo",

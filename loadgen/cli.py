@@ -65,6 +65,18 @@ def parser(description: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--unknown-share", type=float, default=0.1, help="share of unknown ids")
     p.add_argument("--feature-service", default="personalization_v1", help="for --rpc feast")
     p.add_argument("--pool-size", type=int, default=4096, help="distinct requests per process")
+    p.add_argument(
+        "--conversations",
+        type=int,
+        default=0,
+        help="Decides as turns of conversations (conversation_id), N in progress per caller",
+    )
+    p.add_argument(
+        "--conversation-turns",
+        type=int,
+        default=0,
+        help="turns of every conversation (default: drawn, 1 + Exp(0.45), mean 2.8)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=5.0, help="deadline per call, seconds")
     p.add_argument(
@@ -151,6 +163,8 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
         pool_size=args.pool_size,
         seed=args.seed,
         feature_service=args.feature_service,
+        conversations=args.conversations,
+        conversation_turns=args.conversation_turns,
     )
     return LoadConfig(
         target=args.target[0],

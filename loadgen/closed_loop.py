@@ -16,6 +16,7 @@ from typing import Any
 from loadgen.channels import Security
 from loadgen.open_loop import aio_calls, aio_outcome
 from loadgen.recorder import DETAILS_MAX, Recorder
+from loadgen.workload import Pool
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ class ClosedLoopSpec:
     details_max: int = DETAILS_MAX
 
 
-def run_closed(spec: ClosedLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
+def run_closed(spec: ClosedLoopSpec, pool: Pool, start_at: float) -> dict[str, Any]:
     """Run ``spec``; ``start_at`` is a ``time.time()`` instant shared by all processes."""
     return asyncio.run(_run(spec, pool, start_at))
 
 
-async def _run(spec: ClosedLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
+async def _run(spec: ClosedLoopSpec, pool: Pool, start_at: float) -> dict[str, Any]:
     async with aio_calls(spec.targets, spec.method, spec.security) as calls:
         delay = start_at - time.time()
         if delay > 0:
@@ -67,13 +68,13 @@ class _Limits:
 
 
 async def _caller(
-    calls: list[Any], pool: list[bytes], k: int, spec: ClosedLoopSpec, rec: Recorder, lim: _Limits
+    calls: list[Any], pool: Pool, k: int, spec: ClosedLoopSpec, rec: Recorder, lim: _Limits
 ) -> None:
     i = k * 7919  # callers walk the pool (and the targets) from different places
     metadata = spec.security.metadata
     while lim.may_send(time.perf_counter()):
         target = i % len(calls)
-        payload = pool[i % len(pool)]
+        payload = pool.payload(i, k)
         i += 1
         lim.issued += 1
         start = time.perf_counter()

@@ -30,6 +30,7 @@ import grpc
 from loadgen.channels import Security, aio_channel, sync_channel
 from loadgen.profile import Profile
 from loadgen.recorder import DETAILS_MAX, Recorder
+from loadgen.workload import Pool
 
 BACKLOG = "CLIENT_BACKLOG"  # not sent: more than max_outstanding calls were in flight
 READY_TIMEOUT_S = 10.0
@@ -102,7 +103,7 @@ def _offsets(spec: OpenLoopSpec) -> list[float]:
     return spec.profile.offsets(span, spec.arrival, rng, spec.warmup_s, phase)
 
 
-def run_thread(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
+def run_thread(spec: OpenLoopSpec, pool: Pool, start_at: float) -> dict[str, Any]:
     """Run ``spec`` with the thread sender; ``start_at`` is a ``time.time()`` instant."""
     channels = [sync_channel(t, spec.security) for t in spec.targets]
     try:
@@ -116,7 +117,7 @@ def run_thread(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[s
             wait = due - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
-            _send_future(calls, i, pool[i % len(pool)], spec, rec, due)
+            _send_future(calls, i, pool.payload(i), spec, rec, due)
         _drain(rec, spec.timeout_s + 2.0)
         return rec.result()
     finally:
@@ -154,12 +155,12 @@ def _drain(rec: Recorder, limit_s: float) -> None:
         time.sleep(0.005)
 
 
-def run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
+def run_aio(spec: OpenLoopSpec, pool: Pool, start_at: float) -> dict[str, Any]:
     """Run ``spec`` with the grpc.aio sender; ``start_at`` is a ``time.time()`` instant."""
     return asyncio.run(_run_aio(spec, pool, start_at))
 
 
-async def _run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> dict[str, Any]:
+async def _run_aio(spec: OpenLoopSpec, pool: Pool, start_at: float) -> dict[str, Any]:
     async with aio_calls(spec.targets, spec.method, spec.security) as calls:
         tasks: set[asyncio.Task[None]] = set()
         t0 = time.perf_counter() + max(0.0, start_at - time.time())
@@ -175,7 +176,7 @@ async def _run_aio(spec: OpenLoopSpec, pool: list[bytes], start_at: float) -> di
                     rec.refused(target, due, BACKLOG)
                 continue
             rec.sent_one(time.perf_counter() - due, rec.measured(due))
-            one = _one_aio(calls[target], target, pool[i % len(pool)], spec, rec, due)
+            one = _one_aio(calls[target], target, pool.payload(i), spec, rec, due)
             task = asyncio.ensure_future(one)
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -20,7 +20,7 @@ from loadgen.profile import Profile
 from loadgen.responses import summarize as summarize_responses
 from loadgen.series import merge_series, summarize_series
 from loadgen.stats import LatencyStats, merge_all
-from loadgen.workload import Workload, build_pool
+from loadgen.workload import Pool, Workload, build_pool
 
 START_MARGIN_S = 0.2
 
@@ -93,7 +93,7 @@ def _spec(cfg: LoadConfig, worker: int) -> OpenLoopSpec | ClosedLoopSpec:
 
 
 def run_worker(
-    cfg: LoadConfig, worker: int, start_at: float, pool: list[bytes] | None = None
+    cfg: LoadConfig, worker: int, start_at: float, pool: Pool | None = None
 ) -> dict[str, Any]:
     """One process's run, returning wire-form stats and the CPU time it used."""
     pool = pool or build_pool(cfg.workload, worker)

@@ -10,12 +10,15 @@ and turn indices with plausible (not uniform) weights.
 from __future__ import annotations
 
 import random
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
+
+from loadgen.conversations import conversation_pool
 
 RPC_METHODS: dict[str, str] = {
     "decide": "/personalization.v1.PersonalizationService/Decide",
@@ -52,8 +55,11 @@ class Workload:
     pool_size: int = 4096
     seed: int = 1
     feature_service: str = "personalization_v1"
-    #: > 0: every Decide is a turn of one of this many conversations (conversation_id)
+    #: > 0: every Decide is a turn of a conversation (``conversation_id``), this many in
+    #: progress at once per sender (loadgen.conversations)
     conversations: int = 0
+    #: Turns of every conversation (0: drawn, 1 + Exp(0.45) capped at 30)
+    conversation_turns: int = 0
 
     @property
     def method(self) -> str:
@@ -71,11 +77,11 @@ def load_known_ids(parquet: Path | None, prefix: str, count: int, width: int = 7
     return [f"{prefix}{i:0{width}d}" for i in range(count)]
 
 
-def _pick(rng: random.Random, weights: dict[int, float]) -> int:
+def pick(rng: random.Random, weights: dict[int, float]) -> int:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def _customer(rng: random.Random, work: Workload) -> str:
+def customer(rng: random.Random, work: Workload) -> str:
     if not work.known_ids or rng.random() < work.unknown_share:
         return f"U{rng.randrange(10**9):09d}"
     return rng.choice(work.known_ids)
@@ -85,15 +91,13 @@ def decide_request(rng: random.Random, work: Workload, request_id: str) -> Any:
     """One realistic DecideRequest."""
     from personalization.v1 import personalization_pb2 as pb
 
-    channel = _pick(rng, CHANNELS)
-    device = rng.choice((2, 2, 3)) if channel == 2 else _pick(rng, DEVICES)
-    req = pb.DecideRequest(customer_id=_customer(rng, work), request_id=request_id)
-    if work.conversations:
-        req.conversation_id = f"lg-conv-{rng.randrange(work.conversations):07d}"
+    channel = pick(rng, CHANNELS)
+    device = rng.choice((2, 2, 3)) if channel == 2 else pick(rng, DEVICES)
+    req = pb.DecideRequest(customer_id=customer(rng, work), request_id=request_id)
     ctx: Any = req.context  # enum fields take plain ints
     ctx.channel = channel
     ctx.device_type = device
-    ctx.issue_category = _pick(rng, CATEGORIES)
+    ctx.issue_category = pick(rng, CATEGORIES)
     ctx.sentiment = max(-1.0, min(1.0, rng.gauss(-0.1, 0.45)))
     ctx.time_zone = rng.choice(TIME_ZONES)
     ctx.locale = rng.choice(LOCALES)
@@ -108,18 +112,52 @@ def feast_request(rng: random.Random, work: Workload, count: int) -> Message:
     from feast.protos.feast.serving.ServingService_pb2 import GetOnlineFeaturesRequest
     from feast.protos.feast.types.Value_pb2 import RepeatedValue, Value
 
-    ids = [Value(string_val=_customer(rng, work)) for _ in range(count)]
+    ids = [Value(string_val=customer(rng, work)) for _ in range(count)]
     req = GetOnlineFeaturesRequest(feature_service=work.feature_service)
     req.entities["customer_id"].CopyFrom(RepeatedValue(val=ids))
     return req
 
 
-def build_pool(work: Workload, worker: int = 0) -> list[bytes]:
+class Pool(list[bytes]):
+    """Serialized requests, sent round-robin: :meth:`payload`. The requests of a
+    conversation workload carry no ``conversation_id``; :meth:`payload` appends one
+    (``loadgen.conversations``) naming the sender and its pass over the pool."""
+
+    def __init__(self, items: list[bytes], conversation_ids: list[str] | None = None) -> None:
+        super().__init__(items)
+        self.conversation_ids = conversation_ids
+        self.nonce = secrets.token_hex(3)  # a new run starts new conversations
+
+    def payload(self, i: int, sender: int = 0) -> bytes:
+        """The ``i``-th request ``sender`` sends."""
+        n = len(self)
+        if self.conversation_ids is None:
+            return self[i % n]
+        j = i % n
+        cid = f"{self.conversation_ids[j]}-{self.nonce}-{sender}-{i // n}".encode()
+        # DecideRequest field 4 (conversation_id), length-delimited: appended fields parse
+        # as if they were written in place.
+        return self[j] + b"\x22" + _varint(len(cid)) + cid
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def build_pool(work: Workload, worker: int = 0) -> Pool:
     """Serialized requests for ``work`` (distinct per ``worker``), sent round-robin."""
     from personalization.v1 import personalization_pb2 as pb
 
     rng = random.Random(work.seed * 1_000_003 + worker)
     size = work.pool_size if work.rpc == "decide" else max(16, work.pool_size // work.batch_size)
+    if work.rpc == "decide" and work.conversations:
+        reqs, ids = conversation_pool(rng, work, worker, size)
+        return Pool([r.SerializeToString() for r in reqs], ids)
     pool: list[bytes] = []
     for i in range(size):
         rid = f"lg{worker}-{i}"
@@ -131,4 +169,4 @@ def build_pool(work: Workload, worker: int = 0) -> list[bytes]:
         else:
             msg = feast_request(rng, work, work.batch_size)
         pool.append(msg.SerializeToString())
-    return pool
+    return Pool(pool)

@@ -338,17 +338,19 @@ def test_metrics_cost_measures_every_variant(capsys: pytest.CaptureFixture[str])
     assert not tracing.enabled()  # left off
 
 
-def test_conversation_entry_sends_turns_of_many_conversations() -> None:
-    """``decide_conv``'s load: every Decide names one of the entry's conversations, the
-    same requests as ``decide`` otherwise."""
+def test_conversation_entries_send_conversations_of_the_workload() -> None:
+    """``decide_conv``'s load: every Decide sent is a turn of a conversation, the same
+    mix as ``decide`` otherwise; ``decide_conv_long``'s conversations have 30 turns."""
     from loadgen.workload import Workload, build_pool
     from personalization.v1 import personalization_pb2 as pb
 
-    entry = {e.name: e for e in ENTRIES}["decide_conv"]
-    assert entry.server == "decide" and entry.conversations > 0
-    work = Workload(known_ids=("C1", "C2"), pool_size=300, conversations=20)
-    turns = [pb.DecideRequest.FromString(b) for b in build_pool(work)]
-    ids = {t.conversation_id for t in turns}
-    assert all(ids) and len(ids) == 20
-    plain = [pb.DecideRequest.FromString(b) for b in build_pool(Workload(known_ids=("C1", "C2")))]
-    assert not any(t.HasField("conversation_id") for t in plain)
+    entries = {e.name: e for e in ENTRIES}
+    conv, long = entries["decide_conv"], entries["decide_conv_long"]
+    assert conv.server == long.server == "decide" and conv.conversations > 0
+    assert conv.conversation_turns == 0 and long.conversation_turns == 30
+    work = Workload(known_ids=("C1", "C2"), pool_size=300, conversations=conv.conversations)
+    pool = build_pool(work)
+    turns = [pb.DecideRequest.FromString(pool.payload(i)) for i in range(len(pool))]
+    assert all(t.conversation_id for t in turns)
+    plain = build_pool(Workload(known_ids=("C1", "C2")))
+    assert not any(pb.DecideRequest.FromString(b).HasField("conversation_id") for b in plain)
