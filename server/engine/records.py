@@ -2,11 +2,12 @@
 
 The request path only keeps references: a :class:`DecisionColumns` holds the batch's
 prepared requests, its (Decision, Choice) pairs and the numpy input and score matrices
-the models ran on, which costs a couple of microseconds per batch. The Arrow table is
-built on the log's writer thread (``ArrowRows.arrow``), a column at a time: one list per
-scalar column, the matrices handed to Arrow as flat buffers, the features JSON encoded
-once per distinct customer. A dict per row and ``pa.Table.from_pylist`` cost about
-40 µs per decision here; see docs/learning-loop.md for the log's measured cost.
+the models ran on, which costs a microsecond per batch. The rows, and then the Arrow
+table, are built on the log's writer thread (``ArrowRows.arrow``), a column at a time:
+one list per scalar column, the matrices handed to Arrow as flat buffers, the features
+JSON encoded once per distinct customer. A dict per row and ``pa.Table.from_pylist``
+cost about 40 µs per decision here; see docs/learning-loop.md for the log's measured
+cost.
 """
 
 from __future__ import annotations
@@ -115,14 +116,15 @@ def _row(
 class DecisionColumns(ArrowRows):
     """One decided batch's rows, in request order.
 
-    Kept compact on purpose: one tuple of plain values per row plus the engine's numpy
-    ``inputs`` (n, inputs; float32, what the escalation model read) and ``scores``
-    (n, actions; predicted successes). Holding the engine's objects (requests,
-    decisions, alternatives) until the writer runs would keep dozens of GC-tracked
-    objects per decision alive for a flush interval, and the collector's passes over
-    them cost more than the row itself. A shadow version's rows pass ``served``, the
-    rows they shadow: their ids are the served ids suffixed (:func:`shadow_id`), and
-    they share its time and features JSON.
+    The request path only takes references: the batch's prepared requests and
+    (Decision, Choice) pairs (immutable), the numpy ``inputs`` (n, inputs; float32,
+    what the escalation model read) and ``scores`` (n, actions; predicted successes).
+    The row tuples and the features JSON are made on the log's writer thread
+    (:meth:`values`), a flush's worth of rows in one loop: built per request instead,
+    between a gRPC call's other work, the same code ran at several times the cost
+    (docs/learning-loop.md). A shadow version's rows pass ``served``, the rows they
+    shadow: their ids are the served ids suffixed (:func:`shadow_id`), and they share
+    its time and features JSON.
     """
 
     def __init__(
@@ -135,21 +137,42 @@ class DecisionColumns(ArrowRows):
         served: DecisionColumns | None = None,
     ) -> None:
         self.inputs, self.scores = inputs, scores
-        if served is None:
-            self.ids = [d.decision_id for d, _ in decided]
-            self.features = _features(prepared)
-            self.ts = ts
-        else:
-            pairs = zip(served.ids, decided, strict=True)
-            self.ids = [shadow_id(i, d.model_version) for i, (d, _) in pairs]
-            self.features, self.ts = served.features, served.ts
-        self.values = [
-            _row(p, d, c, self.ts, f, i)
-            for p, (d, c), f, i in zip(prepared, decided, self.features, self.ids, strict=True)
-        ]
+        self.ts = ts if served is None else served.ts
+        self._prepared, self._decided, self._served = prepared, decided, served
+        self._values: list[tuple[Any, ...]] | None = None
+        self._features: list[str] | None = None
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._decided)
+
+    @property
+    def ids(self) -> list[str]:
+        """The rows' decision ids."""
+        if self._served is None:
+            return [d.decision_id for d, _ in self._decided]
+        pairs = zip(self._served.ids, self._decided, strict=True)
+        return [shadow_id(i, d.model_version) for i, (d, _) in pairs]
+
+    @property
+    def features(self) -> list[str]:
+        """Each row's raw features as JSON (the served rows', for a shadow)."""
+        if self._features is None:
+            served = self._served
+            self._features = _features(self._prepared) if served is None else served.features
+        return self._features
+
+    @property
+    def values(self) -> list[tuple[Any, ...]]:
+        """One tuple per row, :data:`_SCALARS` order (built once)."""
+        if self._values is None:
+            ts = self.ts
+            self._values = [
+                _row(p, d, c, ts, f, i)
+                for p, (d, c), f, i in zip(
+                    self._prepared, self._decided, self.features, self.ids, strict=True
+                )
+            ]
+        return self._values
 
     def build(self) -> pa.Table:
         return self.merged([self])

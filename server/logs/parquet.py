@@ -10,6 +10,10 @@ interval after its rows were decided), so a row decided just before midnight may
 in the next day's folder; filter on ``ts`` for exact ranges. The pid in the name keeps
 the files of several worker processes sharing one folder apart.
 
+Columns that are unique per row (ids, the features JSON) are written without a
+dictionary, and only the time columns carry statistics: a third less of the writer's
+time per row, for files 1-2 % larger (docs/learning-loop.md).
+
 Each file is written to a hidden temp name (``.part-*.tmp``, which ``read_log``'s
 ``*.parquet`` glob skips), fsync'd, renamed into place and the folder fsync'd: a crash
 leaves either the whole file or none of it, never half a file.
@@ -28,6 +32,11 @@ import pyarrow.parquet as pq
 
 from server.errors import RecordLogConfigError
 from server.logs.base import Row, to_table
+
+#: Columns unique (or nearly) per row: a dictionary of them only costs the writer time.
+_UNIQUE = frozenset({"decision_id", "request_id", "customer_id", "conversation_id", "features"})
+#: Columns readers filter on by range: the only ones given min/max statistics.
+_RANGED = frozenset({"ts", "event_time", "received_at"})
 
 
 class ParquetSink:
@@ -61,7 +70,12 @@ class ParquetSink:
         temp = folder / f".{name}.tmp"
         try:
             with temp.open("wb") as out:
-                pq.write_table(data, out)
+                pq.write_table(
+                    data,
+                    out,
+                    use_dictionary=[c for c in data.column_names if c not in _UNIQUE],
+                    write_statistics=[c for c in data.column_names if c in _RANGED],
+                )
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, final)
