@@ -137,7 +137,7 @@ class DecisionColumns(ArrowRows):
         served: DecisionColumns | None = None,
     ) -> None:
         self.inputs, self.scores = inputs, scores
-        self.ts = ts if served is None else served.ts
+        self.ts: datetime = ts if served is None else served.ts
         self._prepared, self._decided, self._served = prepared, decided, served
         self._values: list[tuple[Any, ...]] | None = None
         self._features: list[str] | None = None
