@@ -25,21 +25,17 @@ import redis
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
-from google.protobuf.message import DecodeError
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from modelio.feast_compat import redis_field
 from server.features.base import (
-    DECODE_ERROR,
     Clock,
     CustomerFeatures,
-    DegradedFeatures,
     FeatureReader,
     ServiceSpec,
     describe_service,
-    is_live,
     now_clock,
 )
+from server.features.redis_rows import decode_customer
 from server.features.redis_wire import (
     StringKeys,
     bulk,
@@ -48,12 +44,9 @@ from server.features.redis_wire import (
     read_error,
     round_trip,
 )
-from server.features.value_codec import decode_value
 
 if TYPE_CHECKING:
     from server.features.conversation import ConversationRead, ConversationStore
-
-_parse_ts = Timestamp.FromString
 
 
 class RedisFeatureReader(FeatureReader):
@@ -138,7 +131,8 @@ class RedisFeatureReader(FeatureReader):
         self, customer_ids: Sequence[str], replies: Sequence[Any], now: float
     ) -> list[CustomerFeatures]:
         return [
-            self._decode(cid, reply, now) for cid, reply in zip(customer_ids, replies, strict=True)
+            decode_customer(cid, reply, self._layout, now)
+            for cid, reply in zip(customer_ids, replies, strict=True)
         ]
 
     def read_with(
@@ -197,57 +191,6 @@ class RedisFeatureReader(FeatureReader):
             return round_trip(conn, payload, count)
         finally:
             self._pool.release(conn)
-
-    def _decode(self, customer_id: str, reply: list[bytes | None], now: float) -> CustomerFeatures:
-        out = CustomerFeatures(customer_id)
-        broken = False
-        for view, start, ttl, features in self._layout:
-            try:
-                self._decode_view(
-                    out, view, features, reply[start : start + len(features) + 2], ttl, now
-                )
-            except DecodeError:
-                # Garbage in one customer's hash must not cost the others their answer:
-                # drop this view (served as missing) and flag only this customer.
-                out.event_times.pop(view, None)
-                for name in features:
-                    out.values.pop(name, None)
-                broken = True
-        if broken:
-            return DegradedFeatures(
-                customer_id,
-                out.values,
-                out.event_times,
-                out.realtime_time,
-                degraded_reasons=(DECODE_ERROR,),
-            )
-        return out
-
-    @staticmethod
-    def _decode_view(
-        out: CustomerFeatures,
-        view: str,
-        features: tuple[str, ...],
-        blobs: list[bytes | None],
-        ttl: float | None,
-        now: float,
-    ) -> None:
-        raw_ts = blobs[-2]
-        if not raw_ts:
-            return
-        stamp = _parse_ts(raw_ts)
-        event_time = stamp.seconds + stamp.nanos / 1e9
-        if not is_live(event_time, ttl, now):
-            return
-        out.event_times[view] = event_time
-        if blobs[-1] == raw_ts and event_time > out.realtime_time:
-            out.realtime_time = event_time
-        values = out.values
-        for name, blob in zip(features, blobs, strict=False):  # blobs[-2:]: the times
-            if blob:
-                value = decode_value(blob)
-                if value is not None:
-                    values[name] = value
 
     def ping(self) -> bool:
         try:
