@@ -13,8 +13,8 @@ DecisionRequest), ``read`` (the guarded feature read of one customer), ``encode`
 (raw features + turn -> model inputs), ``models`` (the three ONNX runs), ``policy``
 (scores -> Decision), ``log_row`` (the decision-log part the request pays: references
 to what the engine used; the rows are built on the log's writer thread, whose CPU the
-in-flow figures report apart), ``response`` (Decision -> proto). ``decide`` is all of them through the engine; ``batch100`` is DecideBatch of
-100 turns per turn.
+in-flow figures report apart), ``response`` (Decision -> proto). ``decide`` is all of
+them through the engine; ``batch100`` is DecideBatch of 100 turns per turn.
 """
 
 from __future__ import annotations
