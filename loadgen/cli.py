@@ -141,6 +141,10 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
     interval = args.interval if args.interval is not None else min(1.0, args.duration)
     if not 0 < interval <= args.duration or args.details < 0:
         raise ValueError("--interval must be in (0, --duration], --details >= 0")
+    if args.conversations < 0 or args.conversation_turns < 0:
+        raise ValueError("--conversations and --conversation-turns must be >= 0")
+    if args.conversations and args.rpc != "decide":
+        raise ValueError("--conversations applies to --rpc decide (a bot sends turns one by one)")
     if args.profile and args.mode != "open":
         raise ValueError("--profile applies to the open loop (--mode open)")
     profile = parse_profile(args.profile, args.duration) if args.profile else None

@@ -70,7 +70,9 @@ class _Limits:
 async def _caller(
     calls: list[Any], pool: Pool, k: int, spec: ClosedLoopSpec, rec: Recorder, lim: _Limits
 ) -> None:
-    i = k * 7919  # callers walk the pool (and the targets) from different places
+    # Callers walk the pool (and the targets) from different places; a pool of
+    # conversations from its start, where every one of them begins (ids are per caller).
+    i = 0 if pool.conversation_ids is not None else k * 7919
     metadata = spec.security.metadata
     while lim.may_send(time.perf_counter()):
         target = i % len(calls)

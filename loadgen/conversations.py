@@ -37,23 +37,28 @@ def conversation_length(rng: random.Random, fixed: int = 0) -> int:
 def conversation_pool(
     rng: random.Random, work: Workload, worker: int, size: int
 ) -> tuple[list[Any], list[str]]:
-    """``size`` DecideRequests (without ``conversation_id``) and the base id of each."""
-    width = max(1, work.conversations)
-    streams: list[list[Any]] = [[] for _ in range(width)]
-    names: list[str] = [""] * width
+    """About ``size`` DecideRequests (without ``conversation_id``) and the base id of
+    each. Every stream ends with a whole conversation (the pool may run a conversation
+    past ``size``), so a pass over the pool cuts none: the next pass starts new ones."""
+    width = max(1, min(work.conversations, size))
+    streams: list[list[tuple[Any, str]]] = []
+    started = 0
+    for _ in range(width):
+        stream: list[tuple[Any, str]] = []
+        while len(stream) < size / width:
+            name = f"lg{worker}c{started}"
+            started += 1
+            stream += [(req, name) for req in _conversation(rng, work)]
+        streams.append(stream)
     reqs: list[Any] = []
     ids: list[str] = []
-    started = 0
-    while len(reqs) < size:
-        for s in range(min(width, size - len(reqs))):
-            if not streams[s]:
-                streams[s] = _conversation(rng, work)[::-1]
-                names[s] = f"lg{worker}c{started}"
-                started += 1
-            req = streams[s].pop()
-            req.request_id = f"lg{worker}-{len(reqs)}"
-            reqs.append(req)
-            ids.append(names[s])
+    for turn in range(max(len(s) for s in streams)):  # one turn of each in turn
+        for stream in streams:
+            if turn < len(stream):
+                req, name = stream[turn]
+                req.request_id = f"lg{worker}-{len(reqs)}"
+                reqs.append(req)
+                ids.append(name)
     return reqs, ids
 
 

@@ -12,6 +12,7 @@ cost.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -41,7 +42,12 @@ def features_json(raw: Mapping[str, Any]) -> str:
     faster (numpy scalars and datetimes natively)."""
     if not raw:
         return "{}"
-    return orjson.dumps(dict(raw), default=_json_default, option=_OPTIONS).decode()
+    try:
+        return orjson.dumps(dict(raw), default=_json_default, option=_OPTIONS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        # Built on the log's writer thread for a whole flush: a value orjson cannot
+        # encode (bytes, a huge int) must not cost the other rows, so it is logged as text.
+        return json.dumps({str(k): str(v) for k, v in raw.items()})
 
 
 def shadow_id(decision_id: str, version: str) -> str:

@@ -119,3 +119,16 @@ def test_a_columnar_part_is_written_whole_even_past_batch_max(
     assert [len(rows) for _, rows in sink.batches] == [6]  # 2 plain rows + the whole part
     assert [r["decision_id"] for r in sink.rows(DECISIONS)][2:] == part.ids
     assert isinstance(part, ArrowRows)
+
+
+def test_a_feature_json_cannot_encode_is_logged_as_text_not_a_failed_flush() -> None:
+    """The rows are built on the writer thread for a whole flush: a raw value orjson
+    cannot encode (bytes, an int past 64 bits) is written as text, never raises."""
+    from server.engine.records import features_json
+
+    assert json.loads(features_json({"tier": "gold", "score": 0.5})) == {
+        "tier": "gold",
+        "score": 0.5,
+    }
+    odd = json.loads(features_json({"blob": b"\x00\x01", "huge": 2**70, "tier": "gold"}))
+    assert odd == {"blob": "b'\\x00\\x01'", "huge": str(2**70), "tier": "gold"}
