@@ -157,6 +157,9 @@ class RedisFeatureReader(FeatureReader):
         except redis.RedisError as exc:
             conversations.settle(taken, None)
             raise read_error(exc) from exc
+        except BaseException:  # whatever broke, the taken writes are redone, not stuck
+            conversations.settle(taken, None)
+            raise
         k, n = len(taken), len(customer_ids)
         conversations.settle(taken, replies[:k])
         now = self._clock()

@@ -238,6 +238,35 @@ def test_deferred_writes_ride_the_next_read_and_losers_are_redone(
     store.close()
 
 
+@pytest.mark.redis
+def test_a_read_that_breaks_redoes_the_writes_it_carried(
+    engine_feast_repo: FeastFixture, engine_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever fails the pipeline (not only a Redis error), the queued writes it took
+    go to the slow path and their conversations are no longer in flight."""
+    feast = engine_feast_repo.store("redis", engine_redis.address)
+    reader = RedisFeatureReader(feast, FEATURE_SERVICE)
+    store = RedisConversationStore(feast, reader.client, 8)
+    retried: list[Any] = []
+    store.on_retry = retried.extend
+    cid = _conv()
+    store.update(cid, _turn("self_service_article", "d1"))
+    (seen,) = store.read([cid])
+    turn = _turn("guided_troubleshooting", "d2")
+    store.defer([(cid, turn, seen)])
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("a bug below the reader")
+
+    monkeypatch.setattr(reader, "_hmget_many", broken)
+    with pytest.raises(ValueError):
+        reader.read_with(list(engine_feast_repo.known_ids[:1]), store, [cid])
+    assert retried == [(cid, turn, None)] and len(store._outbox) == 0
+    assert store._outbox.wait_landed([cid], 0.0)  # not stuck in flight
+    reader.close()
+    store.close()
+
+
 def test_turn_folds_are_idempotent() -> None:
     """A write whose reply was lost is redone; the turn it carried must not count twice."""
     from server.engine.conversations import _turn as engine_turn
