@@ -133,20 +133,12 @@ class Pool(list[bytes]):
         n = len(self)
         if self.conversation_ids is None:
             return self[i % n]
+        from personalization.v1 import personalization_pb2 as pb
+
         j = i % n
-        cid = f"{self.conversation_ids[j]}-{self.nonce}-{sender}-{i // n}".encode()
-        # DecideRequest field 4 (conversation_id), length-delimited: appended fields parse
-        # as if they were written in place.
-        return self[j] + b"\x22" + _varint(len(cid)) + cid
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+        cid = f"{self.conversation_ids[j]}-{self.nonce}-{sender}-{i // n}"
+        # A message's fields appended to another's bytes parse as if written in place.
+        return self[j] + pb.DecideRequest(conversation_id=cid).SerializeToString()
 
 
 def build_pool(work: Workload, worker: int = 0) -> Pool:
