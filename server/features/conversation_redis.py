@@ -39,7 +39,7 @@ from server.features.conversation_codec import (
     timestamp_bytes,
 )
 from server.features.conversation_outbox import DeferredWrites, Outbox
-from server.features.redis_wire import SETTERS, StringKeys, bulk, round_trip
+from server.features.redis_wire import SETTERS, HmgetBytes, StringKeys, bulk, round_trip
 
 # KEYS[1]: the hash. ARGV: version field, version read ('' for none), key TTL (s), then
 # field/value pairs, the version field with its next value among them. Returns 1 when
@@ -88,8 +88,7 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
         self._expire_bulk = bulk(self._expire)
         self._ts_bulk = bulk(self._ts_field)
         self._keys = StringKeys(self.feast_key, self._project.encode())
-        self._hmget_head = b"*%d\r\n$5\r\nHMGET\r\n" % (2 + len(self._read_fields))
-        self._hmget_fields = b"".join([bulk(f) for f in self._read_fields])
+        self._hmget = HmgetBytes(self._read_fields)
 
     def key(self, conversation_id: str) -> bytes:
         """The hash key Feast's Redis store uses for this conversation (:class:`StringKeys`)."""
@@ -107,8 +106,7 @@ class RedisConversationStore(DeferredWrites, ConversationStore):
         return [("HMGET", self.key(cid), *self._read_fields) for cid in conversation_ids]
 
     def command_bytes(self, conversation_ids: Sequence[str]) -> bytes:
-        head, fields = self._hmget_head, self._hmget_fields
-        return b"".join([head + bulk(self.key(cid)) + fields for cid in conversation_ids])
+        return b"".join([self._hmget(self.key(cid)) for cid in conversation_ids])
 
     def parse(
         self, conversation_ids: Sequence[str], replies: Sequence[Any], now: float

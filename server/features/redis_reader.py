@@ -37,8 +37,8 @@ from server.features.base import (
 )
 from server.features.redis_rows import decode_customer
 from server.features.redis_wire import (
+    HmgetBytes,
     StringKeys,
-    bulk,
     command_bytes,
     connect,
     read_error,
@@ -76,9 +76,7 @@ class RedisFeatureReader(FeatureReader):
         self._clock = clock
         self._fields, self._layout = self._plan()
         self._keys = StringKeys(self.feast_key, self._suffix)
-        # One HMGET in RESP is: array header, command, key, then these fixed fields.
-        self._hmget_head = b"*%d\r\n%s" % (2 + len(self._fields), bulk(b"HMGET"))
-        self._hmget_fields = b"".join(bulk(f) for f in self._fields)
+        self._hmget = HmgetBytes(self._fields)
         cluster = str(getattr(online.redis_type, "value", online.redis_type)) == "redis_cluster"
         self._client = client or connect(online.connection_string, cluster, timeout_s)
         # A cluster client or a caller's wrapper has no single pool: it gets the pipeline.
@@ -143,22 +141,32 @@ class RedisFeatureReader(FeatureReader):
     ) -> tuple[list[CustomerFeatures], list[ConversationRead]]:
         """The customers' HMGETs and the conversations' reads in one pipeline, behind
         the conversation writes queued so far (``conversation_outbox``)."""
-        extra = conversations.commands(conversation_ids)
-        if extra is None:
-            return super().read_with(customer_ids, conversations, conversation_ids)
+        extra: Sequence[tuple[str | bytes, ...]] = ()
+        raw = self._pool is not None
+        suffix = conversations.command_bytes(conversation_ids) if raw else None
+        if suffix is None:
+            commands = conversations.commands(conversation_ids)
+            if commands is None:
+                return super().read_with(customer_ids, conversations, conversation_ids)
+            if raw:  # a store that gives commands only: encoded here
+                suffix = b"".join([command_bytes(c) for c in commands])
+            else:
+                extra = commands
         conversations.wait_landed(conversation_ids, self.self_timeout_s or 1.0)
-        taken, prefix, suffix = [], b"", None
-        if self._pool is not None:
-            taken = conversations.take_outbox()
-            prefix = conversations.outbox_payload(taken)
-            suffix = conversations.command_bytes(conversation_ids)
+        taken = conversations.take_outbox() if raw else []
         try:
-            replies = self._hmget_many(customer_ids, extra, prefix, len(taken), suffix)
-        except redis.RedisError as exc:
+            replies = self._hmget_many(
+                customer_ids,
+                extra,
+                conversations.outbox_payload(taken),
+                len(taken),
+                suffix or b"",
+                len(conversation_ids) if suffix is not None else 0,
+            )
+        except BaseException as exc:  # whatever broke, the taken writes are redone
             conversations.settle(taken, None)
-            raise read_error(exc) from exc
-        except BaseException:  # whatever broke, the taken writes are redone, not stuck
-            conversations.settle(taken, None)
+            if isinstance(exc, redis.RedisError):
+                raise read_error(exc) from exc
             raise
         k, n = len(taken), len(customer_ids)
         conversations.settle(taken, replies[:k])
@@ -172,11 +180,13 @@ class RedisFeatureReader(FeatureReader):
         extra: Sequence[tuple[str | bytes, ...]] = (),
         prefix: bytes = b"",
         prefixed: int = 0,
-        suffix: bytes | None = None,
+        suffix: bytes = b"",
+        suffixed: int = 0,
     ) -> list[Any]:
-        """The replies of ``prefixed`` raw commands ``prefix`` (single node only), then
-        every customer's HMGET, then the ``extra`` commands (``suffix``: their RESP
-        bytes, when their owner built them), in one round trip."""
+        """Every customer's HMGET in one round trip. Single node: as raw bytes, behind
+        ``prefixed`` raw commands ``prefix`` and before ``suffixed`` raw commands
+        ``suffix``; Redis Cluster (a pipeline, which takes no raw bytes): followed by
+        the ``extra`` commands instead."""
         if self._pool is None:
             with self._client.pipeline(transaction=False) as pipe:
                 for cid in customer_ids:
@@ -184,11 +194,9 @@ class RedisFeatureReader(FeatureReader):
                 for command in extra:
                     pipe.execute_command(*command)
                 return list(pipe.execute())
-        head, fields = self._hmget_head, self._hmget_fields
-        parts = [prefix, *(head + bulk(self.key(cid)) + fields for cid in customer_ids)]
-        parts.append(b"".join([command_bytes(c) for c in extra]) if suffix is None else suffix)
-        payload = b"".join(parts)
-        count = prefixed + len(customer_ids) + len(extra)
+        hmget, key = self._hmget, self.key
+        payload = b"".join([prefix, *[hmget(key(cid)) for cid in customer_ids], suffix])
+        count = prefixed + len(customer_ids) + suffixed
         conn = self._pool.get_connection()
         try:
             return round_trip(conn, payload, count)

@@ -55,6 +55,18 @@ def bulk(value: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
+class HmgetBytes:
+    """One HMGET of fixed fields as RESP bytes: the array head and the fields' bulk
+    strings are built once, only the key per call (both readers of the request path)."""
+
+    def __init__(self, fields: Sequence[bytes]) -> None:
+        self._head = b"*%d\r\n$5\r\nHMGET\r\n" % (2 + len(fields))
+        self._fields = b"".join([bulk(f) for f in fields])
+
+    def __call__(self, key: bytes) -> bytes:
+        return self._head + bulk(key) + self._fields
+
+
 def command_bytes(command: Sequence[str | bytes]) -> bytes:
     """One command as a RESP array of bulk strings."""
     raw = [a.encode() if isinstance(a, str) else a for a in command]
