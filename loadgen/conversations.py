@@ -63,11 +63,11 @@ def conversation_pool(
 
 
 def _conversation(rng: random.Random, work: Workload) -> list[Any]:
-    """The turns of one conversation, in order."""
-    from loadgen.workload import CATEGORIES, customer, decide_request, pick
+    """The turns of one conversation, in order: the first turn's customer and context,
+    then its sentiment drifting and, now and then, its issue category changing."""
+    from loadgen.workload import CATEGORIES, decide_request, pick
 
     first = decide_request(rng, work, "")
-    who = customer(rng, work)
     sentiment, category = first.context.sentiment, first.context.issue_category
     turns = []
     for t in range(1, conversation_length(rng, work.conversation_turns) + 1):
@@ -75,8 +75,7 @@ def _conversation(rng: random.Random, work: Workload) -> list[Any]:
             sentiment = max(-1.0, min(1.0, sentiment + rng.gauss(0, SENTIMENT_STEP)))
             if rng.random() < CATEGORY_SWITCH:
                 category = pick(rng, CATEGORIES)
-        req = decide_request(rng, work, "")
-        req.customer_id = who
+        req = type(first)(customer_id=first.customer_id)
         req.context.CopyFrom(first.context)
         req.context.turn_index = t
         req.context.sentiment = sentiment

@@ -124,21 +124,22 @@ class Pool(list[bytes]):
     (``loadgen.conversations``) naming the sender and its pass over the pool."""
 
     def __init__(self, items: list[bytes], conversation_ids: list[str] | None = None) -> None:
+        from personalization.v1 import personalization_pb2 as pb
+
         super().__init__(items)
         self.conversation_ids = conversation_ids
         self.nonce = secrets.token_hex(3)  # a new run starts new conversations
+        self._request = pb.DecideRequest
 
     def payload(self, i: int, sender: int = 0) -> bytes:
         """The ``i``-th request ``sender`` sends."""
         n = len(self)
         if self.conversation_ids is None:
             return self[i % n]
-        from personalization.v1 import personalization_pb2 as pb
-
         j = i % n
         cid = f"{self.conversation_ids[j]}-{self.nonce}-{sender}-{i // n}"
         # A message's fields appended to another's bytes parse as if written in place.
-        return self[j] + pb.DecideRequest(conversation_id=cid).SerializeToString()
+        return self[j] + self._request(conversation_id=cid).SerializeToString()
 
 
 def build_pool(work: Workload, worker: int = 0) -> Pool:
