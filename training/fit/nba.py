@@ -83,6 +83,21 @@ def concat(first: PolicyData, second: PolicyData) -> PolicyData:
     )
 
 
+def subset(data: PolicyData, keep: np.ndarray) -> PolicyData:
+    """The decisions where the boolean mask ``keep`` is True."""
+    rows = np.flatnonzero(keep)
+    return PolicyData(
+        encoded=[data.encoded[i] for i in rows],
+        masks=data.masks[rows],
+        sentiment=data.sentiment[rows],
+        actions=data.actions[rows],
+        propensity=data.propensity[rows],
+        reward=data.reward[rows],
+        p_true=None if data.p_true is None else data.p_true[rows],
+        inputs=data.inputs,
+    )
+
+
 def policy_data(
     frame: pd.DataFrame,
     defaults: Mapping[str, float],
@@ -129,6 +144,37 @@ def policy_matrix(
     return np.asarray(rows, dtype=np.float64).reshape(-1, len(ACTIONS))
 
 
+def policy_arrays(
+    data: PolicyData, predict_risk: Predict, predict_success: Predict, config: PolicyConfig
+) -> dict[str, np.ndarray]:
+    """π (n x 7) of the served policy with these models, q̂ (n x 7) and the logged
+    actions, propensities and rewards: the arrays :func:`training.fit.ope.ope_estimates`
+    takes."""
+    risk = np.asarray(
+        predict_risk(inputs.escalation_matrix(data.encoded, data.inputs)), dtype=np.float64
+    )
+    q_hat = score_all_actions(predict_success, data)
+    return {
+        "pi": policy_matrix(q_hat, risk.reshape(-1), data, config),
+        "q_hat": q_hat,
+        "actions": data.actions,
+        "propensity": data.propensity,
+        "reward": data.reward,
+    }
+
+
+def summarize(arrays: dict[str, np.ndarray], resamples: int = 0) -> dict[str, Any]:
+    """OPE estimates of ``arrays``; with ``resamples`` > 0 also bootstrap 95% intervals
+    (``ips_ci``, ``snips_ci``, ``dr_ci``, ``logged_reward_ci``)."""
+    out: dict[str, Any] = dict(ope.ope_estimates(**arrays))
+    if resamples:
+        ci = ope.bootstrap(arrays, resamples, seed=7)
+        keys = ("ips", "snips", "dr", "logged_reward")
+        out.update({f"{k}_ci": [round(x, 5) for x in ci[k]] for k in keys})
+    out["n"] = len(arrays["actions"])
+    return {k: round(v, 5) if isinstance(v, float) else v for k, v in out.items()}
+
+
 def evaluate_policy(
     data: PolicyData,
     predict_risk: Predict,
@@ -136,46 +182,40 @@ def evaluate_policy(
     config: PolicyConfig,
     resamples: int = 0,
 ) -> dict[str, Any]:
-    """OPE estimates (+ true values when known) of the served policy on a decision log;
-    with ``resamples`` > 0 also bootstrap 95% intervals (``ips_ci``, ``snips_ci``, ``dr_ci``)."""
-    risk = np.asarray(
-        predict_risk(inputs.escalation_matrix(data.encoded, data.inputs)), dtype=np.float64
-    )
-    q_hat = score_all_actions(predict_success, data)
-    pi = policy_matrix(q_hat, risk.reshape(-1), data, config)
-    arrays = {
-        "pi": pi,
-        "q_hat": q_hat,
-        "actions": data.actions,
-        "propensity": data.propensity,
-        "reward": data.reward,
-    }
-    out: dict[str, Any] = dict(ope.ope_estimates(**arrays))
-    if resamples:
-        ci = ope.bootstrap(arrays, resamples, seed=7)
-        out.update({f"{k}_ci": [round(x, 5) for x in ci[k]] for k in ("ips", "snips", "dr")})
+    """:func:`summarize` of the served policy on a decision log, plus its true values
+    when the truth is known."""
+    arrays = policy_arrays(data, predict_risk, predict_success, config)
+    out = summarize(arrays, resamples)
     if data.p_true is not None:
-        out.update(ope.true_values(pi, data.p_true, data.masks, data.actions))
-    out["n"] = len(data.actions)
-    return {k: round(v, 5) if isinstance(v, float) else v for k, v in out.items()}
+        truth = ope.true_values(arrays["pi"], data.p_true, data.masks, data.actions)
+        out.update({k: round(v, 5) for k, v in truth.items()})
+    return out
 
 
 def _weights(data: PolicyData) -> np.ndarray:
     return np.minimum(1.0 / data.propensity, MAX_WEIGHT)
 
 
-def fit_reward_models(train: PolicyData, val: PolicyData, seed: int) -> dict[str, LGBMClassifier]:
-    """Fit the plain and the propensity-weighted reward model (early stopping on val)."""
+#: The reward model's variants: plain, and weighted by 1/propensity (clipped).
+VARIANTS = ("unweighted", "ips_weighted")
+
+
+def fit_reward_models(
+    train: PolicyData, val: PolicyData, seed: int, variants: tuple[str, ...] = VARIANTS
+) -> dict[str, LGBMClassifier]:
+    """Fit the reward model's ``variants`` (early stopping on val)."""
     x, x_val = (
         inputs.nba_matrix(d.encoded, [ACTIONS[a] for a in d.actions], d.nba_inputs)
         for d in (train, val)
     )
-    return {
-        "unweighted": fit_lgbm(x, train.reward, x_val, val.reward, seed),
-        "ips_weighted": fit_lgbm(
-            x, train.reward, x_val, val.reward, seed, _weights(train), _weights(val)
-        ),
-    }
+    models = {}
+    for name in variants:
+        weighted = name == "ips_weighted"
+        models[name] = fit_lgbm(
+            x, train.reward, x_val, val.reward, seed,
+            _weights(train) if weighted else None, _weights(val) if weighted else None,
+        )  # fmt: skip
+    return models
 
 
 def select_reward_model(
