@@ -5,9 +5,10 @@ and inputs, segments, escalation risk, next-best-action, ONNX export with parity
 checks, then model card, manifest (with the training distributions the drift monitor
 compares against) and the ``models/current`` pointer. See docs/training.md.
 
-``train --from-log`` passes the logged-bandit dataset's train/validation/test policy data
-as ``logged``: the next-best-action reward model is then fitted (and evaluated) on the
-served traffic instead of the simulated decisions; everything else is unchanged.
+``train --from-log`` passes the logged-bandit dataset as ``logged``: the next-best-action
+reward model is then fitted on the source decisions plus the served traffic, and its
+off-policy estimate is cross-fitted over every logged decision
+(:mod:`training.feedback.crossfit`); everything else is unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from lightgbm import LGBMClassifier
 
 from modelio.context import ESCALATION_CONVERSATION_INPUTS, SEGMENT_INPUTS
 from modelio.manifest import Manifest, ModelFile, set_current, write_manifest
-from modelio.policy import PolicyConfig
 from modelio.store import open_store
 from modelio.vocab import ACTIONS, FEATURE_SERVICE
 from training.data import inputs
@@ -32,16 +31,16 @@ from training.data.frames import Frames, data_hash, load_frames, sample_frames, 
 from training.data.turn_rows import escalation_rows, escalation_sets, model_inputs
 from training.export import card, graphs
 from training.export.parity import Holdout, check_parity
-from training.feedback.logged import HELD_OUT_FROM, LoggedSets
+from training.feedback.logged import LoggedSets
 from training.fit import nba
 from training.fit.escalation import (
     EscalationModel,
     escalation_metrics,
     fit_escalation,
-    positive_proba,
 )
 from training.fit.segment import SegmentFit, fit_segments, segment_metrics, segment_sets
 from training.monitor.fit import training_distributions
+from training.nba_stage import train_nba, train_nba_from_log
 from training.progress import Progress
 
 DEFAULT_SEED = 7
@@ -88,21 +87,6 @@ def _train_escalation(
     return model, metrics
 
 
-def _train_nba(
-    data: list[nba.PolicyData], escalation: EscalationModel, policy: PolicyConfig, seed: int
-) -> tuple[LGBMClassifier, dict[str, Any]]:
-    train, val, test = data
-    models = nba.fit_reward_models(train, val, seed)
-    best, val_reports = nba.select_reward_model(models, val, escalation.predict, policy)
-    reward = models[best]
-    metrics: dict[str, Any] = nba.evaluate_policy(
-        test, escalation.predict, partial(positive_proba, reward), policy, resamples=200
-    )
-    metrics["reward_model"] = best
-    metrics["validation_snips"] = {k: v["snips"] for k, v in val_reports.items()}
-    return reward, metrics
-
-
 def _export(result: TrainResult, names: tuple[str, ...]) -> dict[graphs.ModelKind, ModelFile]:
     protos: dict[graphs.ModelKind, Any] = {
         "segment": graphs.segment_onnx(result.segment.pipeline, len(SEGMENT_INPUTS)),
@@ -139,8 +123,8 @@ def train_version(
 
     ``sample`` keeps only that share of the tickets and decisions (a weak version);
     ``logged`` (``--from-log``): the logged decisions join the source decisions in the
-    reward model's training and validation sets, and its held-out buckets are the test set,
-    so the manifest's off-policy estimate is made on production traffic it never saw.
+    reward model's training and validation sets, and the manifest's off-policy estimate
+    is cross-fitted over all of them, each scored by a fit that never saw it.
     ``conversation``: the escalation and reward models also take the conversation
     state's inputs (CONVERSATION_INPUTS, point in time); False trains the layout of
     versions before it (``train --no-conversation-features``)."""
@@ -163,8 +147,8 @@ def train_version(
     if conversation and rows is frames.tickets:
         progress.say("decisions without per-turn labels: training without conversation inputs")
         conversation = False
-    if logged is not None and logged.train.inputs != model_inputs(conversation):
-        conversation = logged.train.inputs == ESCALATION_CONVERSATION_INPUTS
+    if logged is not None and logged.data.inputs != model_inputs(conversation):
+        conversation = logged.data.inputs == ESCALATION_CONVERSATION_INPUTS
         progress.say(f"the logged inputs' layout decides: conversation inputs {conversation}")
     names = model_inputs(conversation)
     with progress.stage("defaults (training medians) + inputs via modelio.context"):
@@ -172,12 +156,6 @@ def train_version(
         esc_sets = escalation_sets(rows, frames.window, defaults, names)
         decisions = split_by_time(frames.decisions, frames.window)
         policy_sets = [nba.policy_data(part, defaults, policy, names) for part in decisions]
-        if logged is not None:
-            policy_sets = [
-                nba.concat(policy_sets[0], logged.train),
-                nba.concat(policy_sets[1], logged.validation),
-                logged.test,
-            ]
     with progress.stage("segments (silhouette over K, KMeans)"):
         segment, seg_metrics, fit_x, holdout = _train_segments(frames, defaults, seed, progress)
     with progress.stage("escalation risk (LightGBM, early stopping, calibration)"):
@@ -187,10 +165,15 @@ def train_version(
         progress.say(json.dumps(esc_metrics))
     source = "source + logged decisions" if logged is not None else "source decisions"
     with progress.stage(f"next-best-action reward model ({source}) + off-policy evaluation"):
-        reward, nba_metrics = _train_nba(policy_sets, escalation, policy, seed)
+        if logged is None:
+            reward, nba_metrics = train_nba(policy_sets, escalation, policy, seed)
+        else:
+            reward, nba_metrics = train_nba_from_log(
+                policy_sets, logged, escalation, policy, seed, progress
+            )
+            # parity and the drift reference: logged rows, the traffic closest to serving
+            policy_sets[2] = logged.validation()
         nba_metrics["source"] = source
-        if logged is not None:
-            nba_metrics["held_out"] = f"decision-id buckets {HELD_OUT_FROM}-99"
         progress.say(json.dumps(nba_metrics))
     holdout.escalation_x, holdout.escalation_y = esc_sets[2]
     holdout.escalation_p_true = p_true
@@ -214,7 +197,7 @@ def train_version(
             "tickets": len(frames.tickets),
             "decisions": len(frames.decisions),
             "escalation_rows": len(rows),
-            "logged_decisions": 0 if logged is None else sum(len(d.actions) for d in logged.splits),
+            "logged_decisions": 0 if logged is None else len(logged),
             "customers": len(frames.customers),
             "segment_fit": len(fit_x),
             "sample": sample,

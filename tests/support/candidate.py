@@ -36,19 +36,20 @@ class Log:
     dataset: pa.Table  # BANDIT_SCHEMA, through the feedback join
 
 
-def synthetic_log(n: int, seed: int) -> Log:
-    """Uniform logging policy over ACTIONS; reward ~ Bernoulli(P_SUCCESS[action])."""
+def synthetic_log(n: int, seed: int, start: datetime = T0, prefix: str = "d") -> Log:
+    """Uniform logging policy over ACTIONS; reward ~ Bernoulli(P_SUCCESS[action]); one
+    decision a second from ``start``, ids ``<prefix><i>``."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, len(ESCALATION_INPUTS))).astype(np.float32)
     actions = rng.integers(0, len(ACTIONS), n)
     rewards = (rng.random(n) < P_SUCCESS[actions]).astype(np.float64)
-    times = [T0 + timedelta(seconds=int(i)) for i in range(n)]
+    times = [start + timedelta(seconds=int(i)) for i in range(n)]
     decisions = [
-        decision(f"d{i}", ts=t, customer_id=f"C{i % 97}", action_index=int(a), inputs=row)
+        decision(f"{prefix}{i}", ts=t, customer_id=f"C{i % 97}", action_index=int(a), inputs=row)
         for i, (t, a, row) in enumerate(zip(times, actions, x.tolist(), strict=True))
     ]
     outcomes = [
-        outcome(f"d{i}", t + timedelta(minutes=5), resolved=bool(r))
+        outcome(f"{prefix}{i}", t + timedelta(minutes=5), resolved=bool(r))
         for i, (t, r) in enumerate(zip(times, rewards, strict=True))
     ]
     result = join_logs(

@@ -11,22 +11,30 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from modelio.context import ESCALATION_CONVERSATION_INPUTS, ESCALATION_INPUTS
 from modelio.policy import PolicyConfig, eligibility_of, eligible_mask
 from modelio.vocab import ACTIONS
 from training.feedback.dataset import DatasetError
-from training.fit.nba import PolicyData
+from training.fit.nba import PolicyData, subset
 
 MIN_TRAINING_ROWS = 500
-#: Buckets (of 100, by a hash of the decision id) for training and validation; the rest,
-#: HELD_OUT_FROM and up, is the test set no version trained ``--from-log`` ever sees.
+#: Buckets (of 100, by a hash of the decision id): below VALIDATION_FROM the reward
+#: model's training rows, the rest its validation rows (early stopping, variant choice).
 #: A hash, not time order: a time tail is a biased slice of the traffic (the last hours
 #: of the day, the last customers of a replay) and OPE on it estimates the wrong value.
-TRAIN_BUCKETS, HELD_OUT_FROM = 70, 85
+VALIDATION_FROM = 85
+#: Cross-fitting folds (:mod:`training.feedback.crossfit`): a row's fold is its bucket
+#: mod FOLDS, so every fold holds training and validation rows in the same shares.
+FOLDS = 5
+#: Before cross-fitting, versions trained ``--from-log`` held these buckets out as their
+#: test set (manifest ``metrics.nba.held_out``); evaluate-policy still honours that.
+LEGACY_HELD_OUT_FROM = 85
 
 
 #: Logged vectors of either layout: a version with conversation inputs logs those too.
@@ -104,26 +112,51 @@ def buckets(decision_ids: Sequence[str]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LoggedSets:
-    """The logged dataset split by decision-id bucket (70 / 15 / 15)."""
+    """Every logged decision, with its decision-id bucket's role: training or validation
+    rows of the reward model, and the cross-fitting fold it belongs to."""
 
-    train: PolicyData
-    validation: PolicyData
-    test: PolicyData
+    data: PolicyData
+    validation_rows: np.ndarray  # bool, per row
+    folds: np.ndarray  # int in [0, FOLDS), per row
+    #: The latest decision time among the rows (ISO 8601): what the version learnt from.
+    logged_through: str
 
-    @property
-    def splits(self) -> list[PolicyData]:
-        return [self.train, self.validation, self.test]
+    def __len__(self) -> int:
+        return len(self.folds)
+
+    def train(self, without: int | None = None) -> PolicyData:
+        """The training rows (those of fold ``without`` left out)."""
+        return subset(self.data, ~self.validation_rows & (self.folds != without))
+
+    def validation(self, without: int | None = None) -> PolicyData:
+        """The validation rows (those of fold ``without`` left out)."""
+        return subset(self.data, self.validation_rows & (self.folds != without))
+
+    def fold(self, k: int) -> PolicyData:
+        """Every row of fold ``k``, training and validation alike."""
+        return subset(self.data, self.folds == k)
 
 
 def logged_sets(dataset: pa.Table, config: PolicyConfig) -> LoggedSets:
-    """:class:`LoggedSets` of ``dataset``."""
+    """:class:`LoggedSets` of ``dataset`` (a non-empty one)."""
     bucket = buckets(dataset.column("decision_id").to_pylist())
-    parts = (bucket < TRAIN_BUCKETS, (bucket >= TRAIN_BUCKETS) & (bucket < HELD_OUT_FROM))
-    train, validation = (policy_data(dataset.filter(pa.array(m)), config) for m in parts)
-    return LoggedSets(train, validation, policy_data(held_out(dataset), config))
+    latest = pc.max(dataset.column("ts")).as_py()
+    return LoggedSets(
+        data=policy_data(dataset, config),
+        validation_rows=bucket >= VALIDATION_FROM,
+        folds=bucket % FOLDS,
+        logged_through=latest.isoformat(),
+    )
 
 
-def held_out(dataset: pa.Table) -> pa.Table:
-    """The rows no version trained ``--from-log`` learnt from (buckets HELD_OUT_FROM+)."""
+def logged_after(dataset: pa.Table, through: str) -> pa.Table:
+    """The rows logged after ``through`` (ISO 8601): decisions a version trained on the
+    log up to then never saw."""
+    cut = pa.scalar(datetime.fromisoformat(through), type=dataset.schema.field("ts").type)
+    return dataset.filter(pc.greater(dataset.column("ts"), cut))
+
+
+def legacy_held_out(dataset: pa.Table) -> pa.Table:
+    """The test buckets of a version trained before cross-fitting."""
     bucket = buckets(dataset.column("decision_id").to_pylist())
-    return dataset.filter(pa.array(bucket >= HELD_OUT_FROM))
+    return dataset.filter(pa.array(bucket >= LEGACY_HELD_OUT_FROM))

@@ -51,8 +51,9 @@ def run_json(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
 
 
 def manifest_estimate(models_dir: Path) -> Estimate:
-    """The current version's own OPE on its held-out history (manifest ``metrics.nba``:
-    ``dr`` and its bootstrap ``dr_ci``): the estimate made before it served."""
+    """The current version's own OPE from its training run (manifest ``metrics.nba``:
+    ``dr`` and its bootstrap ``dr_ci``; version 0's on its held-out history): the
+    estimate made before it served."""
     manifest = load_manifest(current_version_dir(models_dir), verify=False)
     metrics = manifest.metrics.get("nba", {})
     dr, ci = metrics.get("dr"), metrics.get("dr_ci")
