@@ -3,7 +3,9 @@
 Scores every logged decision of the bandit dataset (``python -m training feedback``) with
 the candidate's ONNX models and estimates the candidate policy's value with IPS, SNIPS
 and DR, each with a bootstrap 95 % interval, plus the effective sample size, beside the
-logging policy's observed mean reward. See :mod:`training.feedback.offpolicy`.
+logging policy's observed mean reward. A candidate trained ``--from-log`` is scored on
+the rows logged after its training data; for the rows it learnt from, its manifest's
+cross-fitted estimate stands. See :mod:`training.feedback.offpolicy`.
 
 Exit status: 0 done; 1 the candidate cannot be loaded or the dataset is unusable;
 2 bad arguments (no such dataset or version folder).
@@ -38,7 +40,7 @@ def render(report: dict[str, Any]) -> str:
     """Estimates with their intervals, one per line."""
     lo, hi = report["logging_ci"]
     lines = [
-        f"candidate {report['candidate']} on {report['n']:,} logged decisions",
+        f"candidate {report['candidate']} on {report['n']:,} logged decisions ({report['basis']})",
         f"  {'logging (observed)':<20} {report['logging_value']:.4f}  [{lo:.4f}, {hi:.4f}]",
     ]
     for key in ("ips", "snips", "dr"):
@@ -47,6 +49,12 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"  {'effective sample size':<20} {report['ess']:.1f} (max weight "
                  f"{report['max_weight']:.1f}; 95% bootstrap intervals, "
                  f"{report['resamples']} resamples)")  # fmt: skip
+    trained = report.get("training_estimate")
+    if trained is not None and report["basis"] == "unseen rows":
+        lo, hi = trained["dr"]["ci"]
+        lines.append(f"  {'DR at training':<20} {trained['dr']['estimate']:.4f}  [{lo:.4f}, "
+                     f"{hi:.4f}] (cross-fitted over {trained['n']:,} decisions through "
+                     f"{trained['logged_through']})")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from modelio.manifest import load_manifest, write_manifest
 from tests.support.candidate import P_SUCCESS, make_version, synthetic_log
 from training.commands import evaluate_policy
 from training.feedback.dataset import DatasetError
-from training.feedback.offpolicy import candidate_arrays, estimate
+from training.feedback.logged import legacy_held_out
+from training.feedback.offpolicy import candidate_arrays, estimate, evaluate_candidate
 
 from ..conftest import Trained
 
@@ -74,3 +77,22 @@ def test_a_candidate_with_conversation_inputs_needs_them_logged(
     _, path = world
     with pytest.raises(DatasetError, match="conversation inputs"):
         candidate_arrays(trained.result.version_dir, pq.read_table(path))
+
+
+def test_a_version_from_before_cross_fitting_keeps_to_its_held_out_buckets(
+    world: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A version trained ``--from-log`` with a held-out test share (manifest
+    ``metrics.nba.held_out``) is scored on those buckets only, not on its training rows."""
+    models, path = world
+    legacy = tmp_path / "legacy"
+    shutil.copytree(models / "cand-greedy", legacy)
+    manifest = load_manifest(legacy)
+    metrics = {**manifest.metrics, "nba": {"held_out": "decision-id buckets 85-99"}}
+    write_manifest(legacy, manifest.model_copy(update={"metrics": metrics}))
+    dataset = pq.read_table(path)
+    report = evaluate_candidate(legacy, dataset, resamples=20)
+    assert report["basis"] == "held-out buckets"
+    assert report["n"] == legacy_held_out(dataset).num_rows
+    assert 0.10 * N < report["n"] < 0.20 * N
+    assert evaluate_candidate(models / "cand-greedy", dataset, resamples=20)["n"] == N
