@@ -1,6 +1,7 @@
 """The pipeline's next-best-action stage: fit the reward model, choose its variant,
-estimate its policy's value (on the source's test decisions, or cross-fitted over the
-log with ``--from-log``, :mod:`training.feedback.crossfit`)."""
+estimate its policy's value (on the source's test decisions; with ``--from-log``
+cross-fitted over the log, which also chooses the variant:
+:mod:`training.feedback.crossfit`)."""
 
 from __future__ import annotations
 
@@ -29,15 +30,9 @@ def train_nba(
     metrics: dict[str, Any] = nba.evaluate_policy(
         test, escalation.predict, partial(positive_proba, reward), policy, resamples=200
     )
-    return reward, _with_choice(metrics, best, val_reports)
-
-
-def _with_choice(
-    metrics: dict[str, Any], best: str, val_reports: dict[str, dict[str, float]]
-) -> dict[str, Any]:
     metrics["reward_model"] = best
     metrics["validation_snips"] = {k: v["snips"] for k, v in val_reports.items()}
-    return metrics
+    return reward, metrics
 
 
 def train_nba_from_log(
@@ -48,13 +43,13 @@ def train_nba_from_log(
     seed: int,
     progress: Progress,
 ) -> tuple[LGBMClassifier, dict[str, Any]]:
-    """The reward model on the source decisions plus every logged one; its estimate is
-    the cross-fitted one over the log (no logged row is held out of the served fit)."""
-    train, val = nba.concat(source[0], logged.train()), nba.concat(source[1], logged.validation())
-    models = nba.fit_reward_models(train, val, seed)
-    best, val_reports = nba.select_reward_model(models, val, escalation.predict, policy)
-    recipe = Recipe((source[0], source[1]), best, escalation.predict, policy, seed)
+    """Cross-fit both reward-model variants over the log, then fit the one with the
+    higher cross-fitted DR on the source decisions plus every logged one (no logged row
+    is held out of the served fit); the estimate is that variant's cross-fitted one."""
+    recipe = Recipe((source[0], source[1]), escalation.predict, policy, seed)
     metrics = cross_fitted(
         recipe, logged, progress=lambda k, n: progress.say(f"cross-fitting fold {k + 1}/{n}")
     )
-    return models[best], _with_choice(metrics, best, val_reports)
+    best = str(metrics["reward_model"])
+    train, val = nba.concat(source[0], logged.train()), nba.concat(source[1], logged.validation())
+    return nba.fit_reward_models(train, val, seed, (best,))[best], metrics

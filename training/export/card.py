@@ -144,7 +144,7 @@ Names follow the rule in docs/training.md and can be edited in manifest.json.
 
 ![profiles]({PLOTS["segments"]}) ![silhouette]({PLOTS["silhouette"]})
 
-## Next-best-action (reward model + modelio.policy, test logs)
+## Next-best-action (reward model + modelio.policy, {_nba_basis(m.get("nba", {}))})
 {_table(m.get("nba", {}))}
 
 ![policy values]({PLOTS["policy"]})
@@ -164,3 +164,8 @@ do not exist in production, where only IPS/SNIPS/DR are available.
     path = out / "MODEL_CARD.md"
     path.write_text(text)
     return path
+
+
+def _nba_basis(nba: dict[str, Any]) -> str:
+    """What the card's off-policy figures were computed on."""
+    return str(nba["ope"]) if "ope" in nba else "test logs"

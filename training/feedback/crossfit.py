@@ -1,22 +1,28 @@
 """Cross-fitted off-policy value of a version trained ``--from-log``, on every logged row.
 
-A version trained on the log cannot be scored on its own training rows (its reward
-model flatters the actions it picks, and DR inherits that optimism), and holding a
-share of the log out leaves few rows for an estimate whose variance is ruled by a few
-large importance weights: a candidate far from the logging policy takes, on one row in
-a hundred, an action the logger explored with propensity ε/k, and that row weighs
-~1/(ε/k) ≈ 100. So the estimate is cross-fitted instead (as in double machine
-learning): the logged rows are split into FOLDS folds by decision-id hash
-(:mod:`training.feedback.logged`), and for each fold the reward model is fitted again,
-by the same recipe, on the source history
-and the other folds; that model's policy is scored on the fold. The fold fits take the
-variant (plain or propensity-weighted) the full fit chose by validation SNIPS: that
-choice is one bit learnt from the validation rows, and choosing again per fold would
-double the fits, the step's whole cost. Every logged row is
-then scored by a policy that never saw it, and IPS, SNIPS and DR are means over all of
-them, with a bootstrap over rows. It estimates the value of the training recipe on
-(FOLDS-1)/FOLDS of the log, which the served version, fitted on all of it, matches or
-beats; docs/learning-loop.md shows the estimate against the truth in replays.
+A version trained on the log cannot be scored on its own training rows (its reward model
+flatters the actions it picks, and DR inherits that optimism), and holding a share of
+the log out leaves few rows for an estimate whose variance is ruled by a few large
+importance weights: a candidate far from the logging policy takes, on about one row in a
+hundred, an action the logger explored with propensity ε/k (ε = 0.05, k eligible
+actions), and that row weighs (1 - ε + ε/k)/(ε/k): 116-134 for k = 6-7. So the estimate
+is cross-fitted instead (as in double machine learning): the logged rows are split into
+FOLDS folds by decision-id hash (:mod:`training.feedback.logged`), and for each fold the
+reward model is fitted again, by the same recipe, on the source history and the other
+folds (their training and validation rows; the fold's own rows are in neither), and that
+model's policy is scored on the fold. Every logged row is then scored by a policy that
+never saw it, and IPS, SNIPS and DR are computed over all of them, with a bootstrap over
+rows.
+
+Each fold fits both variants of the reward model (plain and propensity-weighted), and
+the variant with the higher cross-fitted DR is the one served (:func:`best_variant`):
+the choice by validation SNIPS that ``train`` makes on the source history rests on the
+15 % validation rows and their few large weights, and in replays it picked the worse
+variant on differences of 0.0001. Choosing the larger of two estimates on the same rows
+biases the chosen one up, a little: they are highly correlated. The estimate is of the
+recipe fitted on (FOLDS-1)/FOLDS of the log, a close stand-in for the served version
+fitted on all of it, not that version itself; docs/learning-loop.md compares it with
+the served version's true value in replays.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 
 from modelio.policy import PolicyConfig
 from training.feedback.logged import FOLDS, LoggedSets
-from training.fit import nba
+from training.fit import nba, ope
 from training.fit.escalation import positive_proba
 
 RESAMPLES = 500
@@ -41,42 +47,63 @@ FoldProgress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class Recipe:
-    """How the served reward model was fitted, to fit each fold's the same way."""
+    """How the served reward model is fitted, to fit each fold's the same way."""
 
     source: tuple[nba.PolicyData, nba.PolicyData]  # the history's training, validation rows
-    variant: str  # of nba.VARIANTS
     predict_risk: nba.Predict
     config: PolicyConfig
     seed: int
+    variants: tuple[str, ...] = nba.VARIANTS
 
 
-def fold_arrays(recipe: Recipe, logged: LoggedSets, k: int) -> dict[str, np.ndarray]:
-    """Fold ``k`` scored by the reward model fitted without it (source + other folds)."""
+Arrays = dict[str, np.ndarray]
+
+
+def fold_arrays(recipe: Recipe, logged: LoggedSets, k: int) -> dict[str, Arrays]:
+    """Fold ``k`` scored by each variant's reward model fitted without it (source + the
+    other folds' training and validation rows)."""
     train = nba.concat(recipe.source[0], logged.train(without=k))
     val = nba.concat(recipe.source[1], logged.validation(without=k))
-    model = nba.fit_reward_models(train, val, recipe.seed, (recipe.variant,))[recipe.variant]
-    predict = partial(positive_proba, model)
-    return nba.policy_arrays(logged.fold(k), recipe.predict_risk, predict, recipe.config)
+    models = nba.fit_reward_models(train, val, recipe.seed, recipe.variants)
+    held = logged.fold(k)
+    return {
+        name: nba.policy_arrays(
+            held, recipe.predict_risk, partial(positive_proba, model), recipe.config
+        )
+        for name, model in models.items()
+    }
 
 
 def cross_fitted_arrays(
     recipe: Recipe, logged: LoggedSets, progress: FoldProgress | None = None
-) -> dict[str, np.ndarray]:
-    """Every fold's :func:`fold_arrays`, stacked (rows in fold order)."""
+) -> dict[str, Arrays]:
+    """Every fold's :func:`fold_arrays`, stacked per variant (rows in fold order)."""
     parts = []
     for k in range(FOLDS):
         if progress is not None:
             progress(k, FOLDS)
         parts.append(fold_arrays(recipe, logged, k))
-    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    return {
+        name: {key: np.concatenate([part[name][key] for part in parts]) for key in parts[0][name]}
+        for name in recipe.variants
+    }
+
+
+def best_variant(arrays: dict[str, Arrays]) -> str:
+    """The variant whose cross-fitted DR is highest."""
+    return max(arrays, key=lambda name: ope.ope_estimates(**arrays[name])["dr"])
 
 
 def report(
-    arrays: dict[str, np.ndarray], logged: LoggedSets, resamples: int = RESAMPLES
+    arrays: dict[str, Arrays], logged: LoggedSets, resamples: int = RESAMPLES
 ) -> dict[str, Any]:
-    """IPS, SNIPS, DR (+ bootstrap 95% intervals, ESS) of cross-fitted arrays, and how
-    they were made: the manifest's ``metrics.nba`` of a version trained ``--from-log``."""
-    out = nba.summarize(arrays, resamples)
+    """IPS, SNIPS, DR (+ bootstrap 95% intervals, ESS) of the best variant's cross-fitted
+    arrays, every variant's DR, and how they were made: the manifest's ``metrics.nba``
+    of a version trained ``--from-log`` (``reward_model``: the variant to serve)."""
+    best = best_variant(arrays)
+    out = nba.summarize(arrays[best], resamples)
+    out["reward_model"] = best
+    out["variant_dr"] = {name: round(ope.ope_estimates(**a)["dr"], 5) for name, a in arrays.items()}
     out["ope"] = f"cross-fitted: {FOLDS} folds of the log by decision-id hash"
     out["folds"] = FOLDS
     out["resamples"] = resamples
@@ -91,5 +118,5 @@ def cross_fitted(
     progress: FoldProgress | None = None,
 ) -> dict[str, Any]:
     """:func:`report` of :func:`cross_fitted_arrays`: every logged row scored by the fold
-    model that did not see it."""
+    models that did not see it."""
     return report(cross_fitted_arrays(recipe, logged, progress), logged, resamples)

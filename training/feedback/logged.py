@@ -126,11 +126,14 @@ class LoggedSets:
 
     def train(self, without: int | None = None) -> PolicyData:
         """The training rows (those of fold ``without`` left out)."""
-        return subset(self.data, ~self.validation_rows & (self.folds != without))
+        return subset(self.data, ~self.validation_rows & self._outside(without))
 
     def validation(self, without: int | None = None) -> PolicyData:
         """The validation rows (those of fold ``without`` left out)."""
-        return subset(self.data, self.validation_rows & (self.folds != without))
+        return subset(self.data, self.validation_rows & self._outside(without))
+
+    def _outside(self, fold: int | None) -> np.ndarray:
+        return np.ones(len(self.folds), dtype=bool) if fold is None else self.folds != fold
 
     def fold(self, k: int) -> PolicyData:
         """Every row of fold ``k``, training and validation alike."""

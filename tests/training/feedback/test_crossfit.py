@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from lightgbm import LGBMClassifier
 
 from modelio.policy import PolicyConfig
 from tests.support.candidate import P_SUCCESS, synthetic_log
@@ -46,12 +47,18 @@ def test_cross_fitted_estimate_covers_the_truth(
     sets: tuple[tuple[nba.PolicyData, nba.PolicyData], LoggedSets],
 ) -> None:
     source, logged = sets
-    recipe = crossfit.Recipe(source, "ips_weighted", _no_risk, PolicyConfig(), seed=3)
-    arrays = crossfit.cross_fitted_arrays(recipe, logged)
-    report = crossfit.report(arrays, logged, resamples=200)
+    recipe = crossfit.Recipe(source, _no_risk, PolicyConfig(), seed=3)
+    by_variant = crossfit.cross_fitted_arrays(recipe, logged)
+    assert set(by_variant) == set(nba.VARIANTS)
+    report = crossfit.report(by_variant, logged, resamples=200)
     assert report["n"] == 3000 and report["folds"] == FOLDS
+    # the served variant is the one with the higher cross-fitted DR, and it is reported
+    best = report["reward_model"]
+    assert report["variant_dr"][best] == max(report["variant_dr"].values())
+    assert report["dr"] == report["variant_dr"][best]
+    arrays = by_variant[best]
     # every fold scored by the model fitted without it: refit fold 0 alone, same policy
-    alone = crossfit.fold_arrays(recipe, logged, 0)
+    alone = crossfit.fold_arrays(recipe, logged, 0)[best]
     np.testing.assert_array_equal(alone["pi"], arrays["pi"][: len(alone["pi"])])
     np.testing.assert_array_equal(alone["actions"], logged.fold(0).actions)
     # the truth of what was estimated: each row under the policy fitted without it
@@ -65,3 +72,33 @@ def test_cross_fitted_estimate_covers_the_truth(
     lo, hi = report["logged_reward_ci"]
     assert lo <= P_SUCCESS.mean() <= hi
     assert report["logged_through"] == logged.logged_through
+
+
+def test_no_fold_model_sees_its_fold(
+    sets: tuple[tuple[nba.PolicyData, nba.PolicyData], LoggedSets],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What each fold's fit gets, captured: neither its training nor its early-stopping
+    rows hold a row of the fold it then scores; all other logged rows are in."""
+    source, logged = sets
+    fitted: list[tuple[nba.PolicyData, nba.PolicyData]] = []
+    real_fit = nba.fit_reward_models
+
+    def capture(
+        train: nba.PolicyData, val: nba.PolicyData, seed: int, variants: tuple[str, ...]
+    ) -> dict[str, LGBMClassifier]:
+        fitted.append((train, val))
+        return real_fit(train, val, seed, variants)
+
+    monkeypatch.setattr(crossfit.nba, "fit_reward_models", capture)
+    recipe = crossfit.Recipe(source, _no_risk, PolicyConfig(), seed=3, variants=("unweighted",))
+    crossfit.cross_fitted_arrays(recipe, logged)
+    assert len(fitted) == FOLDS
+    source_rows = {id(e) for part in source for e in part.encoded}
+    every = {id(e) for e in logged.data.encoded}
+    for k, (train, val) in enumerate(fitted):
+        scored = {id(e) for e in logged.fold(k).encoded}
+        seen = {id(e) for e in [*train.encoded, *val.encoded]} - source_rows
+        assert not seen & scored, k
+        assert seen | scored == every, k
+        assert source_rows <= {id(e) for e in [*train.encoded, *val.encoded]}
