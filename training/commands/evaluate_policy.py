@@ -50,7 +50,11 @@ def render(report: dict[str, Any]) -> str:
                  f"{report['max_weight']:.1f}; 95% bootstrap intervals, "
                  f"{report['resamples']} resamples)")  # fmt: skip
     trained = report.get("training_estimate")
-    if trained is not None and report["basis"] == "unseen rows":
+    if report["basis"] == "cross-fitted at training":
+        lines.append(f"  cross-fitted when the version was trained, on the log through "
+                     f"{report['logged_through']}; {report['unseen_rows']:,} rows logged "
+                     "since (too few to score it on)")  # fmt: skip
+    elif trained is not None:
         lo, hi = trained["dr"]["ci"]
         lines.append(f"  {'DR at training':<20} {trained['dr']['estimate']:.4f}  [{lo:.4f}, "
                      f"{hi:.4f}] (cross-fitted over {trained['n']:,} decisions through "

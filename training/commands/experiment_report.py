@@ -114,10 +114,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def shadow_estimates(versions: list[str], models_dir: Path, sums: ArmSums) -> dict[str, Any]:
-    """evaluate-policy's estimates of each version on the experiment's joined rows."""
+    """Each version's estimates on the experiment's joined rows it never learnt from."""
     from modelio.manifest import ManifestError
     from training.feedback.dataset import DatasetError
-    from training.feedback.offpolicy import SEED, evaluate_candidate
+    from training.feedback.offpolicy import SEED, score_rows
 
     out: dict[str, Any] = {}
     for version in versions:
@@ -128,7 +128,7 @@ def shadow_estimates(versions: list[str], models_dir: Path, sums: ArmSums) -> di
         try:
             out[version] = {
                 "source": "re-scored from the model folder",
-                **evaluate_candidate(folder, sums.dataset, SHADOW_RESAMPLES, SEED),
+                **score_rows(folder, sums.dataset, SHADOW_RESAMPLES, SEED),
             }
         except (ManifestError, DatasetError, ValueError) as exc:
             out[version] = {"skipped": str(exc)}

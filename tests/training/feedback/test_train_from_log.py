@@ -20,7 +20,8 @@ from tests.support.candidate import P_SUCCESS, synthetic_log
 from tests.training.conftest import Trained
 from training.commands import train
 from training.export import graphs
-from training.feedback.offpolicy import candidate_arrays, evaluate_candidate
+from training.feedback.dataset import DatasetError
+from training.feedback.offpolicy import candidate_arrays, evaluate_candidate, score_rows
 
 
 def _args(dataset: Path, tmp_path: Path, trained: Trained | None = None) -> argparse.Namespace:
@@ -72,14 +73,20 @@ def test_reward_model_learns_from_the_log(trained: Trained, tmp_path: Path) -> N
     lo, hi = metrics["dr_ci"]
     assert lo <= float(served.mean()) <= hi, (served.mean(), metrics)
     # evaluate-policy: no row is newer than the training data, so the cross-fitted
-    # estimate stands; rows logged later are scored by the version itself, and only they
+    # estimate stands; so it does with a few newer rows (their estimate would be noise)
     report = evaluate_candidate(version_dir, log.dataset, resamples=50)
-    assert report["basis"] == "cross-fitted at training"
+    assert report["basis"] == "cross-fitted at training" and report["unseen_rows"] == 0
     assert report["dr"] == {"estimate": metrics["dr"], "ci": metrics["dr_ci"]}
-    later = synthetic_log(300, seed=9, start=last + timedelta(seconds=1), prefix="later")
-    both = pa.concat_tables([log.dataset, later.dataset])
-    report = evaluate_candidate(version_dir, both, resamples=50)
-    assert report["basis"] == "unseen rows" and report["n"] == 300
+    with pytest.raises(DatasetError, match="rows it was trained on"):
+        score_rows(version_dir, log.dataset, resamples=50)
+    few = synthetic_log(100, seed=8, start=last + timedelta(seconds=1), prefix="few")
+    report = evaluate_candidate(version_dir, pa.concat_tables([log.dataset, few.dataset]))
+    assert report["basis"] == "cross-fitted at training" and report["unseen_rows"] == 100
+    # enough rows logged since: the version itself scores them, and only them (the first
+    # later row shares the last training row's time, so it counts as learnt from)
+    later = synthetic_log(600, seed=9, start=last, prefix="later")
+    report = evaluate_candidate(version_dir, pa.concat_tables([log.dataset, later.dataset]))
+    assert report["basis"] == "unseen rows" and report["n"] == report["unseen_rows"] == 599
     assert report["training_estimate"]["dr"]["estimate"] == metrics["dr"]
     assert manifest.metrics["parity"]["nba_max_abs_diff"] <= 1e-5
     # The exported reward model ranks actions by the log's true success rates.
