@@ -25,6 +25,19 @@ def importance_weights(pi: np.ndarray, actions: np.ndarray, propensity: np.ndarr
     return pi[np.arange(len(actions)), actions] / propensity
 
 
+def dr_terms(
+    pi: np.ndarray,
+    q_hat: np.ndarray,
+    actions: np.ndarray,
+    propensity: np.ndarray,
+    reward: np.ndarray,
+) -> np.ndarray:
+    """Each row's doubly robust term (DR is their mean): Σ_a π q̂ + w (r - q̂(a_i))."""
+    w = importance_weights(pi, actions, propensity)
+    rows = np.arange(len(actions))
+    return np.asarray((pi * q_hat).sum(axis=1) + w * (reward - q_hat[rows, actions]))
+
+
 def ope_estimates(
     pi: np.ndarray,
     q_hat: np.ndarray,
@@ -34,12 +47,11 @@ def ope_estimates(
 ) -> dict[str, float]:
     """IPS, SNIPS and doubly robust estimates of the value of π (arrays nx7 / n)."""
     w = importance_weights(pi, actions, propensity)
-    rows = np.arange(len(actions))
     direct = (pi * q_hat).sum(axis=1)
     return {
         "ips": float(np.mean(w * reward)),
         "snips": float(np.sum(w * reward) / np.sum(w)) if np.sum(w) > 0 else 0.0,
-        "dr": float(np.mean(direct + w * (reward - q_hat[rows, actions]))),
+        "dr": float(np.mean(dr_terms(pi, q_hat, actions, propensity, reward))),
         "dm": float(np.mean(direct)),
         "logged_reward": float(np.mean(reward)),
         "max_weight": float(np.max(w)) if len(w) else 0.0,

@@ -52,9 +52,10 @@ def test_cross_fitted_estimate_covers_the_truth(
     assert set(by_variant) == set(nba.VARIANTS)
     report = crossfit.report(by_variant, logged, resamples=200)
     assert report["n"] == 3000 and report["folds"] == FOLDS
-    # the served variant is the one with the higher cross-fitted DR, and it is reported
+    # the served variant follows the rule on the reported gain, and its DR is the report's
     best = report["reward_model"]
-    assert report["variant_dr"][best] == max(report["variant_dr"].values())
+    gain, se = report["variant_gain"]["ips_weighted"]
+    assert best == ("ips_weighted" if gain > crossfit.MARGIN_SE * se else "unweighted")
     assert report["dr"] == report["variant_dr"][best]
     arrays = by_variant[best]
     # every fold scored by the model fitted without it: refit fold 0 alone, same policy
@@ -102,3 +103,34 @@ def test_no_fold_model_sees_its_fold(
         assert not seen & scored, k
         assert seen | scored == every, k
         assert source_rows <= {id(e) for e in [*train.encoded, *val.encoded]}
+
+
+def _arrays(pi_best: float, n: int, seed: int) -> crossfit.Arrays:
+    """Logged rows of a uniform logger over two actions, action 0 better (0.7 vs 0.3);
+    a policy putting ``pi_best`` on action 0; a reward model that knows the truth."""
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(0, 2, n)
+    reward = (rng.random(n) < np.where(actions == 0, 0.7, 0.3)).astype(np.float64)
+    return {
+        "pi": np.tile([pi_best, 1.0 - pi_best], (n, 1)),
+        "q_hat": np.tile([0.7, 0.3], (n, 1)),
+        "actions": actions,
+        "propensity": np.full(n, 0.5),
+        "reward": reward,
+    }
+
+
+def test_another_variant_is_served_only_on_evidence() -> None:
+    """The default variant stays unless the other's paired DR gain clears MARGIN_SE
+    standard errors: a real gain wins, a tie does not, whichever estimate is higher."""
+    base = _arrays(0.5, 4000, seed=1)
+    better = {**base, "pi": np.tile([0.9, 0.1], (4000, 1))}
+    assert crossfit.best_variant({"unweighted": base, "ips_weighted": better}) == "ips_weighted"
+    assert crossfit.best_variant({"unweighted": better, "ips_weighted": base}) == "unweighted"
+    # the same true value (0.5), rows split at random between the actions: the weighted
+    # variant's DR comes out higher (drawn so), but well inside the noise
+    flip = np.random.default_rng(7).random(4000) < 0.5
+    tie = {**base, "pi": np.where(flip[:, None], [0.9, 0.1], [0.1, 0.9])}
+    gain, se = crossfit.paired_gain({"unweighted": base, "ips_weighted": tie}, "ips_weighted")
+    assert 0 < gain < crossfit.MARGIN_SE * se
+    assert crossfit.best_variant({"unweighted": base, "ips_weighted": tie}) == "unweighted"
