@@ -101,19 +101,24 @@ def paired_gain(arrays: dict[str, Arrays], name: str) -> tuple[float, float]:
     return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
 
 
-def best_variant(arrays: dict[str, Arrays]) -> str:
+def variant_gains(arrays: dict[str, Arrays]) -> dict[str, tuple[float, float]]:
+    """:func:`paired_gain` of every variant but the default (none without the default)."""
+    if DEFAULT_VARIANT not in arrays:
+        return {}
+    return {name: paired_gain(arrays, name) for name in arrays if name != DEFAULT_VARIANT}
+
+
+def best_variant(
+    arrays: dict[str, Arrays], gains: dict[str, tuple[float, float]] | None = None
+) -> str:
     """DEFAULT_VARIANT, or the variant with the largest gain over it if that gain is
-    more than MARGIN_SE standard errors (every variant scored on the same rows)."""
+    more than MARGIN_SE standard errors (every variant scored on the same rows);
+    ``gains``: :func:`variant_gains` of ``arrays``, when already computed."""
     if DEFAULT_VARIANT not in arrays:
         return max(arrays, key=lambda name: ope.ope_estimates(**arrays[name])["dr"])
-    best, best_gain = DEFAULT_VARIANT, 0.0
-    for name in arrays:
-        if name == DEFAULT_VARIANT:
-            continue
-        gain, se = paired_gain(arrays, name)
-        if gain > MARGIN_SE * se and gain > best_gain:
-            best, best_gain = name, gain
-    return best
+    gains = variant_gains(arrays) if gains is None else gains
+    shown = {name: gain for name, (gain, se) in gains.items() if gain > MARGIN_SE * se}
+    return max(shown, key=shown.__getitem__) if shown else DEFAULT_VARIANT
 
 
 def report(
@@ -122,16 +127,13 @@ def report(
     """IPS, SNIPS, DR (+ bootstrap 95% intervals, ESS) of the best variant's cross-fitted
     arrays, every variant's DR, and how they were made: the manifest's ``metrics.nba``
     of a version trained ``--from-log`` (``reward_model``: the variant to serve)."""
-    best = best_variant(arrays)
+    gains = variant_gains(arrays)
+    best = best_variant(arrays, gains)
     out = nba.summarize(arrays[best], resamples)
     out["reward_model"] = best
     out["variant_dr"] = {name: round(ope.ope_estimates(**a)["dr"], 5) for name, a in arrays.items()}
-    if DEFAULT_VARIANT in arrays:  # [mean, standard error] of the per-row DR gain
-        out["variant_gain"] = {
-            name: [round(x, 5) for x in paired_gain(arrays, name)]
-            for name in arrays
-            if name != DEFAULT_VARIANT
-        }
+    if DEFAULT_VARIANT in arrays:  # [mean, s.e.] of the per-row DR gain over the default
+        out["variant_gain"] = {name: [round(x, 5) for x in g] for name, g in gains.items()}
     out["ope"] = f"cross-fitted: {FOLDS} folds of the log by decision-id hash"
     out["folds"] = FOLDS
     out["resamples"] = resamples

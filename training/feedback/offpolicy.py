@@ -107,9 +107,15 @@ def from_manifest(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def nba_metrics(version_dir: Path) -> dict[str, Any]:
+    """The version's ``metrics.nba`` (what it was trained on, its estimate). Read without
+    the files' sha256 check: :func:`candidate_arrays` makes it before any model runs."""
+    return dict(load_manifest(version_dir, verify=False).metrics.get("nba", {}))
+
+
 def unseen(version_dir: Path, dataset: pa.Table) -> tuple[pa.Table, str]:
     """The rows of ``dataset`` the version never learnt from, and what they are."""
-    metrics = load_manifest(version_dir).metrics.get("nba", {})
+    metrics = nba_metrics(version_dir)
     if metrics.get("logged_through"):
         return logged_after(dataset, metrics["logged_through"]), "unseen rows"
     if metrics.get("held_out"):  # trained before cross-fitting: its test buckets
@@ -139,7 +145,7 @@ def evaluate_candidate(
     ``--from-log`` is scored on the rows logged since its training data once there are
     MIN_UNSEEN_ROWS of them; until then its cross-fitted estimate stands (fewer rows would
     bring back the variance cross-fitting removed). ``training_estimate``: that one."""
-    metrics = load_manifest(version_dir).metrics.get("nba", {})
+    metrics = nba_metrics(version_dir)
     if not metrics.get("logged_through"):
         return score_rows(version_dir, dataset, resamples, seed)
     trained = from_manifest(metrics)
