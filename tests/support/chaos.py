@@ -165,3 +165,37 @@ def open_loop(
     while len(outcomes) < len(pending) and time.monotonic() < end:
         time.sleep(0.01)
     return list(outcomes)
+
+
+def paced_rate(
+    stub: pb_grpc.PersonalizationServiceStub,
+    make_request: Callable[[int], pb.DecideRequest],
+    ceiling: float,
+    share: float = 0.5,
+    seconds: float = 1.0,
+    threads: int = 8,
+) -> float:
+    """An open-loop rate this machine keeps up with: ``share`` of the Decide calls/s
+    ``threads`` closed-loop callers complete in ``seconds`` (from this process, so the
+    load's own share of the GIL counts), at most ``ceiling``.
+
+    A chaos test asserts what a failure does to answers, not the box's throughput: at a
+    fixed rate a slower or busier machine than the one it was written on queues calls
+    past the concurrency cap (RESOURCE_EXHAUSTED) or the deadline, and fails for that.
+    """
+    done = [0] * threads
+    stop = time.monotonic() + seconds
+
+    def caller(k: int) -> None:
+        i = k
+        while time.monotonic() < stop:
+            stub.Decide(make_request(i), timeout=5)
+            done[k] += 1
+            i += threads
+
+    workers = [threading.Thread(target=caller, args=(k,)) for k in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return min(ceiling, share * sum(done) / seconds)

@@ -3,6 +3,7 @@ load: a slot migration (MOVED/ASK), a killed master; and what the tests count.""
 
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from collections.abc import Sequence
@@ -31,10 +32,12 @@ class Stats:
     failed: int  # any status but OK
     degraded: int
     personalized_share: float  # of the OK answers
+    codes: tuple[tuple[str, int], ...] = ()  # the failed calls' status codes, most common first
 
     def __str__(self) -> str:
+        failed = f" {dict(self.codes)}" if self.codes else ""
         return (
-            f"{self.calls} calls, {self.failed} failed, {self.degraded} degraded, "
+            f"{self.calls} calls, {self.failed} failed{failed}, {self.degraded} degraded, "
             f"{self.personalized_share:.1%} personalized"
         )
 
@@ -42,7 +45,14 @@ class Stats:
 def summarize(outcomes: Sequence[Outcome]) -> Stats:
     ok = [o for o in outcomes if o.code is grpc.StatusCode.OK]
     share = sum(o.personalized for o in ok) / len(ok) if ok else 0.0
-    return Stats(len(outcomes), len(outcomes) - len(ok), sum(o.degraded for o in ok), share)
+    codes = collections.Counter(o.code.name for o in outcomes if o.code is not grpc.StatusCode.OK)
+    return Stats(
+        len(outcomes),
+        len(outcomes) - len(ok),
+        sum(o.degraded for o in ok),
+        share,
+        tuple(codes.most_common()),
+    )
 
 
 def personalized_ids(stub: pb_grpc.PersonalizationServiceStub, ids: Sequence[str]) -> list[str]:
