@@ -25,7 +25,7 @@ from training.fit.nba import PolicyData, subset
 
 MIN_TRAINING_ROWS = 500
 #: Buckets (of 100, by a hash of the decision id): below VALIDATION_FROM the reward
-#: model's training rows, the rest its validation rows (early stopping, variant choice).
+#: model's training rows, the rest its validation rows (early stopping).
 #: A hash, not time order: a time tail is a biased slice of the traffic (the last hours
 #: of the day, the last customers of a replay) and OPE on it estimates the wrong value.
 VALIDATION_FROM = 85

@@ -27,7 +27,6 @@ import numpy as np
 import pyarrow as pa
 
 from modelio.manifest import load_manifest
-from training.data import inputs
 from training.export import graphs
 from training.feedback.dataset import DatasetError
 from training.feedback.logged import legacy_held_out, logged_after, policy_data
@@ -56,19 +55,9 @@ def candidate_arrays(version_dir: Path, dataset: pa.Table) -> dict[str, np.ndarr
             f"{version_dir.name} takes inputs the log does not hold ({missing[0]}, ...: "
             "conversation inputs, logged only by a version that takes them)"
         )
-    data = replace(data, inputs=layout)
-    risk = np.asarray(
-        run["escalation"](inputs.escalation_matrix(data.encoded, layout)), dtype=np.float64
+    return nba.policy_arrays(
+        replace(data, inputs=layout), run["escalation"], run["nba"], manifest.policy
     )
-    q_hat = nba.score_all_actions(run["nba"], data)
-    pi = nba.policy_matrix(q_hat, risk.reshape(-1), data, manifest.policy)
-    return {
-        "pi": pi,
-        "q_hat": q_hat,
-        "actions": data.actions,
-        "propensity": data.propensity,
-        "reward": data.reward,
-    }
 
 
 def estimate(
