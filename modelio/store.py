@@ -19,6 +19,8 @@ import yaml
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modelio.redis_address import parse_redis_nodes
+
 OnlineStoreKind = Literal["sqlite", "redis", "redis_cluster"]
 STORE_KINDS: tuple[str, ...] = get_args(OnlineStoreKind)
 REDIS_KINDS: tuple[str, ...] = ("redis", "redis_cluster")
@@ -33,17 +35,6 @@ class StoreConfigError(ValueError):
     """The online-store switch names something the repository has no config for."""
 
 
-def parse_redis_nodes(value: str) -> list[tuple[str, int]]:
-    """``host:port[,host:port...]`` as ``[(host, port), ...]``; ValueError if malformed."""
-    nodes = []
-    for node in value.split(","):
-        host, sep, port = node.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"expected host:port[,host:port...], got {node.strip()!r}")
-        nodes.append((host, int(port)))
-    return nodes
-
-
 class StoreSettings(BaseSettings):
     """Which Feast repository and online store to use (``PERSONALIZATION_*`` variables)."""
 
@@ -56,8 +47,10 @@ class StoreSettings(BaseSettings):
     )
     redis: str = Field(
         default=DEFAULT_REDIS,
-        description="Redis address(es) as 'host:port[,host:port...]'; used only when "
-        "online_store is redis or redis_cluster.",
+        description="Redis address(es) as 'host:port[,host:port...]', optionally followed "
+        "by Feast's connection options (',password=...,ssl=true'; modelio.redis_address); "
+        "used only when online_store is redis or redis_cluster. Pass the password from a "
+        "secret, e.g. 'redis:6379,password=${REDIS_PASSWORD}' expanded by the shell.",
     )
     feature_repo: Path = Field(
         default=Path("feature_repo"), description="Feast feature repository (feature_store.yaml)."

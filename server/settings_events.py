@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
-from modelio.store import parse_redis_nodes
+from modelio.redis_address import parse_redis_nodes
 
 
 class EventSettings(BaseSettings):

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
-from modelio.store import parse_redis_nodes
+from modelio.redis_address import parse_redis_nodes
 
 
 class DecisionLogSettings(BaseSettings):

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from modelio.redis_address import parse_redis_address
 from modelio.store import open_store
 from server.errors import FeatureStoreError
 from server.events.apply import OnlineApplier
@@ -19,8 +20,12 @@ from server.settings import Settings
 
 
 def stream_client(address: str) -> redis.Redis:
-    host, _, port = address.rpartition(":")
-    return redis.Redis(host=host, port=int(port), socket_timeout=30, socket_connect_timeout=5)
+    """A client of the events' Redis (the first node of ``address``, with its options)."""
+    parsed = parse_redis_address(address)
+    host, port = parsed.nodes[0]
+    return redis.Redis(
+        host=host, port=port, socket_timeout=30, socket_connect_timeout=5, **parsed.options
+    )
 
 
 def build_consumer(settings: Settings, store: Any = None) -> EventConsumer:

@@ -24,7 +24,7 @@ import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from modelio.logrecords import to_stream_entry
-from modelio.store import parse_redis_nodes
+from modelio.redis_address import parse_redis_address
 from server.logs.base import Row
 
 #: Socket timeouts of the writer's connection: long enough for a big pipeline, short
@@ -42,17 +42,15 @@ class _Client(Protocol):
 
 
 def connect(address: str, cluster: bool, timeout_s: float = TIMEOUT_S) -> _Client:
-    """A client for ``host:port[,host:port...]`` (a cluster client when ``cluster``)."""
-    nodes = parse_redis_nodes(address)
+    """A client for ``host:port[,host:port...][,password=...]`` (modelio.redis_address; a
+    cluster client when ``cluster``)."""
+    parsed = parse_redis_address(address)
+    options = {**parsed.options, "socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
     if cluster:
-        startup = [ClusterNode(host, port) for host, port in nodes]
-        return RedisCluster(  # type: ignore[return-value]
-            startup_nodes=startup, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
-    host, port = nodes[0]
-    return redis.Redis(
-        host=host, port=port, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-    )
+        startup = [ClusterNode(host, port) for host, port in parsed.nodes]
+        return RedisCluster(startup_nodes=startup, **options)  # type: ignore[return-value]
+    host, port = parsed.nodes[0]
+    return redis.Redis(host=host, port=port, **options)
 
 
 class RedisStreamSink:

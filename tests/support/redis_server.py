@@ -28,10 +28,13 @@ class RedisServer:
             self.process.wait(timeout=10)
 
 
-def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
-    """Start redis-server (no persistence) and wait until it answers PING."""
+def start_redis(workdir: Path, port: int | None = None, password: str | None = None) -> RedisServer:
+    """Start redis-server (no persistence) and wait until it answers PING (with
+    ``password``, it requires AUTH: NOAUTH is its answer then)."""
     port = port or free_port()
     cmd = [*redis_command(port, workdir), "--protected-mode", "yes"]
+    if password is not None:
+        cmd += ["--requirepass", password]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = RedisServer(port, proc)
     deadline = time.monotonic() + 10
@@ -39,7 +42,7 @@ def start_redis(workdir: Path, port: int | None = None) -> RedisServer:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
                 conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
+                if conn.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                     return server
         except OSError:
             time.sleep(0.05)

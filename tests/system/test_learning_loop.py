@@ -1,6 +1,8 @@
 """The learning loop end to end on a real redis-server: decisions and outcomes go to Redis
 Streams, ``drain-log`` moves them to parquet, ``feedback`` joins them. Duplicates count
-once, an unknown decision id stays unmatched, an invalid outcome stores nothing."""
+once, an unknown decision id stays unmatched, an invalid outcome stores nothing. Run on
+an open Redis and on one that requires a password (given in the address, Feast's
+connection-string format: modelio.redis_address)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -29,12 +32,23 @@ PREFIX = "t-loop"
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-def log_redis(tmp_path: Path) -> Iterator[RedisServer]:
+@dataclass
+class LogRedis:
+    server: RedisServer
+    password: str | None
+
+    @property
+    def address(self) -> str:
+        secret = f",password={self.password}" if self.password else ""
+        return self.server.address + secret
+
+
+@pytest.fixture(params=[None, "p@ss:w0rd=42"], ids=["open", "password"])
+def log_redis(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LogRedis]:
     workdir = tmp_path / "redis"
     workdir.mkdir()
-    server = start_redis(workdir)
-    yield server
+    server = start_redis(workdir, password=request.param)
+    yield LogRedis(server, request.param)
     server.stop()
 
 
@@ -59,7 +73,7 @@ def _outcome(decision_id: str, **fields: object) -> pb.RecordOutcomeRequest:
 
 
 def test_decisions_and_outcomes_through_streams_drain_and_join(
-    engine_feast_repo: FeastFixture, model_dir: Path, log_redis: RedisServer, tmp_path: Path
+    engine_feast_repo: FeastFixture, model_dir: Path, log_redis: LogRedis, tmp_path: Path
 ) -> None:
     settings = Settings(
         host="127.0.0.1",
@@ -92,7 +106,7 @@ def test_decisions_and_outcomes_through_streams_drain_and_join(
     assert (first.duplicate, retry.duplicate) == (False, True)
     assert bad.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "csat" in (bad.value.details() or "")
-    client = redis.Redis(host="127.0.0.1", port=log_redis.port)
+    client = redis.Redis(host="127.0.0.1", port=log_redis.server.port, password=log_redis.password)
     assert client.xlen(f"{PREFIX}:decisions") == 6
     assert client.xlen(f"{PREFIX}:outcomes") == 4  # the invalid one stored nothing
 
@@ -114,3 +128,13 @@ def test_decisions_and_outcomes_through_streams_drain_and_join(
     assert report["defaulted"] == 4  # no outcome within the wait: the default reward
     assert report["pending"] == 0
     assert report["rows"] == 6
+    if log_redis.password:  # a wrong one: refused, and the message never shows the secret
+        wrong = f"{log_redis.server.address},password=not-the-one"
+        done = subprocess.run(
+            [sys.executable, "-m", "training", "drain-log", "--redis", wrong,
+             "--stream-prefix", PREFIX, "--log-dir", str(tmp_path / "nothing")],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 1, done.stderr
+        assert f"cannot reach Redis at {log_redis.server.address},password=***" in done.stderr
+        assert "not-the-one" not in done.stderr + done.stdout

@@ -19,6 +19,8 @@ import socket
 import sys
 from pathlib import Path
 
+from modelio.redis_address import redacted
+from modelio.store import DEFAULT_REDIS
 from training.feedback.drain import drain_kind
 from training.feedback.streams import DEFAULT_PREFIX, KINDS, connect, stream_name
 from training.progress import Progress
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"drain-log: bad --redis: {exc}", file=sys.stderr)
         return 2
     except redis.RedisError as exc:
-        print(f"drain-log: cannot reach Redis at {address}: {exc}", file=sys.stderr)
+        where = redacted(address or DEFAULT_REDIS)
+        print(f"drain-log: cannot reach Redis at {where}: {exc}", file=sys.stderr)
         return 1
     progress, report = Progress("drain-log", len(KINDS)), {}
     try:

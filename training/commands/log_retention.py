@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from modelio.redis_address import redacted
 from training.commands.feedback import parse_now
 from training.feedback.retention import cutoff_day, delete_old, trim_streams
 from training.feedback.streams import DEFAULT_PREFIX, connect
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
                 connect(args.redis), args.stream_prefix, args.days, now
             )
         except (redis.RedisError, ValueError) as exc:
-            print(f"log-retention: cannot trim streams at {args.redis}: {exc}", file=sys.stderr)
+            where = redacted(args.redis)
+            print(f"log-retention: cannot trim streams at {where}: {exc}", file=sys.stderr)
             print(json.dumps(report) if args.json else render(report))
             return 1
     print(json.dumps(report) if args.json else render(report))

@@ -14,7 +14,8 @@ from typing import Any
 import pyarrow as pa
 
 from modelio.logrecords import DECISIONS, OUTCOMES, STREAM_FIELD, from_stream_entry, table
-from modelio.store import DEFAULT_REDIS, parse_redis_nodes
+from modelio.redis_address import parse_redis_address
+from modelio.store import DEFAULT_REDIS
 
 DEFAULT_PREFIX = "personalization"
 KINDS: tuple[str, ...] = (DECISIONS, OUTCOMES)
@@ -37,15 +38,16 @@ def connect(address: str | None) -> Any:
     import redis
     from redis.cluster import ClusterNode, RedisCluster
 
-    nodes = parse_redis_nodes(address or DEFAULT_REDIS)
-    host, port = nodes[0]
-    client = redis.Redis(host=host, port=port, socket_timeout=30)
+    parsed = parse_redis_address(address or DEFAULT_REDIS)
+    options = {**parsed.options, "socket_timeout": 30}
+    host, port = parsed.nodes[0]
+    client = redis.Redis(host=host, port=port, **options)
     info: dict[str, Any] = client.info("cluster")  # type: ignore[assignment]
     if not info.get("cluster_enabled"):
         return client
     client.close()
-    startup = [ClusterNode(h, p) for h, p in nodes]
-    return RedisCluster(startup_nodes=startup, socket_timeout=30)
+    startup = [ClusterNode(h, p) for h, p in parsed.nodes]
+    return RedisCluster(startup_nodes=startup, **options)
 
 
 def text(value: bytes | str) -> str:
