@@ -43,9 +43,11 @@ def train_nba_from_log(
     seed: int,
     progress: Progress,
 ) -> tuple[LGBMClassifier, dict[str, Any]]:
-    """Cross-fit both reward-model variants over the log, then fit the one with the
-    higher cross-fitted DR on the source decisions plus every logged one (no logged row
-    is held out of the served fit); the estimate is that variant's cross-fitted one."""
+    """Cross-fit both reward-model variants over the log, then fit the chosen one
+    (:func:`training.feedback.crossfit.best_variant`: the plain model unless the weighted
+    one's paired cross-fitted DR gain exceeds two standard errors) on the source
+    decisions plus every logged one (no logged row is held out of the served fit); the
+    estimate is that variant's cross-fitted one."""
     recipe = Recipe((source[0], source[1]), escalation.predict, policy, seed)
     metrics = cross_fitted(
         recipe, logged, progress=lambda k, n: progress.say(f"cross-fitting fold {k + 1}/{n}")

@@ -173,7 +173,9 @@ def describe_service(store: Any, service_name: str) -> ServiceSpec:
     )
     views, keys = [], set()
     for projection in service.feature_view_projections:
-        view = store.get_feature_view(projection.name)
+        # The service lookup above just re-read the registry: its views come from that
+        # copy (each uncached lookup re-reads the file and logs an INFO line).
+        view = store.get_feature_view(projection.name, allow_registry_cache=True)
         keys.add(tuple(view.join_keys))
         views.append(_view_spec(projection, view, versioning))
     if len(keys) != 1 or len(next(iter(keys))) != 1:
