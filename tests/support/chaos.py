@@ -3,10 +3,11 @@ Decide load. Loopback only; every loop is bounded in count and time."""
 
 from __future__ import annotations
 
+import collections
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,36 @@ class Outcome:
     degraded: bool = False
     reasons: tuple[str, ...] = ()
     personalized: bool = False
+
+
+@dataclass(frozen=True)
+class Stats:
+    calls: int
+    failed: int  # any status but OK
+    degraded: int
+    personalized_share: float  # of the OK answers
+    codes: tuple[tuple[str, int], ...] = ()  # the failed calls' status codes, most common first
+
+    def __str__(self) -> str:
+        failed = f" {dict(self.codes)}" if self.codes else ""
+        return (
+            f"{self.calls} calls, {self.failed} failed{failed}, {self.degraded} degraded, "
+            f"{self.personalized_share:.1%} personalized"
+        )
+
+
+def summarize(outcomes: Sequence[Outcome]) -> Stats:
+    """What ``outcomes`` came to: calls, failures (by code), degraded, personalized."""
+    ok = [o for o in outcomes if o.code is grpc.StatusCode.OK]
+    share = sum(o.personalized for o in ok) / len(ok) if ok else 0.0
+    codes = collections.Counter(o.code.name for o in outcomes if o.code is not grpc.StatusCode.OK)
+    return Stats(
+        len(outcomes),
+        len(outcomes) - len(ok),
+        sum(o.degraded for o in ok),
+        share,
+        tuple(codes.most_common()),
+    )
 
 
 def open_loop(

@@ -23,11 +23,22 @@ def _bindable(port: int) -> bool:
         return True
 
 
+def _ephemeral_low() -> int:
+    """The first port the kernel hands out to outgoing connections (and to bind(0))."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def cluster_port() -> int:
-    """A free port whose cluster-bus port (+10000) is free and valid (<= 65535)."""
+    """A free port whose cluster-bus port (+10000) is free, both below the ephemeral
+    range: a bus port in it was once taken by some connection's local port between
+    this check and the node's bind ("Address already in use", the node aborted)."""
     rng = random.Random()
+    top = max(10_001, _ephemeral_low() - 10_001)
     for _ in range(200):
-        port = rng.randint(20000, 55000)
+        port = rng.randint(10_000, top)
         if _bindable(port) and _bindable(port + 10000):
             return port
     raise RuntimeError("no free port pair for a Redis Cluster node")

@@ -3,11 +3,9 @@ load: a slot migration (MOVED/ASK), a killed master; and what the tests count.""
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +22,6 @@ from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from tests.support.chaos import Outcome
 from tests.support.redis_cluster import LocalCluster, Node
 from tests.support.servers import make_request
-
-
-@dataclass(frozen=True)
-class Stats:
-    calls: int
-    failed: int  # any status but OK
-    degraded: int
-    personalized_share: float  # of the OK answers
-    codes: tuple[tuple[str, int], ...] = ()  # the failed calls' status codes, most common first
-
-    def __str__(self) -> str:
-        failed = f" {dict(self.codes)}" if self.codes else ""
-        return (
-            f"{self.calls} calls, {self.failed} failed{failed}, {self.degraded} degraded, "
-            f"{self.personalized_share:.1%} personalized"
-        )
-
-
-def summarize(outcomes: Sequence[Outcome]) -> Stats:
-    ok = [o for o in outcomes if o.code is grpc.StatusCode.OK]
-    share = sum(o.personalized for o in ok) / len(ok) if ok else 0.0
-    codes = collections.Counter(o.code.name for o in outcomes if o.code is not grpc.StatusCode.OK)
-    return Stats(
-        len(outcomes),
-        len(outcomes) - len(ok),
-        sum(o.degraded for o in ok),
-        share,
-        tuple(codes.most_common()),
-    )
 
 
 def personalized_ids(stub: pb_grpc.PersonalizationServiceStub, ids: Sequence[str]) -> list[str]:

@@ -74,8 +74,8 @@ class LocalCluster:
         try:
             for i in range(2 * masters):
                 self.nodes.append(_start_node(workdir / f"node-{i}"))
-            for node in self.nodes:
-                self._wait_ping(node)
+            for i in range(len(self.nodes)):
+                self._wait_up(i, workdir)
             self._create()
             self.wait_healthy()
         except BaseException:
@@ -86,6 +86,18 @@ class LocalCluster:
     def address(self) -> str:
         """Seed nodes as the service takes them (``host:port,host:port,...``)."""
         return ",".join(n.address for n in self.nodes if n.alive())
+
+    def _wait_up(self, i: int, workdir: Path, attempts: int = 3) -> None:
+        """Node ``i`` answers PING; one whose port was taken meanwhile by another socket
+        (it aborts: "Address already in use") is started again on other ports."""
+        for attempt in range(attempts):
+            try:
+                self._wait_ping(self.nodes[i])
+                return
+            except RuntimeError as exc:
+                if "Address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+                self.nodes[i] = _start_node(workdir / f"node-{i}-{attempt + 1}")
 
     def _wait_ping(self, node: Node, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -32,7 +32,7 @@ from redis.cluster import RedisCluster
 from personalization.v1 import personalization_pb2 as pb
 from personalization.v1 import personalization_pb2_grpc as pb_grpc
 from server.app import create_server, shutdown
-from tests.support.chaos import Outcome, open_loop, paced_rate
+from tests.support.chaos import Outcome, open_loop, paced_rate, summarize
 from tests.support.cluster_load import (
     Failover,
     SlotMover,
@@ -43,7 +43,6 @@ from tests.support.cluster_load import (
     personalized_ids,
     plot_failover,
     stream_rows,
-    summarize,
     wait_logged,
 )
 from tests.support.erasure import run_in_process
