@@ -10,14 +10,17 @@ checks both agree), so one ``PERSONALIZATION_REDIS``
 serves Feast's client, the decision log's and events' streams and the training
 commands alike, password included.
 
-Only options every client here passes on unchanged to redis-py are accepted; a typo
-fails when the settings are read, not at the first write. :func:`redacted` is the form
+Only options every client here passes on unchanged to redis-py are accepted, with
+checked values; a typo fails when the settings are read, not at the first write. As in
+Feast, a password cannot hold a comma (it separates the parts), and parts carry no
+surrounding spaces. :func:`redacted` is the form
 to print: messages name the address, never its secret.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +28,7 @@ from typing import Any
 OPTIONS = frozenset({"password", "username", "ssl", "db", "ssl_ca_certs", "ssl_cert_reqs"})
 _SECRETS = frozenset({"password"})
 _TEXT = frozenset({"password", "username"})  # "1234" is a password, not the number
+_CERT_REQS = frozenset({"none", "optional", "required"})
 
 
 @dataclass(frozen=True)
@@ -32,25 +36,37 @@ class RedisAddress:
     """The nodes and connection options of one address string."""
 
     nodes: tuple[tuple[str, int], ...]
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def cluster_options(self) -> dict[str, Any]:
+        """The options for a ``RedisCluster``, which has only database 0 and refuses
+        ``db`` even when it is 0; ValueError if ``db`` is set."""
+        if "db" in self.options:
+            raise ValueError("db is not supported on a Redis Cluster (it has database 0 only)")
+        return dict(self.options)
 
 
 def parse_redis_address(value: str) -> RedisAddress:
-    """``value`` parsed (see the module docstring); ValueError naming the bad part."""
+    """``value`` parsed (see the module docstring); ValueError naming the bad part (by
+    its position only when the address holds a password: a part may be a piece of it)."""
     nodes: list[tuple[str, int]] = []
     options: dict[str, Any] = {}
-    for part in value.split(","):
-        part = part.strip()
+    secret = any(p.partition("=")[0] in _SECRETS for p in value.split(","))
+    for i, part in enumerate(value.split(",")):
+        shown = f"part {i + 1}" if secret else repr(part)
+        if part != part.strip():
+            # Feast does not strip: " ssl=true" would be another keyword to its client.
+            raise ValueError(f"Redis address {shown} has leading or trailing spaces")
         if "=" in part:
             key, raw = part.split("=", 1)
             if key not in OPTIONS:
                 allowed = ", ".join(sorted(OPTIONS))
                 raise ValueError(f"unknown Redis option {key!r} (expected one of {allowed})")
-            options[key] = raw if key in _TEXT else _value(raw)
+            options[key] = _option(key, raw)
             continue
         host, sep, port = part.rpartition(":")
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"expected host:port[,host:port...][,key=value...], got {part!r}")
+            raise ValueError(f"expected host:port[,host:port...][,key=value...], got {shown}")
         nodes.append((host, int(port)))
     if not nodes:
         raise ValueError(f"no host:port in the Redis address {redacted(value)!r}")
@@ -71,7 +87,25 @@ def redacted(value: str) -> str:
     return ",".join(parts)
 
 
-def _value(raw: str) -> Any:
+def _option(key: str, raw: str) -> Any:
+    """The value of option ``key``, checked: a typo fails here, not at the first write."""
+    value = _json(raw)
+    if key in _TEXT:
+        # Feast reads the text as JSON: where that gives other text ("true", "null",
+        # "1.50", quotes), Feast's client and ours would log in differently.
+        if str(value) != raw:
+            raise ValueError(f"Redis option {key} must not read as a JSON literal")
+        return raw
+    if key == "ssl" and not isinstance(value, bool):
+        raise ValueError(f"Redis option ssl must be true or false, got {raw!r}")
+    if key == "db" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"Redis option db must be a database number, got {raw!r}")
+    if key == "ssl_cert_reqs" and value not in _CERT_REQS:
+        raise ValueError(f"Redis option ssl_cert_reqs must be one of {sorted(_CERT_REQS)}")
+    return value
+
+
+def _json(raw: str) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError:

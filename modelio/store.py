@@ -10,6 +10,7 @@ read and defaulted: the server's ``Settings`` extends it, training commands buil
 
 from __future__ import annotations
 
+import json
 import os
 import string
 from pathlib import Path
@@ -38,7 +39,10 @@ class StoreConfigError(ValueError):
 class StoreSettings(BaseSettings):
     """Which Feast repository and online store to use (``PERSONALIZATION_*`` variables)."""
 
-    model_config = SettingsConfigDict(env_prefix="PERSONALIZATION_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a validation error must not print a password in redis.
+    model_config = SettingsConfigDict(
+        env_prefix="PERSONALIZATION_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     online_store: OnlineStoreKind = Field(
         default="sqlite",
@@ -47,10 +51,12 @@ class StoreSettings(BaseSettings):
     )
     redis: str = Field(
         default=DEFAULT_REDIS,
+        repr=False,  # may hold a password
         description="Redis address(es) as 'host:port[,host:port...]', optionally followed "
         "by Feast's connection options (',password=...,ssl=true'; modelio.redis_address); "
         "used only when online_store is redis or redis_cluster. Pass the password from a "
-        "secret, e.g. 'redis:6379,password=${REDIS_PASSWORD}' expanded by the shell.",
+        "secret, e.g. 'redis:6379,password=${PERSONALIZATION_REDIS_PASSWORD}' expanded by "
+        "the shell or the orchestrator.",
     )
     feature_repo: Path = Field(
         default=Path("feature_repo"), description="Feast feature repository (feature_store.yaml)."
@@ -92,7 +98,10 @@ def repo_config(repo: Path, kind: str = "sqlite", redis: str | None = None) -> R
 
     path = yaml_dir(repo, kind) / "feature_store.yaml"
     env = dict(os.environ)
-    env["PERSONALIZATION_REDIS"] = redis or env.get("PERSONALIZATION_REDIS") or DEFAULT_REDIS
+    address = redis or env.get("PERSONALIZATION_REDIS") or DEFAULT_REDIS
+    # Quoted (JSON is YAML's double-quoted form): a password with " #" or ": " in it
+    # stays whole instead of ending a plain YAML scalar early (or failing with the line).
+    env["PERSONALIZATION_REDIS"] = json.dumps(address)
     text = string.Template(path.read_text()).safe_substitute(env)
     config = RepoConfig(**yaml.safe_load(text))
     config.repo_path = repo.resolve()

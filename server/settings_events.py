@@ -15,7 +15,9 @@ class EventSettings(BaseSettings):
 
     events_redis: str | None = Field(
         default=None,
-        description="Redis address 'host:port' of the events stream; unset reuses the "
+        repr=False,  # may hold a password
+        description="Redis address 'host:port[,password=...]' (modelio.redis_address) of "
+        "the events stream; unset reuses the "
         "online store's (redis).",
     )
     events_stream: str = Field(

@@ -30,7 +30,9 @@ class DecisionLogSettings(BaseSettings):
     )
     decision_log_redis: str | None = Field(
         default=None,
-        description="Redis address(es) 'host:port[,host:port...]' of the 'redis' decision "
+        repr=False,  # may hold a password
+        description="Redis address(es) 'host:port[,host:port...][,password=...]' "
+        "(modelio.redis_address) of the 'redis' decision "
         "log; unset reuses the online store's (redis). A cluster client is used when "
         "online_store is redis_cluster.",
     )

@@ -3,12 +3,14 @@
 ``off`` gives a :class:`~server.logs.base.NullLog`; ``file`` a queue in front of a
 :class:`~server.logs.parquet.ParquetSink`; ``redis`` a queue in front of a
 :class:`~server.logs.stream.RedisStreamSink` on ``decision_log_redis`` (default: the
-online store's address). A folder that cannot be written fails here, at startup, with
+online store's address). A folder that cannot be written, or a Redis address the sink's
+client refuses (``db`` on a Redis Cluster), fails here, at startup, with
 :class:`~server.errors.RecordLogConfigError`.
 """
 
 from __future__ import annotations
 
+from server.errors import RecordLogConfigError
 from server.logs.base import NullLog, RecordLog, Sink
 from server.logs.parquet import ParquetSink
 from server.logs.queue import QueuedRecordLog
@@ -20,12 +22,15 @@ def open_sink(settings: Settings) -> Sink:
     if settings.decision_log == "redis":
         from server.logs.stream import RedisStreamSink
 
-        return RedisStreamSink(
-            settings.decision_log_address,
-            settings.decision_log_stream_prefix,
-            settings.decision_log_stream_maxlen,
-            cluster=settings.online_store == "redis_cluster",
-        )
+        try:
+            return RedisStreamSink(
+                settings.decision_log_address,
+                settings.decision_log_stream_prefix,
+                settings.decision_log_stream_maxlen,
+                cluster=settings.online_store == "redis_cluster",
+            )
+        except ValueError as exc:
+            raise RecordLogConfigError(f"decision_log_redis: {exc}") from exc
     return ParquetSink(settings.decision_log_dir)
 
 

@@ -47,6 +47,7 @@ def connect(address: str, cluster: bool, timeout_s: float = TIMEOUT_S) -> _Clien
     parsed = parse_redis_address(address)
     options = {**parsed.options, "socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
     if cluster:
+        options = {**parsed.cluster_options(), **options}
         startup = [ClusterNode(host, port) for host, port in parsed.nodes]
         return RedisCluster(startup_nodes=startup, **options)  # type: ignore[return-value]
     host, port = parsed.nodes[0]

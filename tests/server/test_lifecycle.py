@@ -124,9 +124,12 @@ def test_cli_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_settings_validate_redis_addresses() -> None:
-    assert Settings(redis="a:1, b:2").redis_nodes() == [("a", 1), ("b", 2)]
+    assert Settings(redis="a:1,b:2").redis_nodes() == [("a", 1), ("b", 2)]
     with pytest.raises(ValueError, match="host:port"):
         Settings(redis="localhost")
+    # Feast's parser keeps the space: its client would look for the host " b".
+    with pytest.raises(ValueError, match="leading or trailing spaces"):
+        Settings(redis="a:1, b:2")
 
 
 def test_healthcheck_exit_code(start_server: Callable[..., Running]) -> None:

@@ -125,6 +125,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Stats:
+    """What a list of :class:`Outcome` came to (:func:`summarize`)."""
+
     calls: int
     failed: int  # any status but OK
     degraded: int
@@ -198,6 +200,10 @@ def open_loop(
     return list(outcomes)
 
 
+#: Below this open-loop rate a chaos test's counts say too little (a few calls a second).
+MIN_RATE = 50.0
+
+
 def paced_rate(
     stub: pb_grpc.PersonalizationServiceStub,
     make_request: Callable[[int], pb.DecideRequest],
@@ -215,13 +221,17 @@ def paced_rate(
     past the concurrency cap (RESOURCE_EXHAUSTED) or the deadline, and fails for that.
     """
     done = [0] * threads
-    stop = time.monotonic() + seconds
+    start = time.monotonic()
+    stop = start + seconds
 
     def caller(k: int) -> None:
         i = k
         while time.monotonic() < stop:
-            stub.Decide(make_request(i), timeout=5)
-            done[k] += 1
+            try:
+                stub.Decide(make_request(i), timeout=5)
+                done[k] += 1  # only answered calls count
+            except grpc.RpcError:
+                pass
             i += threads
 
     workers = [threading.Thread(target=caller, args=(k,)) for k in range(threads)]
@@ -229,4 +239,6 @@ def paced_rate(
         worker.start()
     for worker in workers:
         worker.join()
-    return min(ceiling, share * sum(done) / seconds)
+    rate = share * sum(done) / (time.monotonic() - start)  # the last calls end after stop
+    assert rate >= MIN_RATE, f"the server completes {rate / share:.0f} Decide/s: too slow to test"
+    return min(ceiling, rate)

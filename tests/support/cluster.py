@@ -23,6 +23,10 @@ def _bindable(port: int) -> bool:
         return True
 
 
+#: Ports (and bus ports) this process gave to a node already.
+_HANDED_OUT: set[int] = set()
+
+
 def _ephemeral_low() -> int:
     """The first port the kernel hands out to outgoing connections (and to bind(0))."""
     try:
@@ -36,10 +40,14 @@ def cluster_port() -> int:
     range: a bus port in it was once taken by some connection's local port between
     this check and the node's bind ("Address already in use", the node aborted)."""
     rng = random.Random()
-    top = max(10_001, _ephemeral_low() - 10_001)
+    top = _ephemeral_low() - 10_001
+    low, top = (10_000, top) if top >= 12_000 else (20_000, 55_000)  # a range that starts low
     for _ in range(200):
-        port = rng.randint(10_000, top)
+        port = rng.randint(low, top)
+        if port in _HANDED_OUT or port + 10000 in _HANDED_OUT:
+            continue  # another node of this process may not have bound it yet
         if _bindable(port) and _bindable(port + 10000):
+            _HANDED_OUT.update((port, port + 10000))
             return port
     raise RuntimeError("no free port pair for a Redis Cluster node")
 

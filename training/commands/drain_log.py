@@ -29,7 +29,9 @@ REDIS_ENV = "PERSONALIZATION_REDIS"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--redis", default=None, help=f"host:port (default ${REDIS_ENV})")
+    parser.add_argument(
+        "--redis", default=None, help=f"host:port[,...][,password=...] (default ${REDIS_ENV})"
+    )
     parser.add_argument("--stream-prefix", default=DEFAULT_PREFIX)
     parser.add_argument("--log-dir", type=Path, default=Path("logs"))
     parser.add_argument("--group", default="drain", help="consumer group")

@@ -66,7 +66,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         repeatable=True,
     )
     parser.add_argument(
-        "--redis", default=None, help="host:port[,host:port...]; env PERSONALIZATION_REDIS"
+        "--redis",
+        default=None,
+        help="host:port[,host:port...][,password=...]; env PERSONALIZATION_REDIS",
     )
     parser.add_argument(
         "--log-dir",

@@ -23,7 +23,9 @@ from training.feedback.streams import DEFAULT_PREFIX, connect
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--days", type=int, required=True, help="days of logs to keep")
     parser.add_argument("--log-dir", type=Path, default=Path("logs"))
-    parser.add_argument("--redis", default=None, help="host:port: also trim the streams")
+    parser.add_argument(
+        "--redis", default=None, help="host:port[,...][,password=...]: also trim the streams"
+    )
     parser.add_argument("--stream-prefix", default=DEFAULT_PREFIX)
     parser.add_argument("--now", default=None, help="ISO 8601 'now' (default: the clock)")
     parser.add_argument("--dry-run", action="store_true", help="list, delete nothing")

@@ -23,7 +23,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         parser, "sqlite (default), redis or redis_cluster; env PERSONALIZATION_ONLINE_STORE"
     )
     parser.add_argument(
-        "--redis", default=None, help="host:port[,host:port...]; env PERSONALIZATION_REDIS"
+        "--redis",
+        default=None,
+        help="host:port[,host:port...][,password=...]; env PERSONALIZATION_REDIS",
     )
     parser.add_argument("--end", default=None, help="materialize up to this ISO time (UTC)")
     parser.add_argument("--skip-apply", action="store_true", help="only materialize")

@@ -47,7 +47,7 @@ def connect(address: str | None) -> Any:
         return client
     client.close()
     startup = [ClusterNode(h, p) for h, p in parsed.nodes]
-    return RedisCluster(startup_nodes=startup, **options)
+    return RedisCluster(startup_nodes=startup, **parsed.cluster_options(), socket_timeout=30)
 
 
 def text(value: bytes | str) -> str:

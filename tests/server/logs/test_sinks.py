@@ -25,7 +25,7 @@ from server.errors import RecordLogConfigError
 from server.logs import parquet as parquet_module
 from server.logs.parquet import ParquetSink
 from server.logs.queue import QueuedRecordLog
-from server.logs.setup import build_record_log
+from server.logs.setup import build_record_log, open_sink
 from server.logs.stream import RedisStreamSink
 from server.settings import Settings
 from tests.support.cluster import SingleNodeCluster
@@ -180,3 +180,16 @@ def test_stream_sink_uses_the_cluster_client_for_redis_cluster(tmp_path: Path) -
         client.close()
     finally:
         cluster.stop()
+
+
+def test_redis_cluster_log_with_a_db_fails_at_startup_naming_it(tmp_path: Path) -> None:
+    """A Redis Cluster has database 0 only, and redis-py's cluster client refuses ``db``:
+    a config error when the sink is opened, not a traceback at the first write."""
+    settings = Settings(
+        online_store="redis_cluster",
+        redis="127.0.0.1:1,db=0",
+        decision_log="redis",
+        decision_log_dir=tmp_path,
+    )
+    with pytest.raises(RecordLogConfigError, match="decision_log_redis: db is not supported"):
+        open_sink(settings)
