@@ -45,6 +45,21 @@ class RedisAddress:
             raise ValueError("db is not supported on a Redis Cluster (it has database 0 only)")
         return dict(self.options)
 
+    def client(self, cluster: bool = False, **socket: float) -> Any:
+        """A redis-py client with these options and ``socket`` (timeouts): a
+        ``RedisCluster`` seeded with every node when ``cluster``, else a ``Redis`` on the
+        first node. ValueError for ``db`` on a cluster."""
+        import redis
+        from redis.cluster import ClusterNode, RedisCluster
+
+        if cluster:
+            options: dict[str, Any] = {**self.cluster_options(), **socket}
+            startup = [ClusterNode(host, port) for host, port in self.nodes]
+            return RedisCluster(startup_nodes=startup, **options)
+        options = {**self.options, **socket}
+        host, port = self.nodes[0]
+        return redis.Redis(host=host, port=port, **options)
+
 
 def parse_redis_address(value: str) -> RedisAddress:
     """``value`` parsed (see the module docstring); ValueError naming the bad part (by

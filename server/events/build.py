@@ -21,11 +21,10 @@ from server.settings import Settings
 
 def stream_client(address: str) -> redis.Redis:
     """A client of the events' Redis (the first node of ``address``, with its options)."""
-    parsed = parse_redis_address(address)
-    host, port = parsed.nodes[0]
-    return redis.Redis(
-        host=host, port=port, socket_timeout=30, socket_connect_timeout=5, **parsed.options
+    client: redis.Redis = parse_redis_address(address).client(
+        socket_timeout=30, socket_connect_timeout=5
     )
+    return client
 
 
 def build_consumer(settings: Settings, store: Any = None) -> EventConsumer:

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import redis
-from redis.cluster import ClusterNode, RedisCluster
 
 from modelio.logrecords import to_stream_entry
 from modelio.redis_address import parse_redis_address
@@ -44,14 +43,10 @@ class _Client(Protocol):
 def connect(address: str, cluster: bool, timeout_s: float = TIMEOUT_S) -> _Client:
     """A client for ``host:port[,host:port...][,password=...]`` (modelio.redis_address; a
     cluster client when ``cluster``)."""
-    parsed = parse_redis_address(address)
-    options = {**parsed.options, "socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
-    if cluster:
-        options = {**parsed.cluster_options(), **options}
-        startup = [ClusterNode(host, port) for host, port in parsed.nodes]
-        return RedisCluster(startup_nodes=startup, **options)  # type: ignore[return-value]
-    host, port = parsed.nodes[0]
-    return redis.Redis(host=host, port=port, **options)
+    client: _Client = parse_redis_address(address).client(
+        cluster, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+    )
+    return client
 
 
 class RedisStreamSink:

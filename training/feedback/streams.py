@@ -35,19 +35,13 @@ def connect(address: str | None) -> Any:
     """A redis-py client for ``host:port[,...]``: a cluster client when the first node is
     in cluster mode (each stream key lives on one node, which may be any of them), else
     a client of that one server."""
-    import redis
-    from redis.cluster import ClusterNode, RedisCluster
-
     parsed = parse_redis_address(address or DEFAULT_REDIS)
-    options = {**parsed.options, "socket_timeout": 30}
-    host, port = parsed.nodes[0]
-    client = redis.Redis(host=host, port=port, **options)
-    info: dict[str, Any] = client.info("cluster")  # type: ignore[assignment]
+    client = parsed.client(socket_timeout=30)
+    info: dict[str, Any] = client.info("cluster")
     if not info.get("cluster_enabled"):
         return client
     client.close()
-    startup = [ClusterNode(h, p) for h, p in parsed.nodes]
-    return RedisCluster(startup_nodes=startup, **parsed.cluster_options(), socket_timeout=30)
+    return parsed.client(cluster=True, socket_timeout=30)
 
 
 def text(value: bytes | str) -> str:
